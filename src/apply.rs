@@ -1,0 +1,89 @@
+//! `TASKDB.APPLY`: replays on replicas and at AOF load what the primary decided.
+//!
+//! `TASKDB.APPLY ns now_ms VERB args...`, where VERB is one of:
+//! - `CREATE_STREAM stream_id worker_type reserved be_mult user_id`
+//! - `CREATE_JOB stream_id task_def_json max_retries timeout_secs user_id ID job_id`
+//! - `CREATE_TASK job_id task_id stream_id task_def_json prereqs_json max_retries timeout_secs`
+//! - `CLAIM job_id task_id` (REQUEST_WORK's choice)
+//! - `DONE job_id task_id output_json`, `FAILED job_id task_id error`,
+//!   `PROGRESS job_id task_id progress`, `RETRY job_id task_id` (also REQUEUE's)
+//!
+//! It runs the same code as the public commands with the primary's time and choices, so
+//! the replica's keyspace is the primary's. Clients cannot call it: it is accepted only
+//! from the replication link and while loading the AOF.
+
+use crate::args::Args;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::jobs::{self, NewJob};
+use crate::streams::{self, NewStream};
+use crate::tasks::{self, NewTask};
+use crate::work;
+use redis_module::{Context, ContextFlags, RedisString, RedisValue};
+
+const USAGE: &str = "TASKDB.APPLY ns now_ms VERB args...";
+
+/// `TASKDB.APPLY ns now_ms VERB args...` -> OK (internal)
+pub fn apply(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let flags = ctx.get_flags();
+    if !flags.contains(ContextFlags::REPLICATED) && !flags.contains(ContextFlags::LOADING) {
+        return Err(Error::Refused(
+            "TASKDB.APPLY is internal: it replays the primary's decisions on replicas and from the AOF".into(),
+        ));
+    }
+    let mut a = Args::new(args, USAGE, 3, usize::MAX)?;
+    let (_, keys) = a.ns()?;
+    let now = a.int("now_ms", 0, i64::MAX)?;
+    let verb = a.bytes()?.to_ascii_uppercase();
+    let db = Db::new(ctx, keys);
+    match verb.as_slice() {
+        b"CREATE_STREAM" => {
+            let id = a.uuid("stream_id")?;
+            let s = NewStream::parse(&mut a)?;
+            a.end()?;
+            streams::insert(&db, &id, &s, now)?;
+        }
+        b"CREATE_JOB" => {
+            let j = NewJob::parse(&mut a)?;
+            let id = j.id.clone().ok_or(Error::Arity(USAGE))?;
+            jobs::insert(&db, &id, &j, now)?;
+        }
+        b"CREATE_TASK" => {
+            let job_id = a.uuid("job_id")?;
+            let t = NewTask::parse(&mut a)?;
+            a.end()?;
+            tasks::apply_create(&db, &job_id, &t, now)?;
+        }
+        b"CLAIM" => {
+            let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);
+            a.end()?;
+            work::claim(&db, &job_id, task_id, now)?;
+        }
+        b"DONE" => {
+            let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);
+            let output = a.bytes()?;
+            a.end()?;
+            work::done(&db, &job_id, task_id, output, now)?;
+        }
+        b"FAILED" => {
+            let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);
+            let error = a.bytes()?;
+            a.end()?;
+            work::failed(&db, &job_id, task_id, error, now)?;
+        }
+        b"PROGRESS" => {
+            let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);
+            let p = work::parse_progress(a.bytes()?)?;
+            a.end()?;
+            work::progress(&db, &job_id, task_id, p, now)?;
+        }
+        b"RETRY" => {
+            let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);
+            a.end()?;
+            work::retry(&db, &job_id, task_id, now)?;
+        }
+        _ => return Err(Error::invalid("VERB", &verb, "unknown TASKDB.APPLY verb")),
+    }
+    ctx.replicate_verbatim();
+    Ok(RedisValue::SimpleStringStatic("OK"))
+}

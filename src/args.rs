@@ -1,0 +1,231 @@
+//! Argument parsing and validation, in one place, so every command rejects bad input the
+//! same way and before its first write.
+
+use crate::error::{Error, Result};
+use crate::keys::Keys;
+use redis_module::RedisString;
+use uuid::Uuid;
+
+/// The longest id or name accepted (task ids, user ids, worker types), in bytes.
+pub const MAX_NAME_LEN: usize = 1024;
+
+/// A command's arguments, consumed front to back.
+pub struct Args<'a> {
+    args: &'a [RedisString],
+    pos: usize,
+    usage: &'static str,
+}
+
+impl<'a> Args<'a> {
+    /// Checks arity: at least `min` and at most `max` arguments after the command name.
+    pub fn new(
+        args: &'a [RedisString],
+        usage: &'static str,
+        min: usize,
+        max: usize,
+    ) -> Result<Self> {
+        let n = args.len().saturating_sub(1);
+        if n < min || n > max {
+            return Err(Error::Arity(usage));
+        }
+        Ok(Args {
+            args,
+            pos: 1,
+            usage,
+        })
+    }
+
+    /// Whether arguments remain.
+    pub fn has_more(&self) -> bool {
+        self.pos < self.args.len()
+    }
+
+    /// The next argument's bytes.
+    pub fn bytes(&mut self) -> Result<&'a [u8]> {
+        let a = self.args.get(self.pos).ok_or(Error::Arity(self.usage))?;
+        self.pos += 1;
+        Ok(a.as_slice())
+    }
+
+    /// Fails unless every argument was consumed.
+    pub fn end(&self) -> Result<()> {
+        if self.has_more() {
+            return Err(Error::Arity(self.usage));
+        }
+        Ok(())
+    }
+
+    /// The namespace (always the first argument): its bytes and its key schema.
+    pub fn ns(&mut self) -> Result<(&'a [u8], Keys)> {
+        let ns = self.bytes()?;
+        Ok((ns, Keys::new(ns)?))
+    }
+
+    /// A non-empty id or name of at most [`MAX_NAME_LEN`] bytes.
+    pub fn name(&mut self, arg: &'static str) -> Result<&'a [u8]> {
+        name(arg, self.bytes()?)
+    }
+
+    /// A UUID, returned in canonical lowercase hyphenated form.
+    pub fn uuid(&mut self, arg: &'static str) -> Result<String> {
+        uuid(arg, self.bytes()?)
+    }
+
+    /// A valid JSON document, returned as given.
+    pub fn json(&mut self, arg: &'static str) -> Result<&'a [u8]> {
+        json(arg, self.bytes()?)
+    }
+
+    /// An integer in `[min, max]`.
+    pub fn int(&mut self, arg: &'static str, min: i64, max: i64) -> Result<i64> {
+        int(arg, self.bytes()?, min, max)
+    }
+
+    /// A finite double in the range `check` accepts, described by `rule` in errors.
+    pub fn float(&mut self, arg: &'static str, rule: &str, check: fn(f64) -> bool) -> Result<f64> {
+        float(arg, self.bytes()?, rule, check)
+    }
+
+    /// An optional keyword (case-insensitive); consumed when it matches.
+    pub fn keyword(&mut self, word: &str) -> bool {
+        match self.args.get(self.pos) {
+            Some(a) if a.as_slice().eq_ignore_ascii_case(word.as_bytes()) => {
+                self.pos += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Validates an id or name.
+pub fn name<'b>(arg: &'static str, v: &'b [u8]) -> Result<&'b [u8]> {
+    if v.is_empty() {
+        return Err(Error::invalid(arg, v, "must not be empty"));
+    }
+    if v.len() > MAX_NAME_LEN {
+        return Err(Error::invalid(
+            arg,
+            v,
+            format!("must be at most {MAX_NAME_LEN} bytes"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Validates a UUID and returns its canonical form.
+pub fn uuid(arg: &'static str, v: &[u8]) -> Result<String> {
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .map(|u| u.hyphenated().to_string())
+        .ok_or_else(|| Error::invalid(arg, v, "must be a UUID"))
+}
+
+/// Validates a JSON document.
+pub fn json<'b>(arg: &'static str, v: &'b [u8]) -> Result<&'b [u8]> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(v)
+        .map(|_| v)
+        .map_err(|e| Error::invalid(arg, v, format!("must be valid JSON ({e})")))
+}
+
+/// Validates an integer in `[min, max]`.
+pub fn int(arg: &'static str, v: &[u8], min: i64, max: i64) -> Result<i64> {
+    let n: i64 = std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::invalid(arg, v, "must be an integer"))?;
+    if n < min || n > max {
+        let rule = if max == i64::MAX {
+            format!("must be an integer >= {min}")
+        } else {
+            format!("must be an integer from {min} to {max}")
+        };
+        return Err(Error::invalid(arg, v, rule));
+    }
+    Ok(n)
+}
+
+/// Validates a double.
+pub fn float(arg: &'static str, v: &[u8], rule: &str, check: fn(f64) -> bool) -> Result<f64> {
+    let x: f64 = std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::invalid(arg, v, format!("must be {rule}")))?;
+    if !check(x) {
+        return Err(Error::invalid(arg, v, format!("must be {rule}")));
+    }
+    Ok(x)
+}
+
+/// Parses a prerequisite list: a JSON array of distinct, valid task ids, not containing
+/// `task_id` itself.
+pub fn prerequisites(v: &[u8], task_id: &[u8]) -> Result<Vec<String>> {
+    let list: Vec<String> = serde_json::from_slice(v)
+        .map_err(|_| Error::invalid("prereqs_json", v, "must be a JSON array of strings"))?;
+    let mut seen = std::collections::HashSet::with_capacity(list.len());
+    for p in &list {
+        name("prereqs_json", p.as_bytes()).map_err(|_| {
+            Error::invalid("prereqs_json", v, "each task id must be 1 to 1024 bytes")
+        })?;
+        if p.as_bytes() == task_id {
+            return Err(Error::invalid(
+                "prereqs_json",
+                v,
+                "a task cannot depend on itself",
+            ));
+        }
+        if !seen.insert(p.as_str()) {
+            return Err(Error::invalid(
+                "prereqs_json",
+                v,
+                format!(
+                    "task '{}' is listed twice",
+                    crate::error::shorten(p.as_bytes())
+                ),
+            ));
+        }
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(int("reserved", b"3", 0, i32::MAX.into()), Ok(3));
+        assert!(int("reserved", b"-1", 0, i32::MAX.into()).is_err());
+        assert!(int("reserved", b"1.5", 0, i32::MAX.into()).is_err());
+        assert!(int("reserved", b"99999999999", 0, i32::MAX.into()).is_err());
+        let pos = |x: f64| x.is_finite() && x > 0.0;
+        assert_eq!(
+            float("be_mult", b"1.5", "a finite number > 0", pos),
+            Ok(1.5)
+        );
+        for bad in [&b"0"[..], b"nan", b"inf", b"-1", b"x"] {
+            let e = float("be_mult", bad, "a finite number > 0", pos).unwrap_err();
+            assert!(e.to_string().starts_with("ERR invalid be_mult"), "{e}");
+        }
+    }
+
+    #[test]
+    fn uuids_are_canonical() {
+        let u = uuid("job_id", b"123E4567-E89B-12D3-A456-426614174000").unwrap();
+        assert_eq!(u, "123e4567-e89b-12d3-a456-426614174000");
+        assert!(uuid("job_id", b"nope").is_err());
+    }
+
+    #[test]
+    fn json_and_prerequisites() {
+        assert!(json("task_def_json", b"{\"a\":1}").is_ok());
+        assert!(json("task_def_json", b"{").is_err());
+        assert_eq!(prerequisites(b"[\"a\",\"b\"]", b"c").unwrap(), ["a", "b"]);
+        assert!(prerequisites(b"[\"a\",\"a\"]", b"c").is_err());
+        assert!(prerequisites(b"[\"c\"]", b"c").is_err());
+        assert!(prerequisites(b"[1]", b"c").is_err());
+        assert!(prerequisites(b"{}", b"c").is_err());
+        assert!(prerequisites(b"[\"\"]", b"c").is_err());
+    }
+}

@@ -1,0 +1,200 @@
+//! The key schema: every Redis key TaskDB reads or writes, in one place.
+//!
+//! All keys of a namespace share one hash tag, so they live in the cluster slot of the
+//! namespace argument itself (the command's declared key) and one server can hold many
+//! namespaces. The prefix `P` of a namespace `ns` is:
+//!
+//! - `{ns}:` when `ns` has no hash tag of its own (the common case, e.g. `{prod}:job:…`);
+//! - `{tag}~<len>:ns:` when `ns` holds a non-empty `{tag}` (Redis hashes only `tag`, so we
+//!   do too, and the full namespace with its length keeps different namespaces apart).
+//!
+//! A namespace with a `}` outside a `{tag}` (like `a}b` or `a{}b`) has no such prefix and
+//! is refused. Below `P`, each key names its kind; ids come last or are fixed-length UUIDs,
+//! so no two entities share a key. See the README's "Key schema" for types and fields.
+
+use crate::error::{Error, Result};
+
+/// The longest namespace accepted, in bytes.
+pub const MAX_NAMESPACE_LEN: usize = 256;
+
+/// Builds the keys of one namespace.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: Vec<u8>,
+}
+
+/// The part of a key that Redis Cluster hashes, as `CLUSTER KEYSLOT` defines it.
+pub fn hash_tag(key: &[u8]) -> &[u8] {
+    if let Some(open) = key.iter().position(|&b| b == b'{') {
+        if let Some(len) = key[open + 1..].iter().position(|&b| b == b'}') {
+            if len > 0 {
+                return &key[open + 1..open + 1 + len];
+            }
+        }
+    }
+    key
+}
+
+impl Keys {
+    /// Validates a namespace and derives its key prefix.
+    pub fn new(ns: &[u8]) -> Result<Keys> {
+        if ns.is_empty() {
+            return Err(Error::invalid("ns", ns, "must not be empty"));
+        }
+        if ns.len() > MAX_NAMESPACE_LEN {
+            return Err(Error::invalid(
+                "ns",
+                ns,
+                format!("must be at most {MAX_NAMESPACE_LEN} bytes"),
+            ));
+        }
+        let tag = hash_tag(ns);
+        let mut prefix = Vec::with_capacity(ns.len() * 2 + 8);
+        if tag.len() == ns.len() {
+            if ns.contains(&b'}') {
+                return Err(Error::invalid(
+                    "ns",
+                    ns,
+                    "a '}' is only allowed to close a non-empty {hash tag}",
+                ));
+            }
+            prefix.push(b'{');
+            prefix.extend_from_slice(ns);
+            prefix.extend_from_slice(b"}:");
+        } else {
+            prefix.push(b'{');
+            prefix.extend_from_slice(tag);
+            prefix.extend_from_slice(format!("}}~{}:", ns.len()).as_bytes());
+            prefix.extend_from_slice(ns);
+            prefix.push(b':');
+        }
+        Ok(Keys { prefix })
+    }
+
+    fn key(&self, kind: &str, ids: &[&[u8]]) -> Vec<u8> {
+        let len = self.prefix.len() + kind.len() + ids.iter().map(|i| i.len() + 1).sum::<usize>();
+        let mut k = Vec::with_capacity(len);
+        k.extend_from_slice(&self.prefix);
+        k.extend_from_slice(kind.as_bytes());
+        for id in ids {
+            k.push(b':');
+            k.extend_from_slice(id);
+        }
+        k
+    }
+
+    /// Hash: `seq`, the namespace's creation counter that orders streams, jobs and tasks.
+    pub fn meta(&self) -> Vec<u8> {
+        self.key("meta", &[])
+    }
+
+    /// Hash: one stream's fields.
+    pub fn stream(&self, stream_id: &str) -> Vec<u8> {
+        self.key("stream", &[stream_id.as_bytes()])
+    }
+
+    /// Hash: stream id -> worker type, for every stream of the namespace.
+    pub fn streams(&self) -> Vec<u8> {
+        self.key("streams", &[])
+    }
+
+    /// Hash: worker type -> the user's first stream of that type.
+    pub fn user_streams(&self, user_id: &[u8]) -> Vec<u8> {
+        self.key("user-streams", &[user_id])
+    }
+
+    /// Sorted set: the worker type's streams with ready work, scored by priority (fair).
+    pub fn schedule(&self, worker_type: &[u8]) -> Vec<u8> {
+        self.key("schedule", &[worker_type])
+    }
+
+    /// Sorted set: the worker type's streams with ready work, score 0 (strict order).
+    pub fn schedule_strict(&self, worker_type: &[u8]) -> Vec<u8> {
+        self.key("schedule-strict", &[worker_type])
+    }
+
+    /// Sorted set: a stream's ready tasks, oldest job then oldest task first.
+    pub fn queue(&self, stream_id: &str) -> Vec<u8> {
+        self.key("queue", &[stream_id.as_bytes()])
+    }
+
+    /// Hash: one job's fields.
+    pub fn job(&self, job_id: &str) -> Vec<u8> {
+        self.key("job", &[job_id.as_bytes()])
+    }
+
+    /// List: a job's task ids in creation order.
+    pub fn job_tasks(&self, job_id: &str) -> Vec<u8> {
+        self.key("job-tasks", &[job_id.as_bytes()])
+    }
+
+    /// Hash: job id -> state, for every job of the namespace.
+    pub fn jobs(&self) -> Vec<u8> {
+        self.key("jobs", &[])
+    }
+
+    /// Hash: job id -> "" for every done job (what CLEAR_COMPLETED deletes).
+    pub fn done_jobs(&self) -> Vec<u8> {
+        self.key("done-jobs", &[])
+    }
+
+    /// Hash: user id -> number of the user's running jobs.
+    pub fn running_jobs(&self) -> Vec<u8> {
+        self.key("running-jobs", &[])
+    }
+
+    /// Hash: one task's fields.
+    pub fn task(&self, job_id: &str, task_id: &[u8]) -> Vec<u8> {
+        self.key("task", &[job_id.as_bytes(), task_id])
+    }
+
+    /// List: the task ids that wait on a task (its dependents).
+    pub fn dependents(&self, job_id: &str, task_id: &[u8]) -> Vec<u8> {
+        self.key("dependents", &[job_id.as_bytes(), task_id])
+    }
+
+    /// Sorted set: running tasks (`job_id:task_id`) scored by lease deadline (ms).
+    pub fn leases(&self) -> Vec<u8> {
+        self.key("leases", &[])
+    }
+
+    /// Hash: `task:<state>:<worker_type>` and `job:<state>` -> count, for STATS.
+    pub fn counts(&self) -> Vec<u8> {
+        self.key("counts", &[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_namespace_is_wrapped_in_a_tag() {
+        let k = Keys::new(b"prod").unwrap();
+        assert_eq!(k.meta(), b"{prod}:meta");
+        assert_eq!(hash_tag(&k.task("j", b"t")), b"prod");
+    }
+
+    #[test]
+    fn tagged_namespace_keeps_its_tag() {
+        let k = Keys::new(b"tenant-{a}").unwrap();
+        assert_eq!(k.meta(), b"{a}~10:tenant-{a}:meta");
+        assert_eq!(hash_tag(&k.meta()), hash_tag(b"tenant-{a}"));
+        let other = Keys::new(b"{a}").unwrap();
+        assert_ne!(k.meta(), other.meta());
+    }
+
+    #[test]
+    fn unclosed_brace_hashes_whole() {
+        let k = Keys::new(b"a{b").unwrap();
+        assert_eq!(hash_tag(&k.meta()), b"a{b");
+    }
+
+    #[test]
+    fn stray_close_brace_is_refused() {
+        assert!(Keys::new(b"a}b").is_err());
+        assert!(Keys::new(b"a{}b").is_err());
+        assert!(Keys::new(b"").is_err());
+        assert!(Keys::new(&[b'x'; 300]).is_err());
+    }
+}

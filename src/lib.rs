@@ -1,0 +1,155 @@
+//! TaskDB: the task database of a compute cluster, as a Redis module.
+//!
+//! Users own streams (one per worker type, with reserved workers and a best-effort
+//! multiplier), submit jobs that grow into DAGs of tasks, and workers claim and report
+//! tasks. Every operation is one atomic `TASKDB.*` command over plain Redis keys (see
+//! `keys.rs`); every command validates all its arguments before its first write.
+//!
+//! Layout: `args` (parsing), `error` (replies), `keys` (schema), `store` (the FFI edge),
+//! `model` (pure rules), `db` (shared transitions), one file per command family
+//! (`streams`, `jobs`, `tasks`, `work`, `maintenance`), `replicate` and `apply`
+//! (replication of decisions), `config`.
+
+pub mod apply;
+pub mod args;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod jobs;
+pub mod keys;
+pub mod maintenance;
+pub mod model;
+pub mod replicate;
+pub mod reply;
+pub mod store;
+pub mod streams;
+pub mod tasks;
+pub mod work;
+
+use redis_module::configuration::ConfigurationFlags;
+use redis_module::{redis_module, Context, RedisResult, RedisString, Status};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+type Handler = fn(&Context, &[RedisString]) -> error::Result<redis_module::RedisValue>;
+
+/// Runs a handler so that neither an error nor a panic escapes into Redis: errors become
+/// replies with a code, a panic becomes an `ERR internal error` reply and a log line.
+fn guard(ctx: &Context, args: &[RedisString], f: Handler) -> RedisResult {
+    match catch_unwind(AssertUnwindSafe(|| f(ctx, args))) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.into()),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            ctx.log_warning(&format!("TaskDB internal error: {msg}"));
+            Err(error::Error::Refused(format!(
+                "internal error: {msg}; run TASKDB.CHECK to verify the namespace"
+            ))
+            .into())
+        }
+    }
+}
+
+macro_rules! commands {
+    ($($name:ident => $f:path),* $(,)?) => {
+        $(
+            fn $name(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+                guard(ctx, &args, $f)
+            }
+        )*
+    };
+}
+
+commands! {
+    cmd_create_stream => streams::create_stream,
+    cmd_get_or_create_stream => streams::get_or_create_stream,
+    cmd_get_stream => streams::get_stream,
+    cmd_stream => streams::stream,
+    cmd_create_job => jobs::create_job,
+    cmd_job_state => jobs::job_state,
+    cmd_job_unresolved => jobs::job_unresolved,
+    cmd_concurrent_jobs => jobs::concurrent_jobs,
+    cmd_job_time => jobs::job_time,
+    cmd_job_failure => jobs::job_failure,
+    cmd_job => jobs::job,
+    cmd_delete_job => jobs::delete_job,
+    cmd_clear_completed => jobs::clear_completed,
+    cmd_create_task => tasks::create_task,
+    cmd_task => tasks::task,
+    cmd_task_output => tasks::task_output,
+    cmd_request_work => work::request_work,
+    cmd_done => work::done_cmd,
+    cmd_failed => work::failed_cmd,
+    cmd_progress => work::progress_cmd,
+    cmd_retry => work::retry_cmd,
+    cmd_requeue => work::requeue,
+    cmd_check => maintenance::check,
+    cmd_stats => maintenance::stats,
+    cmd_apply => apply::apply,
+}
+
+fn init(ctx: &Context, _args: &[RedisString]) -> Status {
+    ctx.log_notice("TaskDB loaded");
+    Status::Ok
+}
+
+#[cfg(not(test))]
+type Alloc = redis_module::alloc::RedisAlloc;
+#[cfg(test)]
+type Alloc = std::alloc::System;
+#[cfg(not(test))]
+const ALLOC: Alloc = redis_module::alloc::RedisAlloc;
+#[cfg(test)]
+const ALLOC: Alloc = std::alloc::System;
+
+const W: &str = "write deny-oom";
+const WF: &str = "write deny-oom fast";
+const R: &str = "readonly";
+const RF: &str = "readonly fast";
+
+redis_module! {
+    name: "taskdb",
+    version: 1,
+    allocator: (Alloc, ALLOC),
+    data_types: [],
+    init: init,
+    commands: [
+        ["TASKDB.CREATE_STREAM", cmd_create_stream, WF, 1, 1, 1, ""],
+        ["TASKDB.GET_OR_CREATE_STREAM", cmd_get_or_create_stream, WF, 1, 1, 1, ""],
+        ["TASKDB.GET_STREAM", cmd_get_stream, RF, 1, 1, 1, ""],
+        ["TASKDB.STREAM", cmd_stream, RF, 1, 1, 1, ""],
+        ["TASKDB.CREATE_JOB", cmd_create_job, WF, 1, 1, 1, ""],
+        ["TASKDB.JOB_STATE", cmd_job_state, RF, 1, 1, 1, ""],
+        ["TASKDB.JOB_UNRESOLVED", cmd_job_unresolved, RF, 1, 1, 1, ""],
+        ["TASKDB.CONCURRENT_JOBS", cmd_concurrent_jobs, RF, 1, 1, 1, ""],
+        ["TASKDB.JOB_TIME", cmd_job_time, RF, 1, 1, 1, ""],
+        ["TASKDB.JOB_FAILURE", cmd_job_failure, RF, 1, 1, 1, ""],
+        ["TASKDB.JOB", cmd_job, RF, 1, 1, 1, ""],
+        ["TASKDB.DELETE_JOB", cmd_delete_job, W, 1, 1, 1, ""],
+        ["TASKDB.CLEAR_COMPLETED", cmd_clear_completed, W, 1, 1, 1, ""],
+        ["TASKDB.CREATE_TASK", cmd_create_task, W, 1, 1, 1, ""],
+        ["TASKDB.TASK", cmd_task, RF, 1, 1, 1, ""],
+        ["TASKDB.TASK_OUTPUT", cmd_task_output, RF, 1, 1, 1, ""],
+        ["TASKDB.REQUEST_WORK", cmd_request_work, WF, 1, 1, 1, ""],
+        ["TASKDB.DONE", cmd_done, W, 1, 1, 1, ""],
+        ["TASKDB.FAILED", cmd_failed, WF, 1, 1, 1, ""],
+        ["TASKDB.PROGRESS", cmd_progress, WF, 1, 1, 1, ""],
+        ["TASKDB.RETRY", cmd_retry, WF, 1, 1, 1, ""],
+        ["TASKDB.REQUEUE", cmd_requeue, W, 1, 1, 1, ""],
+        ["TASKDB.CHECK", cmd_check, W, 1, 1, 1, ""],
+        ["TASKDB.STATS", cmd_stats, R, 1, 1, 1, ""],
+        ["TASKDB.APPLY", cmd_apply, W, 1, 1, 1, ""],
+    ],
+    configurations: [
+        i64: [],
+        string: [],
+        bool: [],
+        enum: [
+            ["scheduling", &config::SCHEDULING, config::Scheduling::fair, ConfigurationFlags::DEFAULT, None],
+        ],
+        module_args_as_configuration: true,
+    ]
+}

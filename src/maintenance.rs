@@ -1,0 +1,520 @@
+//! Maintenance: `TASKDB.CHECK` (invariants, with repair) and `TASKDB.STATS` (counts).
+//!
+//! CHECK recomputes everything derived from task states (the source of truth) and compares
+//! it with what is stored: stream counters and priorities, schedules, queues, leases, job
+//! unresolved counts and states, the job registries, STATS counts, dependency links, and
+//! pending tasks whose prerequisites are all done. With FIX it rewrites what differs.
+
+use crate::args::Args;
+use crate::db::{count_field, Db, Stream};
+use crate::error::{Error, Result};
+use crate::model::{self, JobState, TaskState};
+use crate::store::{Key, Kind};
+use redis_module::{Context, RedisString, RedisValue};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// One invariant violation: field/value pairs, starting with `kind`.
+type Violation = Vec<(String, Vec<u8>)>;
+
+/// Sorted set contents: member -> score.
+type Members = BTreeMap<Vec<u8>, f64>;
+
+fn violation(kind: &str, fields: &[(&str, &[u8])]) -> Violation {
+    let mut v = vec![("kind".to_string(), kind.as_bytes().to_vec())];
+    v.extend(fields.iter().map(|(f, x)| (f.to_string(), x.to_vec())));
+    v
+}
+
+fn num(x: f64) -> Vec<u8> {
+    model::format_double(x).into_bytes()
+}
+
+/// Compares a sorted set with what it should hold; with `fix`, makes it so.
+fn reconcile_zset(
+    db: &Db,
+    name: &[u8],
+    expected: &BTreeMap<Vec<u8>, f64>,
+    fix: bool,
+    kind: &str,
+    out: &mut Vec<Violation>,
+) -> Result<()> {
+    let k = db.open(name, fix, Kind::Zset)?;
+    let actual: BTreeMap<Vec<u8>, f64> = k
+        .zrange_by_score(f64::NEG_INFINITY, f64::INFINITY, false, usize::MAX)
+        .into_iter()
+        .collect();
+    for (m, s) in &actual {
+        if !expected.contains_key(m) {
+            out.push(violation(
+                kind,
+                &[
+                    ("key", name),
+                    ("member", m),
+                    ("stored", &num(*s)),
+                    ("expected", b"absent"),
+                ],
+            ));
+            if fix {
+                k.zrem(m);
+            }
+        }
+    }
+    for (m, s) in expected {
+        let stored = actual.get(m);
+        if stored != Some(s) {
+            let shown = stored.map_or(b"absent".to_vec(), |x| num(*x));
+            out.push(violation(
+                kind,
+                &[
+                    ("key", name),
+                    ("member", m),
+                    ("stored", &shown),
+                    ("expected", &num(*s)),
+                ],
+            ));
+            if fix {
+                k.zadd(*s, m);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Compares a hash of counters or values with what it should hold; with `fix`, makes it so.
+fn reconcile_hash(
+    db: &Db,
+    name: &[u8],
+    expected: &BTreeMap<Vec<u8>, Vec<u8>>,
+    fix: bool,
+    kind: &str,
+    out: &mut Vec<Violation>,
+) -> Result<()> {
+    let k = db.open(name, fix, Kind::Hash)?;
+    let actual: BTreeMap<Vec<u8>, Vec<u8>> = k.hgetall(db.ctx)?.into_iter().collect();
+    for (f, v) in &actual {
+        if !expected.contains_key(f) {
+            out.push(violation(
+                kind,
+                &[
+                    ("key", name),
+                    ("field", f),
+                    ("stored", v),
+                    ("expected", b"absent"),
+                ],
+            ));
+            if fix {
+                k.hdel(f);
+            }
+        }
+    }
+    for (f, v) in expected {
+        let stored = actual.get(f);
+        if stored != Some(v) {
+            let shown = stored.cloned().unwrap_or_else(|| b"absent".to_vec());
+            out.push(violation(
+                kind,
+                &[
+                    ("key", name),
+                    ("field", f),
+                    ("stored", &shown),
+                    ("expected", v),
+                ],
+            ));
+            if fix {
+                k.hset(f, v);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn counter_map(m: BTreeMap<Vec<u8>, i64>) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    m.into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|(f, n)| (f, n.to_string().into_bytes()))
+        .collect()
+}
+
+/// Checks (and with `fix` repairs) a whole namespace; the violations found.
+pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
+    let mut out = Vec::new();
+    let registry = db.open(&db.keys.streams(), fix, Kind::Hash)?;
+    let mut streams: HashMap<String, Stream> = HashMap::new();
+    for (sid, _) in registry.hgetall(db.ctx)? {
+        let id = String::from_utf8_lossy(&sid).into_owned();
+        match db.stream(&id, false)? {
+            Some((_, s)) => {
+                streams.insert(id, s);
+            }
+            None => {
+                out.push(violation("missing_stream", &[("stream_id", &sid)]));
+                if fix {
+                    registry.hdel(&sid);
+                }
+            }
+        }
+    }
+
+    let mut ready_running: HashMap<String, (i64, i64)> =
+        streams.keys().map(|k| (k.clone(), (0, 0))).collect();
+    let mut counts: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+    let mut running_jobs: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+    let mut done_jobs: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut job_registry: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut queues: HashMap<String, BTreeMap<Vec<u8>, f64>> = streams
+        .keys()
+        .map(|k| (k.clone(), BTreeMap::new()))
+        .collect();
+    let mut leases: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+
+    let jobs = db
+        .open(&db.keys.jobs(), false, Kind::Hash)?
+        .hgetall(db.ctx)?;
+    for (jid, _) in jobs {
+        let job_id = String::from_utf8_lossy(&jid).into_owned();
+        let Some((jk, job)) = db.job(&job_id, fix)? else {
+            out.push(violation("missing_job", &[("job_id", &jid)]));
+            continue;
+        };
+        let ids = db
+            .open(&db.keys.job_tasks(&job_id), false, Kind::List)?
+            .litems(db.ctx)?;
+        let mut tasks: BTreeMap<Vec<u8>, (Key, crate::db::Task, Vec<String>)> = BTreeMap::new();
+        for id in &ids {
+            match db.task(&job_id, id, fix)? {
+                Some((k, t)) => {
+                    let prereqs: Vec<String> =
+                        serde_json::from_slice(&k.hget_req("prerequisites")?)
+                            .map_err(|_| Error::Corrupt("prerequisites".into()))?;
+                    tasks.insert(id.clone(), (k, t, prereqs));
+                }
+                None => out.push(violation(
+                    "missing_task",
+                    &[("job_id", &jid), ("task_id", id)],
+                )),
+            }
+        }
+        // Pending tasks: waiting_on must count the prerequisites not done.
+        let states: HashMap<Vec<u8>, TaskState> = tasks
+            .iter()
+            .map(|(id, (_, t, _))| (id.clone(), t.state))
+            .collect();
+        let mut new_states: HashMap<Vec<u8>, TaskState> = HashMap::new();
+        for (id, (k, t, prereqs)) in &tasks {
+            for p in prereqs {
+                let deps = db.open(&db.keys.dependents(&job_id, p.as_bytes()), fix, Kind::List)?;
+                if !deps.litems(db.ctx)?.iter().any(|d| d == id) {
+                    out.push(violation(
+                        "dependent_link",
+                        &[
+                            ("job_id", &jid),
+                            ("task_id", id),
+                            ("prerequisite", p.as_bytes()),
+                        ],
+                    ));
+                    if fix {
+                        deps.rpush(id);
+                    }
+                }
+            }
+            if t.state != TaskState::Pending {
+                continue;
+            }
+            let done = prereqs
+                .iter()
+                .filter(|p| states.get(p.as_bytes()) == Some(&TaskState::Done))
+                .count() as i64;
+            let actual = prereqs.len() as i64 - done;
+            let (w, n, d) = (
+                t.waiting_on.to_string(),
+                prereqs.len().to_string(),
+                done.to_string(),
+            );
+            let fields: [(&str, &[u8]); 6] = [
+                ("job_id", &jid),
+                ("task_id", id),
+                ("waiting_on", w.as_bytes()),
+                ("prerequisites", n.as_bytes()),
+                ("done", d.as_bytes()),
+                ("should_be_ready", if actual == 0 { b"1" } else { b"0" }),
+            ];
+            if actual == 0 {
+                out.push(violation("stuck_pending", &fields));
+            } else if actual != t.waiting_on {
+                out.push(violation("waiting_on", &fields));
+            }
+            if actual != t.waiting_on && fix {
+                k.hset_i64("waiting_on", actual);
+            }
+            if actual == 0 {
+                new_states.insert(id.clone(), TaskState::Ready);
+                if fix {
+                    k.hset(b"state", TaskState::Ready.as_str().as_bytes());
+                }
+            }
+        }
+        // Derived data from the (repaired) task states.
+        let mut unresolved = 0;
+        let mut any_failed = false;
+        for (id, (_, t, _)) in &tasks {
+            let state = new_states.get(id).copied().unwrap_or(t.state);
+            unresolved += i64::from(state != TaskState::Done);
+            any_failed |= state == TaskState::Failed;
+            let Some(s) = streams.get(&t.stream_id) else {
+                out.push(violation(
+                    "missing_stream",
+                    &[
+                        ("stream_id", t.stream_id.as_bytes()),
+                        ("job_id", &jid),
+                        ("task_id", id),
+                    ],
+                ));
+                continue;
+            };
+            *counts
+                .entry(count_field(state, &s.worker_type))
+                .or_default() += 1;
+            let rr = ready_running.entry(t.stream_id.clone()).or_default();
+            match state {
+                TaskState::Ready => {
+                    rr.0 += 1;
+                    queues.entry(t.stream_id.clone()).or_default().insert(
+                        model::queue_member(t.seq, &job_id, id),
+                        model::queue_score(job.seq),
+                    );
+                }
+                TaskState::Running => {
+                    rr.1 += 1;
+                    let deadline = model::lease_deadline(
+                        t.started_at.unwrap_or(0),
+                        t.updated_at.unwrap_or(0),
+                        t.timeout_secs,
+                    );
+                    leases.insert(model::task_ref(&job_id, id), deadline as f64);
+                }
+                _ => {}
+            }
+        }
+        if unresolved != job.unresolved {
+            out.push(violation(
+                "job_unresolved",
+                &[
+                    ("job_id", &jid),
+                    ("stored", job.unresolved.to_string().as_bytes()),
+                    ("expected", unresolved.to_string().as_bytes()),
+                ],
+            ));
+            if fix {
+                jk.hset_i64("unresolved", unresolved);
+            }
+        }
+        let state = if job.state == JobState::Failed || any_failed {
+            JobState::Failed
+        } else if unresolved == 0 {
+            JobState::Done
+        } else {
+            JobState::Running
+        };
+        if state != job.state {
+            out.push(violation(
+                "job_state",
+                &[
+                    ("job_id", &jid),
+                    ("stored", job.state.as_str().as_bytes()),
+                    ("expected", state.as_str().as_bytes()),
+                ],
+            ));
+            if fix {
+                jk.hset(b"state", state.as_str().as_bytes());
+            }
+        }
+        *counts
+            .entry(format!("job:{}", state.as_str()).into_bytes())
+            .or_default() += 1;
+        job_registry.insert(jid.clone(), state.as_str().as_bytes().to_vec());
+        match state {
+            JobState::Running => *running_jobs.entry(job.user_id.clone()).or_default() += 1,
+            JobState::Done => {
+                done_jobs.insert(jid.clone(), Vec::new());
+            }
+            JobState::Failed => {}
+        }
+    }
+
+    // Streams: counters, priority, schedules, queues.
+    let mut schedules: BTreeMap<Vec<u8>, (Members, Members)> = BTreeMap::new();
+    for s in streams.values() {
+        schedules.entry(s.worker_type.clone()).or_default();
+    }
+    let mut ids: Vec<&String> = streams.keys().collect();
+    ids.sort();
+    for id in ids {
+        let s = &streams[id];
+        let (ready, running) = ready_running.get(id).copied().unwrap_or_default();
+        let k = db.open(&db.keys.stream(id), fix, Kind::Hash)?;
+        let p = model::priority(ready, running, s.reserved, s.be_mult);
+        let expected: [(&str, Vec<u8>); 3] = [
+            ("ready", ready.to_string().into_bytes()),
+            ("running", running.to_string().into_bytes()),
+            ("priority", num(p)),
+        ];
+        for (field, want) in expected {
+            let stored = k.hget(field.as_bytes()).unwrap_or_default();
+            if stored != want {
+                out.push(violation(
+                    "stream_field",
+                    &[
+                        ("stream_id", id.as_bytes()),
+                        ("field", field.as_bytes()),
+                        ("stored", &stored),
+                        ("expected", &want),
+                    ],
+                ));
+                if fix {
+                    k.hset(field.as_bytes(), &want);
+                }
+            }
+        }
+        if ready > 0 {
+            let member = model::schedule_member(s.reserved, s.seq, id).into_bytes();
+            let entry = schedules.entry(s.worker_type.clone()).or_default();
+            entry.0.insert(member.clone(), p);
+            entry.1.insert(member, 0.0);
+        }
+        reconcile_zset(
+            db,
+            &db.keys.queue(id),
+            &queues.remove(id).unwrap_or_default(),
+            fix,
+            "queue",
+            &mut out,
+        )?;
+    }
+    for (wt, (fair, strict)) in &schedules {
+        reconcile_zset(db, &db.keys.schedule(wt), fair, fix, "schedule", &mut out)?;
+        reconcile_zset(
+            db,
+            &db.keys.schedule_strict(wt),
+            strict,
+            fix,
+            "schedule",
+            &mut out,
+        )?;
+    }
+    for (sid, q) in queues {
+        reconcile_zset(db, &db.keys.queue(&sid), &q, fix, "queue", &mut out)?;
+    }
+    reconcile_zset(db, &db.keys.leases(), &leases, fix, "lease", &mut out)?;
+    reconcile_hash(
+        db,
+        &db.keys.counts(),
+        &counter_map(counts),
+        fix,
+        "count",
+        &mut out,
+    )?;
+    reconcile_hash(
+        db,
+        &db.keys.running_jobs(),
+        &counter_map(running_jobs),
+        fix,
+        "running_jobs",
+        &mut out,
+    )?;
+    reconcile_hash(
+        db,
+        &db.keys.done_jobs(),
+        &done_jobs,
+        fix,
+        "done_jobs",
+        &mut out,
+    )?;
+    reconcile_hash(
+        db,
+        &db.keys.jobs(),
+        &job_registry,
+        fix,
+        "job_registry",
+        &mut out,
+    )?;
+    Ok(out)
+}
+
+/// `TASKDB.CHECK ns [FIX]` -> list of violations (each field/value pairs); empty when healthy
+pub fn check(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, "TASKDB.CHECK ns [FIX]", 1, 2)?;
+    let (_, keys) = a.ns()?;
+    let fix = if a.has_more() {
+        let w = a.bytes()?;
+        if !w.eq_ignore_ascii_case(b"FIX") {
+            return Err(Error::invalid("option", w, "expected FIX"));
+        }
+        true
+    } else {
+        false
+    };
+    let db = Db::new(ctx, keys);
+    let found = check_namespace(&db, fix)?;
+    if fix && !found.is_empty() {
+        crate::replicate::verbatim(ctx);
+    }
+    Ok(RedisValue::Array(
+        found.into_iter().map(crate::reply::pairs).collect(),
+    ))
+}
+
+/// `TASKDB.STATS ns` -> ["tasks", [worker_type, [state, n, ...], ...], "jobs", [state, n, ...]]
+pub fn stats(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, "TASKDB.STATS ns", 1, 1)?;
+    let (_, keys) = a.ns()?;
+    let db = Db::new(ctx, keys);
+    let counts: HashMap<Vec<u8>, i64> = db
+        .open(&db.keys.counts(), false, Kind::Hash)?
+        .hgetall(ctx)?
+        .into_iter()
+        .map(|(f, v)| {
+            (
+                f,
+                std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0),
+            )
+        })
+        .collect();
+    let mut types: BTreeSet<Vec<u8>> = db
+        .open(&db.keys.streams(), false, Kind::Hash)?
+        .hgetall(ctx)?
+        .into_iter()
+        .map(|(_, wt)| wt)
+        .collect();
+    for f in counts.keys() {
+        if let Some(rest) = f.strip_prefix(b"task:") {
+            if let Some(pos) = rest.iter().position(|&b| b == b':') {
+                types.insert(rest[pos + 1..].to_vec());
+            }
+        }
+    }
+    let get = |f: &[u8]| RedisValue::Integer(counts.get(f).copied().unwrap_or(0));
+    let mut tasks = Vec::new();
+    for wt in types {
+        let mut per = Vec::new();
+        for s in TaskState::ALL {
+            per.push(RedisValue::BulkString(s.as_str().into()));
+            per.push(get(&count_field(s, &wt)));
+        }
+        tasks.push(RedisValue::StringBuffer(wt));
+        tasks.push(RedisValue::Array(per));
+    }
+    let mut jobs = Vec::new();
+    for s in JobState::ALL {
+        jobs.push(RedisValue::BulkString(s.as_str().into()));
+        jobs.push(get(format!("job:{}", s.as_str()).as_bytes()));
+    }
+    Ok(RedisValue::Array(vec![
+        RedisValue::BulkString("tasks".into()),
+        RedisValue::Array(tasks),
+        RedisValue::BulkString("jobs".into()),
+        RedisValue::Array(jobs),
+    ]))
+}

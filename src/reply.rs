@@ -1,0 +1,27 @@
+//! Reply shapes shared by the query commands.
+
+use crate::store::Key;
+use redis_module::RedisValue;
+
+/// A hash's listed fields as field/value pairs, a missing field as nil.
+pub fn fields(k: &Key, names: &[&str]) -> RedisValue {
+    let mut out = Vec::with_capacity(names.len() * 2);
+    for n in names {
+        out.push(RedisValue::BulkString((*n).to_string()));
+        out.push(
+            k.hget(n.as_bytes())
+                .map_or(RedisValue::Null, RedisValue::StringBuffer),
+        );
+    }
+    RedisValue::Array(out)
+}
+
+/// A list of field/value pairs of text.
+pub fn pairs(items: Vec<(String, Vec<u8>)>) -> RedisValue {
+    let mut out = Vec::with_capacity(items.len() * 2);
+    for (f, v) in items {
+        out.push(RedisValue::BulkString(f));
+        out.push(RedisValue::StringBuffer(v));
+    }
+    RedisValue::Array(out)
+}

@@ -1,0 +1,253 @@
+//! Work claiming and reporting: what workers call.
+//!
+//! `TASKDB.REQUEST_WORK`, `TASKDB.DONE`, `TASKDB.FAILED`, `TASKDB.PROGRESS`, `TASKDB.RETRY`,
+//! `TASKDB.REQUEUE`. Each writes only when it changes a task, and then replicates the
+//! decision with its time (see `replicate.rs`).
+
+use crate::args::{self, Args};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::model::{self, TaskState};
+use crate::replicate;
+use crate::store::{now_ms, Kind};
+use redis_module::{Context, RedisString, RedisValue};
+
+/// The error a task gets when RETRY pushes it past its retry limit.
+pub const RETRY_MAX_HIT: &[u8] = b"retry max hit";
+
+/// Claims a ready task for a worker at `now`: it becomes running with a fresh lease.
+pub fn claim(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<RedisValue> {
+    let (k, mut t) = db.task_req(job_id, task_id, true)?;
+    if t.state != TaskState::Ready {
+        return Err(Error::Refused(format!(
+            "task '{}' of job '{job_id}' is {}, not ready",
+            crate::error::shorten(task_id),
+            t.state.as_str()
+        )));
+    }
+    k.hset_i64("started_at", now);
+    t.started_at = Some(now);
+    db.move_task(&k, &mut t, TaskState::Running)?;
+    db.touch_job_times(job_id, Some(now), None)?;
+    Ok(RedisValue::Array(vec![
+        RedisValue::BulkString(job_id.to_string()),
+        RedisValue::StringBuffer(task_id.to_vec()),
+        RedisValue::StringBuffer(k.hget_req("task_def")?),
+        RedisValue::StringBuffer(k.hget_req("prerequisites")?),
+        RedisValue::Integer(t.max_retries),
+    ]))
+}
+
+/// `TASKDB.REQUEST_WORK ns worker_type` -> nil or [job_id, task_id, task_def, prereqs, max_retries]
+pub fn request_work(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, "TASKDB.REQUEST_WORK ns worker_type", 2, 2)?;
+    let (ns, keys) = a.ns()?;
+    let worker_type = a.name("worker_type")?;
+    let db = Db::new(ctx, keys);
+    let Some(stream_id) = db.next_stream(worker_type, crate::config::policy())? else {
+        return Ok(RedisValue::Null);
+    };
+    let queue = db.open(&db.keys.queue(&stream_id), false, Kind::Zset)?;
+    let Some((member, _)) = queue.zfirst() else {
+        return Err(Error::Corrupt(format!(
+            "stream '{stream_id}' is scheduled but its queue is empty; run TASKDB.CHECK with FIX"
+        )));
+    };
+    drop(queue);
+    let (job_id, task_id) = model::task_of_queue_member(&member)?;
+    let now = now_ms();
+    let reply = claim(&db, job_id, task_id, now)?;
+    replicate::decision(ctx, ns, now, "CLAIM", &[job_id.as_bytes(), task_id]);
+    Ok(reply)
+}
+
+/// Marks a ready or running task done at `now` and releases its dependents.
+pub fn done(db: &Db, job_id: &str, task_id: &[u8], output: &[u8], now: i64) -> Result<bool> {
+    let Some((k, mut t)) = db.task(job_id, task_id, true)? else {
+        return Ok(false);
+    };
+    if !matches!(t.state, TaskState::Ready | TaskState::Running) {
+        return Ok(false);
+    }
+    k.hset(b"output", output);
+    k.hset(b"progress", b"1");
+    k.hset_i64("updated_at", now);
+    t.updated_at = Some(now);
+    db.move_task(&k, &mut t, TaskState::Done)?;
+    db.touch_job_times(job_id, None, Some(now))?;
+    let dependents = db.open(&db.keys.dependents(job_id, task_id), false, Kind::List)?;
+    for dep in dependents.litems(db.ctx)? {
+        let Some((dk, mut d)) = db.task(job_id, &dep, true)? else {
+            continue;
+        };
+        if d.state != TaskState::Pending || d.waiting_on <= 0 {
+            continue;
+        }
+        d.waiting_on -= 1;
+        dk.hset_i64("waiting_on", d.waiting_on);
+        if d.waiting_on == 0 {
+            db.move_task(&dk, &mut d, TaskState::Ready)?;
+        }
+    }
+    Ok(true)
+}
+
+fn job_task<'a>(a: &mut Args<'a>) -> Result<(String, &'a [u8])> {
+    Ok((a.uuid("job_id")?, a.name("task_id")?))
+}
+
+/// `TASKDB.DONE ns job_id task_id output_json` -> 1 if a ready or running task became done
+pub fn done_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, "TASKDB.DONE ns job_id task_id output_json", 4, 4)?;
+    let (ns, keys) = a.ns()?;
+    let (job_id, task_id) = job_task(&mut a)?;
+    let output = a.json("output_json")?;
+    let db = Db::new(ctx, keys);
+    let now = now_ms();
+    let changed = done(&db, &job_id, task_id, output, now)?;
+    if changed {
+        replicate::decision(ctx, ns, now, "DONE", &[job_id.as_bytes(), task_id, output]);
+    }
+    Ok(RedisValue::Integer(i64::from(changed)))
+}
+
+/// Fails a ready, running or pending task at `now`, and its job.
+pub fn failed(db: &Db, job_id: &str, task_id: &[u8], error: &[u8], now: i64) -> Result<bool> {
+    let Some((k, mut t)) = db.task(job_id, task_id, true)? else {
+        return Ok(false);
+    };
+    if !matches!(
+        t.state,
+        TaskState::Ready | TaskState::Running | TaskState::Pending
+    ) {
+        return Ok(false);
+    }
+    db.fail_task(&k, &mut t, error, now)?;
+    Ok(true)
+}
+
+/// `TASKDB.FAILED ns job_id task_id error` -> 1 if a ready, running or pending task failed
+pub fn failed_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, "TASKDB.FAILED ns job_id task_id error", 4, 4)?;
+    let (ns, keys) = a.ns()?;
+    let (job_id, task_id) = job_task(&mut a)?;
+    let error = a.bytes()?;
+    let db = Db::new(ctx, keys);
+    let now = now_ms();
+    let changed = failed(&db, &job_id, task_id, error, now)?;
+    if changed {
+        replicate::decision(ctx, ns, now, "FAILED", &[job_id.as_bytes(), task_id, error]);
+    }
+    Ok(RedisValue::Integer(i64::from(changed)))
+}
+
+/// Raises a ready or running task's progress to at least `progress` and renews its lease.
+pub fn progress(db: &Db, job_id: &str, task_id: &[u8], progress: f64, now: i64) -> Result<bool> {
+    let Some((k, mut t)) = db.task(job_id, task_id, true)? else {
+        return Ok(false);
+    };
+    if !matches!(t.state, TaskState::Ready | TaskState::Running) {
+        return Ok(false);
+    }
+    let old = k.hget_f64("progress")?;
+    if progress > old {
+        k.hset(b"progress", model::format_double(progress).as_bytes());
+    }
+    k.hset_i64("updated_at", now);
+    t.updated_at = Some(now);
+    db.renew_lease(&t)?;
+    db.touch_job_times(job_id, None, Some(now))?;
+    Ok(true)
+}
+
+/// Parses a progress value in [0, 1].
+pub fn parse_progress(v: &[u8]) -> Result<f64> {
+    args::float("progress", v, "a number from 0 to 1", |x| {
+        (0.0..=1.0).contains(&x)
+    })
+}
+
+/// `TASKDB.PROGRESS ns job_id task_id progress` -> 1 if a ready or running task was updated
+pub fn progress_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, "TASKDB.PROGRESS ns job_id task_id progress", 4, 4)?;
+    let (ns, keys) = a.ns()?;
+    let (job_id, task_id) = job_task(&mut a)?;
+    let raw = a.bytes()?;
+    let value = parse_progress(raw)?;
+    let db = Db::new(ctx, keys);
+    let now = now_ms();
+    let changed = progress(&db, &job_id, task_id, value, now)?;
+    if changed {
+        replicate::decision(ctx, ns, now, "PROGRESS", &[job_id.as_bytes(), task_id, raw]);
+    }
+    Ok(RedisValue::Integer(i64::from(changed)))
+}
+
+/// What RETRY did to a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retried {
+    /// It was not running: nothing changed.
+    NotRunning,
+    /// It went back to ready.
+    Requeued,
+    /// It passed its retry limit and failed with its job.
+    LimitHit,
+}
+
+/// Sends a running task back to ready at `now`, or fails it past its retry limit.
+pub fn retry(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<Retried> {
+    let Some((k, mut t)) = db.task(job_id, task_id, true)? else {
+        return Ok(Retried::NotRunning);
+    };
+    if t.state != TaskState::Running {
+        return Ok(Retried::NotRunning);
+    }
+    t.retries += 1;
+    k.hset_i64("retries", t.retries);
+    if t.retries > t.max_retries {
+        db.fail_task(&k, &mut t, RETRY_MAX_HIT, now)?;
+        return Ok(Retried::LimitHit);
+    }
+    k.hset(b"progress", b"0");
+    k.hset(b"error", b"");
+    k.hset_i64("updated_at", now);
+    t.updated_at = Some(now);
+    db.move_task(&k, &mut t, TaskState::Ready)?;
+    db.touch_job_times(job_id, None, Some(now))?;
+    Ok(Retried::Requeued)
+}
+
+/// `TASKDB.RETRY ns job_id task_id` -> 1 if a running task went back to ready, else 0
+pub fn retry_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, "TASKDB.RETRY ns job_id task_id", 3, 3)?;
+    let (ns, keys) = a.ns()?;
+    let (job_id, task_id) = job_task(&mut a)?;
+    let db = Db::new(ctx, keys);
+    let now = now_ms();
+    let r = retry(&db, &job_id, task_id, now)?;
+    if r != Retried::NotRunning {
+        replicate::decision(ctx, ns, now, "RETRY", &[job_id.as_bytes(), task_id]);
+    }
+    Ok(RedisValue::Integer(i64::from(r == Retried::Requeued)))
+}
+
+/// `TASKDB.REQUEUE ns limit` -> number of expired running tasks retried (at most limit)
+pub fn requeue(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, "TASKDB.REQUEUE ns limit", 2, 2)?;
+    let (ns, keys) = a.ns()?;
+    let limit = a.int("limit", 1, i64::MAX)?;
+    let db = Db::new(ctx, keys);
+    let now = now_ms();
+    let expired = db
+        .open(&db.keys.leases(), false, Kind::Zset)?
+        .zrange_by_score(f64::NEG_INFINITY, now as f64, true, limit as usize);
+    let mut n = 0;
+    for (member, _) in &expired {
+        let (job_id, task_id) = model::task_of_ref(member)?;
+        if retry(&db, job_id, task_id, now)? != Retried::NotRunning {
+            replicate::decision(ctx, ns, now, "RETRY", &[job_id.as_bytes(), task_id]);
+            n += 1;
+        }
+    }
+    Ok(RedisValue::Integer(n))
+}

@@ -1,0 +1,271 @@
+//! Test fixture: a real redis-server with the module loaded, on a free port, in its own
+//! temporary directory, killed when dropped. No mocks, no fixed sleeps.
+
+use redis::{Connection, FromRedisValue, Value};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The built module: `$TASKDB_MODULE`, else the `libtaskdb.so` that cargo built beside this
+/// test binary in `deps/` (the lib is a cdylib and an rlib, so `cargo test` rebuilds it).
+pub fn module_path() -> PathBuf {
+    if let Ok(p) = std::env::var("TASKDB_MODULE") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let deps = exe.parent().expect("deps dir");
+    [deps, deps.parent().unwrap_or(deps)]
+        .iter()
+        .map(|d| d.join("libtaskdb.so"))
+        .find(|p| p.exists())
+        .expect("libtaskdb.so built by cargo")
+}
+
+/// Polls `f` until it returns Some, failing the test after `secs` seconds.
+pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A running redis-server with TaskDB.
+pub struct Server {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Its working directory (RDB, AOF, log).
+    pub dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// A server with persistence off.
+    pub fn start() -> Server {
+        Server::with_args(&["--save", "", "--appendonly", "no"])
+    }
+
+    /// A server with extra redis-server arguments.
+    pub fn with_args(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Server::in_dir(dir, extra)
+    }
+
+    /// A server started in an existing directory (to restart from its files).
+    pub fn in_dir(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new("redis-server");
+            cmd.arg("--port")
+                .arg(port.to_string())
+                .args(["--bind", "127.0.0.1", "--enable-debug-command", "yes"])
+                .arg("--dir")
+                .arg(dir.path())
+                .args(["--logfile", "redis.log"])
+                .args(extra)
+                .arg("--loadmodule")
+                .arg(module_path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let mut child = cmd.spawn().expect("redis-server on PATH");
+            let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // exited: port taken or bad config; try another port
+                }
+                if let Ok(mut c) = client.get_connection() {
+                    let loading: redis::RedisResult<String> = redis::cmd("PING").query(&mut c);
+                    if loading.is_ok() {
+                        return Server { child, port, dir };
+                    }
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!("redis-server did not start; log: {}", read_log(dir.path()));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        panic!("redis-server did not start; log: {}", read_log(dir.path()));
+    }
+
+    /// A new connection.
+    pub fn conn(&self) -> Connection {
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection())
+            .expect("connect")
+    }
+
+    /// `redis://127.0.0.1:port/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+fn read_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default()
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a command and converts its reply.
+pub fn q<T: FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    match cmd.query(c) {
+        Ok(v) => v,
+        Err(e) => panic!("{args:?} failed: {e}"),
+    }
+}
+
+/// Runs a command that must fail; its error text (code and message).
+pub fn err(c: &mut Connection, args: &[&str]) -> String {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    match cmd.query::<Value>(c) {
+        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
+        Err(e) => {
+            let code = e.code().unwrap_or("").to_string();
+            let detail = e.detail().unwrap_or("").to_string();
+            format!("{code} {detail}").trim().to_string()
+        }
+    }
+}
+
+/// `DEBUG DIGEST` of the whole keyspace.
+pub fn digest(c: &mut Connection) -> String {
+    q(c, &["DEBUG", "DIGEST"])
+}
+
+/// A field/value array reply as pairs (nil values as None).
+pub fn fields(v: Value) -> Vec<(String, Option<String>)> {
+    let items: Vec<Value> = match v {
+        Value::Array(items) => items,
+        other => panic!("expected array, got {other:?}"),
+    };
+    items
+        .chunks(2)
+        .map(|p| {
+            let f: String = String::from_redis_value(&p[0]).unwrap();
+            let v: Option<String> = Option::from_redis_value(&p[1]).unwrap();
+            (f, v)
+        })
+        .collect()
+}
+
+/// One field of a field/value array reply.
+pub fn field(v: &[(String, Option<String>)], name: &str) -> Option<String> {
+    v.iter()
+        .find(|(f, _)| f == name)
+        .unwrap_or_else(|| panic!("no field {name}"))
+        .1
+        .clone()
+}
+
+/// A namespace-bound helper over one connection.
+pub struct Ns {
+    /// The connection.
+    pub c: Connection,
+    /// The namespace.
+    pub ns: String,
+}
+
+impl Ns {
+    /// A helper for namespace `ns` on `server`.
+    pub fn new(server: &Server, ns: &str) -> Ns {
+        Ns {
+            c: server.conn(),
+            ns: ns.to_string(),
+        }
+    }
+
+    /// Runs `TASKDB.<cmd> ns args...`.
+    pub fn q<T: FromRedisValue>(&mut self, cmd: &str, args: &[&str]) -> T {
+        let name = format!("TASKDB.{cmd}");
+        let mut all = vec![name.as_str(), self.ns.as_str()];
+        all.extend_from_slice(args);
+        q(&mut self.c, &all)
+    }
+
+    /// Runs `TASKDB.<cmd> ns args...`, which must fail; the error text.
+    pub fn err(&mut self, cmd: &str, args: &[&str]) -> String {
+        let name = format!("TASKDB.{cmd}");
+        let mut all = vec![name.as_str(), self.ns.as_str()];
+        all.extend_from_slice(args);
+        err(&mut self.c, &all)
+    }
+
+    /// A new stream.
+    pub fn stream(&mut self, worker_type: &str, reserved: i64, be_mult: f64, user: &str) -> String {
+        self.q(
+            "CREATE_STREAM",
+            &[
+                worker_type,
+                &reserved.to_string(),
+                &be_mult.to_string(),
+                user,
+            ],
+        )
+    }
+
+    /// A new job on `stream` (init task def `{}`, 3 retries, 60 s lease) for `user`.
+    pub fn job(&mut self, stream: &str, user: &str) -> String {
+        self.q("CREATE_JOB", &[stream, "{}", "3", "60", user])
+    }
+
+    /// A new task.
+    pub fn task(&mut self, job: &str, task: &str, stream: &str, prereqs: &[&str]) {
+        let p = serde_json::to_string(prereqs).unwrap();
+        let _: String = self.q("CREATE_TASK", &[job, task, stream, "{}", &p, "3", "60"]);
+    }
+
+    /// REQUEST_WORK: (job_id, task_id) or None.
+    pub fn claim(&mut self, worker_type: &str) -> Option<(String, String)> {
+        let v: Option<(String, String, String, String, i64)> =
+            self.q("REQUEST_WORK", &[worker_type]);
+        v.map(|(j, t, _, _, _)| (j, t))
+    }
+
+    /// DONE with output `{}`; whether it changed the task.
+    pub fn done(&mut self, job: &str, task: &str) -> bool {
+        self.q::<i64>("DONE", &[job, task, "{}"]) == 1
+    }
+
+    /// A task's field.
+    pub fn task_field(&mut self, job: &str, task: &str, name: &str) -> Option<String> {
+        let v: Value = self.q("TASK", &[job, task]);
+        field(&fields(v), name)
+    }
+
+    /// A stream's field.
+    pub fn stream_field(&mut self, stream: &str, name: &str) -> Option<String> {
+        let v: Value = self.q("STREAM", &[stream]);
+        field(&fields(v), name)
+    }
+
+    /// TASKDB.CHECK: the violations found (empty when healthy).
+    pub fn check(&mut self) -> Vec<Value> {
+        self.q("CHECK", &[])
+    }
+}

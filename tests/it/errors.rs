@@ -1,0 +1,115 @@
+//! Bad input: every command rejects it with a reply naming the argument, and the keyspace
+//! stays byte-for-byte unchanged (DEBUG DIGEST before = after). This table freezes the
+//! messages users will match on.
+
+use crate::common::*;
+
+const NO_UUID: &str = "not-a-uuid";
+
+#[test]
+fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    let long = "x".repeat(1025);
+    let not_failed = format!("NOTFOUND job '{job}' has not failed");
+    let no_output = format!("NOTFOUND task 'init' of job '{job}' has no output: it is ready");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["TASKDB.CREATE_STREAM", "t", "cpu", "1", "1"], "ERR wrong number of arguments: usage TASKDB.CREATE_STREAM ns worker_type reserved be_mult user_id"),
+        (vec!["TASKDB.CREATE_STREAM", "t", "cpu", "-1", "1", "u"], "ERR invalid reserved '-1': must be an integer from 0 to 2147483647"),
+        (vec!["TASKDB.CREATE_STREAM", "t", "cpu", "x", "1", "u"], "ERR invalid reserved 'x': must be an integer"),
+        (vec!["TASKDB.CREATE_STREAM", "t", "cpu", "1", "0", "u"], "ERR invalid be_mult '0': must be a finite number > 0"),
+        (vec!["TASKDB.CREATE_STREAM", "t", "cpu", "1", "nan", "u"], "ERR invalid be_mult 'nan': must be a finite number > 0"),
+        (vec!["TASKDB.CREATE_STREAM", "t", "cpu", "1", "inf", "u"], "ERR invalid be_mult 'inf': must be a finite number > 0"),
+        (vec!["TASKDB.CREATE_STREAM", "t", "cpu", "1", "-2", "u"], "ERR invalid be_mult '-2': must be a finite number > 0"),
+        (vec!["TASKDB.CREATE_STREAM", "t", "", "1", "1", "u"], "ERR invalid worker_type '': must not be empty"),
+        (vec!["TASKDB.CREATE_STREAM", "t", "cpu", "1", "1", &long], "ERR invalid user_id 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...': must be at most 1024 bytes"),
+        (vec!["TASKDB.CREATE_STREAM", "", "cpu", "1", "1", "u"], "ERR invalid ns '': must not be empty"),
+        (vec!["TASKDB.CREATE_STREAM", "a}b", "cpu", "1", "1", "u"], "ERR invalid ns 'a}b': a '}' is only allowed to close a non-empty {hash tag}"),
+        (vec!["TASKDB.GET_OR_CREATE_STREAM", "t", "cpu", "1", "0", "u"], "ERR invalid be_mult '0': must be a finite number > 0"),
+        (vec!["TASKDB.GET_STREAM", "t", "u"], "ERR wrong number of arguments: usage TASKDB.GET_STREAM ns user_id worker_type"),
+        (vec!["TASKDB.STREAM", "t", NO_UUID], "ERR invalid stream_id 'not-a-uuid': must be a UUID"),
+        (vec!["TASKDB.CREATE_JOB", "t", &st, "{", "1", "1", "u"], "ERR invalid task_def_json '{': must be valid JSON (EOF while parsing an object at line 1 column 1)"),
+        (vec!["TASKDB.CREATE_JOB", "t", &st, "{}", "-1", "1", "u"], "ERR invalid max_retries '-1': must be an integer from 0 to 2147483647"),
+        (vec!["TASKDB.CREATE_JOB", "t", &st, "{}", "1", "-1", "u"], "ERR invalid timeout_secs '-1': must be an integer from 0 to 2147483647"),
+        (vec!["TASKDB.CREATE_JOB", "t", NO_UUID, "{}", "1", "1", "u"], "ERR invalid stream_id 'not-a-uuid': must be a UUID"),
+        (vec!["TASKDB.CREATE_JOB", "t", "00000000-0000-0000-0000-000000000000", "{}", "1", "1", "u"], "NOTFOUND stream '00000000-0000-0000-0000-000000000000' does not exist"),
+        (vec!["TASKDB.CREATE_JOB", "t", &st, "{}", "1", "1", "u", "KEY", "x"], "ERR invalid option 'KEY': expected ID"),
+        (vec!["TASKDB.CREATE_JOB", "t", &st, "{}", "1", "1", "u", "ID", "x"], "ERR invalid ID 'x': must be a UUID"),
+        (vec!["TASKDB.CREATE_TASK", "t", &job, "a", &st, "{}", "{}", "1", "1"], "ERR invalid prereqs_json '{}': must be a JSON array of strings"),
+        (vec!["TASKDB.CREATE_TASK", "t", &job, "a", &st, "{}", "[1]", "1", "1"], "ERR invalid prereqs_json '[1]': must be a JSON array of strings"),
+        (vec!["TASKDB.CREATE_TASK", "t", &job, "a", &st, "{}", "[\"a\"]", "1", "1"], "ERR invalid prereqs_json '[\"a\"]': a task cannot depend on itself"),
+        (vec!["TASKDB.CREATE_TASK", "t", &job, "a", &st, "nope", "[]", "1", "1"], "ERR invalid task_def_json 'nope': must be valid JSON (expected ident at line 1 column 2)"),
+        (vec!["TASKDB.REQUEST_WORK", "t"], "ERR wrong number of arguments: usage TASKDB.REQUEST_WORK ns worker_type"),
+        (vec!["TASKDB.DONE", "t", &job, "init", "{bad"], "ERR invalid output_json '{bad': must be valid JSON (key must be a string at line 1 column 2)"),
+        (vec!["TASKDB.DONE", "t", NO_UUID, "init", "{}"], "ERR invalid job_id 'not-a-uuid': must be a UUID"),
+        (vec!["TASKDB.FAILED", "t", &job, "init"], "ERR wrong number of arguments: usage TASKDB.FAILED ns job_id task_id error"),
+        (vec!["TASKDB.PROGRESS", "t", &job, "init", "1.5"], "ERR invalid progress '1.5': must be a number from 0 to 1"),
+        (vec!["TASKDB.PROGRESS", "t", &job, "init", "-0.1"], "ERR invalid progress '-0.1': must be a number from 0 to 1"),
+        (vec!["TASKDB.PROGRESS", "t", &job, "init", "nan"], "ERR invalid progress 'nan': must be a number from 0 to 1"),
+        (vec!["TASKDB.RETRY", "t", &job], "ERR wrong number of arguments: usage TASKDB.RETRY ns job_id task_id"),
+        (vec!["TASKDB.REQUEUE", "t", "0"], "ERR invalid limit '0': must be an integer >= 1"),
+        (vec!["TASKDB.REQUEUE", "t", "x"], "ERR invalid limit 'x': must be an integer"),
+        (vec!["TASKDB.JOB_STATE", "t", &job], "ERR wrong number of arguments: usage TASKDB.JOB_STATE ns job_id user_id"),
+        (vec!["TASKDB.JOB_UNRESOLVED", "t", "00000000-0000-0000-0000-000000000000"], "NOTFOUND job '00000000-0000-0000-0000-000000000000' does not exist"),
+        (vec!["TASKDB.CONCURRENT_JOBS", "t"], "ERR wrong number of arguments: usage TASKDB.CONCURRENT_JOBS ns user_id"),
+        (vec!["TASKDB.JOB_TIME", "t", NO_UUID], "ERR invalid job_id 'not-a-uuid': must be a UUID"),
+        (vec!["TASKDB.JOB_FAILURE", "t", &job], &not_failed),
+        (vec!["TASKDB.TASK_OUTPUT", "t", &job, "init"], &no_output),
+        (vec!["TASKDB.TASK", "t", &job], "ERR wrong number of arguments: usage TASKDB.TASK ns job_id task_id"),
+        (vec!["TASKDB.JOB", "t"], "ERR wrong number of arguments: usage TASKDB.JOB ns job_id"),
+        (vec!["TASKDB.DELETE_JOB", "t", NO_UUID], "ERR invalid job_id 'not-a-uuid': must be a UUID"),
+        (vec!["TASKDB.CLEAR_COMPLETED", "t", "x"], "ERR wrong number of arguments: usage TASKDB.CLEAR_COMPLETED ns"),
+        (vec!["TASKDB.CHECK", "t", "FIX", "x"], "ERR wrong number of arguments: usage TASKDB.CHECK ns [FIX]"),
+        (vec!["TASKDB.STATS"], "ERR wrong number of arguments: usage TASKDB.STATS ns"),
+        (vec!["TASKDB.APPLY", "t", "1", "CLAIM", &job, "init"], "ERR TASKDB.APPLY is internal: it replays the primary's decisions on replicas and from the AOF"),
+    ];
+    let before = digest(&mut db.c);
+    for (args, want) in &cases {
+        let got = err(&mut db.c, args);
+        assert_eq!(&got, want, "{args:?}");
+        assert_eq!(digest(&mut db.c), before, "{args:?} changed the keyspace");
+    }
+}
+
+#[test]
+fn every_command_is_registered_with_its_flags() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let expect = [
+        ("taskdb.create_stream", true),
+        ("taskdb.request_work", true),
+        ("taskdb.done", true),
+        ("taskdb.task", false),
+        ("taskdb.job_state", false),
+        ("taskdb.stats", false),
+    ];
+    for (name, write) in expect {
+        let info: Vec<redis::Value> = q(&mut c, &["COMMAND", "INFO", name]);
+        let v = format!("{info:?}");
+        assert!(
+            v.contains(if write { "write" } else { "readonly" }),
+            "{name}: {v}"
+        );
+        if write {
+            assert!(v.contains("denyoom"), "{name}: {v}");
+        }
+    }
+}
+
+#[test]
+fn wrong_type_keys_give_a_clear_error() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    let _: () = q(
+        &mut db.c,
+        &["SET", &format!("{{t}}:task:{job}:init"), "oops"],
+    );
+    let e = db.err("TASK", &[&job, "init"]);
+    assert!(e.starts_with("WRONGTYPE key '{t}:task:"), "{e}");
+    let e = db.err("DONE", &[&job, "init", "{}"]);
+    assert!(e.starts_with("WRONGTYPE"), "{e}");
+}

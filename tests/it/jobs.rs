@@ -1,0 +1,192 @@
+//! TASKDB.CREATE_JOB and the job queries, DELETE_JOB, CLEAR_COMPLETED.
+
+use crate::common::*;
+use redis::Value;
+
+#[test]
+fn create_job_makes_a_running_job_with_a_ready_init_task() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job: String = db.q("CREATE_JOB", &[&st, r#"{"k":"v"}"#, "2", "30", "u"]);
+    let f = fields(db.q::<Value>("JOB", &[&job]));
+    let names: Vec<&str> = f.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["state", "error", "user_id", "created_at"]);
+    assert_eq!(field(&f, "state").as_deref(), Some("running"));
+    assert_eq!(field(&f, "error"), None);
+    assert_eq!(field(&f, "user_id").as_deref(), Some("u"));
+    assert_eq!(
+        db.task_field(&job, "init", "state").as_deref(),
+        Some("ready")
+    );
+    assert_eq!(
+        db.task_field(&job, "init", "prerequisites").as_deref(),
+        Some("[]")
+    );
+    assert_eq!(
+        db.task_field(&job, "init", "task_def").as_deref(),
+        Some(r#"{"k":"v"}"#)
+    );
+    assert_eq!(
+        db.task_field(&job, "init", "max_retries").as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        db.task_field(&job, "init", "timeout_secs").as_deref(),
+        Some("30")
+    );
+    assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "running");
+    assert_eq!(db.q::<i64>("JOB_UNRESOLVED", &[&job]), 1);
+    assert_eq!(db.q::<i64>("CONCURRENT_JOBS", &["u"]), 1);
+    assert_eq!(db.q::<i64>("CONCURRENT_JOBS", &["other"]), 0);
+    assert_eq!(db.stream_field(&st, "ready").as_deref(), Some("1"));
+}
+
+#[test]
+fn create_job_with_a_chosen_id() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let id = "6F9619FF-8B86-D011-B42D-00C04FC964FF";
+    let job: String = db.q("CREATE_JOB", &[&st, "{}", "0", "5", "u", "ID", id]);
+    assert_eq!(job, id.to_lowercase());
+    let e = db.err("CREATE_JOB", &[&st, "{}", "0", "5", "u", "ID", id]);
+    assert!(e.starts_with("EXISTS job"), "{e}");
+}
+
+#[test]
+fn job_state_is_per_user() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    let e = db.err("JOB_STATE", &[&job, "mallory"]);
+    assert!(e.starts_with("NOTFOUND job"), "{e}");
+    let e = db.err("JOB_STATE", &["00000000-0000-0000-0000-000000000001", "u"]);
+    assert!(e.starts_with("NOTFOUND"), "{e}");
+}
+
+#[test]
+fn job_time_spans_first_start_to_last_update() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    let none: Value = db.q("JOB_TIME", &[&job]);
+    assert_eq!(none, Value::Nil);
+    db.claim("cpu").unwrap();
+    let started: i64 = db
+        .task_field(&job, "init", "started_at")
+        .unwrap()
+        .parse()
+        .unwrap();
+    wait_for(5, "clock to move", || {
+        let now: Vec<String> = q(&mut db.c, &["TIME"]);
+        (now[0].parse::<i64>().unwrap() * 1000 + now[1].parse::<i64>().unwrap() / 1000
+            > started + 20)
+            .then_some(())
+    });
+    assert!(db.done(&job, "init"));
+    let updated: i64 = db
+        .task_field(&job, "init", "updated_at")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let t: f64 = db.q("JOB_TIME", &[&job]);
+    assert_eq!(t, (updated - started) as f64 / 1000.0);
+    assert!(t > 0.0);
+}
+
+#[test]
+fn job_failure_reports_the_failed_tasks_error() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    let e = db.err("JOB_FAILURE", &[&job]);
+    assert!(e.starts_with("NOTFOUND job"), "{e}");
+    assert_eq!(db.q::<i64>("FAILED", &[&job, "init", "boom"]), 1);
+    assert_eq!(db.q::<String>("JOB_FAILURE", &[&job]), "boom");
+    assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "failed");
+    assert_eq!(db.q::<i64>("CONCURRENT_JOBS", &["u"]), 0);
+    let f = fields(db.q::<Value>("JOB", &[&job]));
+    assert_eq!(field(&f, "error").as_deref(), Some("boom"));
+}
+
+#[test]
+fn delete_job_removes_everything_and_keeps_counters_exact() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let keep = db.job(&st, "u");
+    let job = db.job(&st, "u");
+    db.task(&job, "a", &st, &["init"]);
+    db.task(&job, "b", &st, &["init", "a"]);
+    let other = db.job(&st, "u");
+    // Claim keep's init (running) so the deleted job has a ready task and others coexist.
+    assert_eq!(db.claim("cpu").unwrap().0, keep);
+    let before: Vec<String> = q(&mut db.c, &["KEYS", "*"]);
+    assert_eq!(db.q::<i64>("DELETE_JOB", &[&job]), 1);
+    assert_eq!(db.q::<i64>("DELETE_JOB", &[&job]), 0);
+    let after: Vec<String> = q(&mut db.c, &["KEYS", "*"]);
+    assert!(after.iter().all(|k| !k.contains(&job)), "{after:?}");
+    assert!(after.len() < before.len());
+    assert_eq!(db.q::<Value>("JOB", &[&job]), Value::Nil);
+    assert_eq!(db.stream_field(&st, "ready").as_deref(), Some("1"));
+    assert_eq!(db.stream_field(&st, "running").as_deref(), Some("1"));
+    assert_eq!(db.q::<i64>("CONCURRENT_JOBS", &["u"]), 2);
+    assert!(db.check().is_empty());
+    assert_eq!(db.claim("cpu").unwrap().0, other);
+}
+
+#[test]
+fn clear_completed_deletes_only_done_jobs() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let done = db.job(&st, "u");
+    let failed = db.job(&st, "u");
+    let running = db.job(&st, "u");
+    db.claim("cpu");
+    assert!(db.done(&done, "init"));
+    assert_eq!(db.q::<i64>("FAILED", &[&failed, "init", "x"]), 1);
+    assert_eq!(db.q::<String>("JOB_STATE", &[&done, "u"]), "done");
+    assert_eq!(db.q::<i64>("CLEAR_COMPLETED", &[]), 1);
+    assert_eq!(db.q::<i64>("CLEAR_COMPLETED", &[]), 0);
+    assert_eq!(db.q::<Value>("JOB", &[&done]), Value::Nil);
+    assert_eq!(db.q::<String>("JOB_STATE", &[&failed, "u"]), "failed");
+    assert_eq!(db.q::<String>("JOB_STATE", &[&running, "u"]), "running");
+    assert!(db.check().is_empty());
+}
+
+#[test]
+fn stats_counts_tasks_per_worker_type_and_jobs_per_state() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let cpu = db.stream("cpu", 1, 1.0, "u");
+    let gpu = db.stream("gpu", 1, 1.0, "u");
+    let job = db.job(&cpu, "u");
+    db.task(&job, "g", &gpu, &["init"]);
+    let v: Value = db.q("STATS", &[]);
+    let (tasks, jobs): (Vec<Value>, Vec<(String, i64)>) = match v {
+        Value::Array(a) => (
+            redis::from_redis_value(&a[1]).unwrap(),
+            redis::from_redis_value::<Vec<(String, i64)>>(&a[3]).unwrap(),
+        ),
+        _ => panic!(),
+    };
+    assert_eq!(
+        jobs,
+        [
+            ("running".into(), 1),
+            ("done".into(), 0),
+            ("failed".into(), 0)
+        ]
+    );
+    let wt: String = redis::from_redis_value(&tasks[0]).unwrap();
+    let cpu_counts: Vec<(String, i64)> = redis::from_redis_value(&tasks[1]).unwrap();
+    assert_eq!(wt, "cpu");
+    assert_eq!(cpu_counts[1], ("ready".into(), 1));
+    let gpu_counts: Vec<(String, i64)> = redis::from_redis_value(&tasks[3]).unwrap();
+    assert_eq!(gpu_counts[0], ("pending".into(), 1));
+}

@@ -1,0 +1,15 @@
+//! Integration tests: every TASKDB command against a real redis-server with the module.
+//! Files mirror `src/`: one per command family, plus errors, replication and cluster.
+
+mod common;
+
+mod cluster;
+mod errors;
+mod jobs;
+mod maintenance;
+mod parity;
+mod replication;
+mod streams;
+mod tasks;
+mod work;
+mod workload;

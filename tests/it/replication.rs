@@ -1,0 +1,108 @@
+//! Replication and persistence reproduce the primary exactly: a primary with a replica and
+//! AOF on runs a random workload of every command, then DEBUG DIGEST of the primary, the
+//! replica, a server restarted from the AOF and one restarted from the RDB are equal.
+
+use crate::common::*;
+use crate::workload;
+use std::path::Path;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+fn info_field(c: &mut redis::Connection, section: &str, name: &str) -> String {
+    let info: String = q(c, &["INFO", section]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn replica_aof_and_rdb_reproduce_the_primary() {
+    let primary = Server::with_args(&[
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--save",
+        "",
+    ]);
+    let port = primary.port.to_string();
+    let replica = Server::with_args(&[
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+    ]);
+    let mut rc = replica.conn();
+    wait_for(20, "replica link up", || {
+        (info_field(&mut rc, "replication", "master_link_status") == "up").then_some(())
+    });
+
+    for (i, ns) in ["alpha", "{beta}", "gamma{x}"].iter().enumerate() {
+        let mut db = Ns::new(&primary, ns);
+        workload::run(&mut db, 100 + i as u64, 600);
+    }
+    let mut pc = primary.conn();
+    let acked: i64 = q(&mut pc, &["WAIT", "1", "10000"]);
+    assert_eq!(acked, 1, "replica acknowledged the workload");
+    let want = digest(&mut pc);
+    assert_ne!(want, "0000000000000000000000000000000000000000");
+    assert_eq!(digest(&mut rc), want, "replica differs from primary");
+    let replica_check: Vec<redis::Value> = q(&mut rc, &["TASKDB.STATS", "alpha"]);
+    assert_eq!(replica_check.len(), 4, "queries work on the replica");
+
+    let _: () = q(&mut pc, &["SAVE"]);
+    let aof_copy = tempfile::tempdir().unwrap();
+    copy_dir(primary.dir.path(), aof_copy.path());
+    let rdb_copy = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        primary.dir.path().join("dump.rdb"),
+        rdb_copy.path().join("dump.rdb"),
+    )
+    .unwrap();
+
+    let from_aof = Server::in_dir(aof_copy, &["--appendonly", "yes", "--save", ""]);
+    let mut ac = from_aof.conn();
+    wait_for(20, "AOF load", || {
+        (info_field(&mut ac, "persistence", "loading") == "0").then_some(())
+    });
+    assert_eq!(digest(&mut ac), want, "restart from AOF differs");
+
+    let from_rdb = Server::in_dir(rdb_copy, &["--appendonly", "no", "--save", ""]);
+    let mut bc = from_rdb.conn();
+    wait_for(20, "RDB load", || {
+        (info_field(&mut bc, "persistence", "loading") == "0").then_some(())
+    });
+    assert_eq!(digest(&mut bc), want, "restart from RDB differs");
+
+    let _: () = q(&mut pc, &["BGREWRITEAOF"]);
+    wait_for(20, "AOF rewrite", || {
+        (info_field(&mut pc, "persistence", "aof_rewrite_in_progress") == "0"
+            && info_field(&mut pc, "persistence", "aof_rewrite_scheduled") == "0")
+            .then_some(())
+    });
+    let rewritten = tempfile::tempdir().unwrap();
+    copy_dir(primary.dir.path(), rewritten.path());
+    let from_rewrite = Server::in_dir(rewritten, &["--appendonly", "yes", "--save", ""]);
+    let mut wc = from_rewrite.conn();
+    assert_eq!(
+        digest(&mut wc),
+        want,
+        "restart from a rewritten AOF differs"
+    );
+}

@@ -1,0 +1,88 @@
+//! TASKDB.CREATE_STREAM, GET_OR_CREATE_STREAM, GET_STREAM, STREAM.
+
+use crate::common::*;
+use redis::Value;
+
+#[test]
+fn create_and_read_a_stream() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let id = db.stream("gpu", 2, 1.5, "alice");
+    assert_eq!(id.len(), 36);
+    let f = fields(db.q::<Value>("STREAM", &[&id]));
+    let names: Vec<&str> = f.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "worker_type",
+            "reserved",
+            "be_mult",
+            "user_id",
+            "ready",
+            "running",
+            "priority"
+        ]
+    );
+    assert_eq!(field(&f, "worker_type").as_deref(), Some("gpu"));
+    assert_eq!(field(&f, "reserved").as_deref(), Some("2"));
+    assert_eq!(field(&f, "be_mult").as_deref(), Some("1.5"));
+    assert_eq!(field(&f, "user_id").as_deref(), Some("alice"));
+    assert_eq!(field(&f, "ready").as_deref(), Some("0"));
+    assert_eq!(field(&f, "priority").as_deref(), Some("inf"));
+    let missing: Value = db.q("STREAM", &["00000000-0000-0000-0000-000000000000"]);
+    assert_eq!(missing, Value::Nil);
+}
+
+#[test]
+fn get_stream_finds_the_users_stream_of_a_type() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let id = db.stream("cpu", 1, 1.0, "alice");
+    let found: Option<String> = db.q("GET_STREAM", &["alice", "cpu"]);
+    assert_eq!(found, Some(id));
+    let none: Option<String> = db.q("GET_STREAM", &["alice", "gpu"]);
+    assert_eq!(none, None);
+    let none: Option<String> = db.q("GET_STREAM", &["bob", "cpu"]);
+    assert_eq!(none, None);
+}
+
+#[test]
+fn get_or_create_returns_the_existing_stream() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let a: String = db.q("GET_OR_CREATE_STREAM", &["cpu", "1", "1", "alice"]);
+    let b: String = db.q("GET_OR_CREATE_STREAM", &["cpu", "5", "2", "alice"]);
+    assert_eq!(a, b);
+    let c: String = db.q("GET_OR_CREATE_STREAM", &["gpu", "1", "1", "alice"]);
+    assert_ne!(a, c);
+    assert_eq!(db.stream_field(&a, "reserved").as_deref(), Some("1"));
+}
+
+#[test]
+fn namespaces_are_independent() {
+    let s = Server::start();
+    let mut a = Ns::new(&s, "a");
+    let mut b = Ns::new(&s, "b");
+    let id = a.stream("cpu", 1, 1.0, "u");
+    let none: Value = b.q("STREAM", &[&id]);
+    assert_eq!(none, Value::Nil);
+    let none: Option<String> = b.q("GET_STREAM", &["u", "cpu"]);
+    assert_eq!(none, None);
+}
+
+#[test]
+fn ids_with_odd_characters_work() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    for name in ["a:b", "with space", "{brace}", "ünï©ødé", "x}{y"] {
+        let id = db.stream(name, 0, 1.0, name);
+        let found: Option<String> = db.q("GET_STREAM", &[name, name]);
+        assert_eq!(found, Some(id.clone()));
+        let job = db.job(&id, name);
+        db.task(&job, name, &id, &["init"]);
+        assert_eq!(db.claim(name).map(|(_, t)| t).as_deref(), Some("init"));
+        assert!(db.done(&job, "init"));
+        assert_eq!(db.claim(name).map(|(_, t)| t).as_deref(), Some(name));
+    }
+    assert!(db.check().is_empty());
+}

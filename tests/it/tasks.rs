@@ -1,0 +1,123 @@
+//! TASKDB.CREATE_TASK, TASK, TASK_OUTPUT.
+
+use crate::common::*;
+use redis::Value;
+
+#[test]
+fn a_task_waits_on_prerequisites_not_done() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    db.task(&job, "a", &st, &["init"]);
+    assert_eq!(
+        db.task_field(&job, "a", "state").as_deref(),
+        Some("pending")
+    );
+    assert_eq!(db.task_field(&job, "a", "waiting_on").as_deref(), Some("1"));
+    db.claim("cpu").unwrap();
+    assert!(db.done(&job, "init"));
+    db.task(&job, "b", &st, &["init"]);
+    assert_eq!(db.task_field(&job, "b", "state").as_deref(), Some("ready"));
+    assert_eq!(db.task_field(&job, "b", "waiting_on").as_deref(), Some("0"));
+    db.task(&job, "c", &st, &["init", "a", "b"]);
+    assert_eq!(db.task_field(&job, "c", "waiting_on").as_deref(), Some("2"));
+    assert_eq!(db.q::<i64>("JOB_UNRESOLVED", &[&job]), 3);
+    assert!(db.check().is_empty());
+}
+
+#[test]
+fn task_reply_lists_every_field_in_order() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    let f = fields(db.q::<Value>("TASK", &[&job, "init"]));
+    let names: Vec<&str> = f.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "state",
+            "stream_id",
+            "task_def",
+            "prerequisites",
+            "waiting_on",
+            "progress",
+            "retries",
+            "max_retries",
+            "timeout_secs",
+            "output",
+            "error",
+            "created_at",
+            "started_at",
+            "updated_at"
+        ]
+    );
+    assert_eq!(field(&f, "stream_id"), Some(st));
+    assert_eq!(field(&f, "output"), None);
+    assert_eq!(field(&f, "started_at"), None);
+    assert!(field(&f, "created_at").unwrap().parse::<i64>().unwrap() > 1_600_000_000_000);
+    let none: Value = db.q("TASK", &[&job, "nope"]);
+    assert_eq!(none, Value::Nil);
+}
+
+#[test]
+fn task_output_only_for_done_tasks() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    let e = db.err("TASK_OUTPUT", &[&job, "init"]);
+    assert!(
+        e.starts_with("NOTFOUND task 'init'") && e.contains("ready"),
+        "{e}"
+    );
+    let e = db.err("TASK_OUTPUT", &[&job, "nope"]);
+    assert!(e.starts_with("NOTFOUND task 'nope'"), "{e}");
+    assert_eq!(db.q::<i64>("DONE", &[&job, "init", r#"{"r":[1,2]}"#]), 1);
+    assert_eq!(
+        db.q::<String>("TASK_OUTPUT", &[&job, "init"]),
+        r#"{"r":[1,2]}"#
+    );
+}
+
+#[test]
+fn create_task_refuses_what_cannot_exist() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    let none = "00000000-0000-0000-0000-000000000009";
+    let d = digest(&mut db.c);
+    let e = db.err(
+        "CREATE_TASK",
+        &[&job, "a", &st, "{}", r#"["ghost"]"#, "1", "1"],
+    );
+    assert!(e.starts_with("NOTFOUND prerequisite 'ghost'"), "{e}");
+    let e = db.err("CREATE_TASK", &[&job, "init", &st, "{}", "[]", "1", "1"]);
+    assert!(e.starts_with("EXISTS task 'init'"), "{e}");
+    let e = db.err("CREATE_TASK", &[none, "a", &st, "{}", "[]", "1", "1"]);
+    assert!(e.starts_with("NOTFOUND job"), "{e}");
+    let e = db.err("CREATE_TASK", &[&job, "a", none, "{}", "[]", "1", "1"]);
+    assert!(e.starts_with("NOTFOUND stream"), "{e}");
+    let e = db.err("CREATE_TASK", &[&job, "a", &st, "{}", r#"["a"]"#, "1", "1"]);
+    assert!(e.contains("cannot depend on itself"), "{e}");
+    let e = db.err(
+        "CREATE_TASK",
+        &[&job, "a", &st, "{}", r#"["init","init"]"#, "1", "1"],
+    );
+    assert!(e.contains("listed twice"), "{e}");
+    assert_eq!(digest(&mut db.c), d);
+}
+
+#[test]
+fn a_done_job_takes_no_new_tasks() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    assert!(db.done(&job, "init"));
+    assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "done");
+    let e = db.err("CREATE_TASK", &[&job, "late", &st, "{}", "[]", "1", "1"]);
+    assert!(e.starts_with("ERR job") && e.contains("is done"), "{e}");
+}

@@ -1,0 +1,110 @@
+//! A random workload that exercises every writing command, for the replication, AOF and
+//! cluster tests.
+
+use crate::common::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const TYPES: [&str; 3] = ["aux", "cpu", "gpu"];
+
+/// Runs `steps` random operations in `db`'s namespace; every reply is checked for sanity.
+pub fn run(db: &mut Ns, seed: u64, steps: usize) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut streams: Vec<(String, &str)> = Vec::new();
+    for (i, wt) in TYPES.iter().enumerate() {
+        let user = format!("user{}", i % 2);
+        let id: String = db.q(
+            "GET_OR_CREATE_STREAM",
+            &[wt, &rng.gen_range(0..3).to_string(), "1.5", &user],
+        );
+        streams.push((id, wt));
+    }
+    let mut jobs: Vec<String> = Vec::new();
+    let mut running: Vec<(String, String)> = Vec::new();
+    for step in 0..steps {
+        let op = rng.gen_range(0..100);
+        let (stream, _) = streams[rng.gen_range(0..streams.len())].clone();
+        match op {
+            0..=11 => {
+                let timeout = if rng.gen_bool(0.3) { "0" } else { "60" };
+                let j: String = db.q(
+                    "CREATE_JOB",
+                    &[&stream, r#"{"k":1}"#, "2", timeout, "user0"],
+                );
+                jobs.push(j);
+            }
+            12..=29 if !jobs.is_empty() => {
+                let j = jobs[rng.gen_range(0..jobs.len())].clone();
+                let prereq = if rng.gen_bool(0.7) {
+                    r#"["init"]"#
+                } else {
+                    "[]"
+                };
+                let name = format!("t{step}");
+                let mut c = redis::cmd("TASKDB.CREATE_TASK");
+                c.arg(&db.ns)
+                    .arg(&j)
+                    .arg(&name)
+                    .arg(&stream)
+                    .arg("{}")
+                    .arg(prereq)
+                    .arg("1")
+                    .arg("60");
+                let _: redis::RedisResult<String> = c.query(&mut db.c); // done jobs refuse
+            }
+            30..=54 => {
+                let wt = TYPES[rng.gen_range(0..TYPES.len())];
+                if let Some(t) = db.claim(wt) {
+                    running.push(t);
+                }
+            }
+            55..=74 if !running.is_empty() => {
+                let (j, t) = running.swap_remove(rng.gen_range(0..running.len()));
+                let _: i64 = db.q("DONE", &[&j, &t, r#"{"out":true}"#]);
+            }
+            75..=79 if !running.is_empty() => {
+                let (j, t) = running.swap_remove(rng.gen_range(0..running.len()));
+                let _: i64 = db.q("FAILED", &[&j, &t, "worker crashed"]);
+            }
+            80..=84 if !running.is_empty() => {
+                let (j, t) = running[rng.gen_range(0..running.len())].clone();
+                let _: i64 = db.q("PROGRESS", &[&j, &t, &format!("{:.2}", rng.gen::<f64>())]);
+            }
+            85..=88 if !running.is_empty() => {
+                let (j, t) = running.swap_remove(rng.gen_range(0..running.len()));
+                let _: i64 = db.q("RETRY", &[&j, &t]);
+            }
+            89..=92 => {
+                let _: i64 = db.q("REQUEUE", &["5"]);
+            }
+            93..=94 if !jobs.is_empty() => {
+                let j = jobs.swap_remove(rng.gen_range(0..jobs.len()));
+                let _: i64 = db.q("DELETE_JOB", &[&j]);
+                running.retain(|(rj, _)| rj != &j);
+            }
+            95 => {
+                let _: i64 = db.q("CLEAR_COMPLETED", &[]);
+            }
+            96 => {
+                // A transaction of several commands replicates as one.
+                let mut p = redis::pipe();
+                p.atomic()
+                    .cmd("TASKDB.CREATE_STREAM")
+                    .arg(&db.ns)
+                    .arg("aux")
+                    .arg("1")
+                    .arg("1")
+                    .arg("user2")
+                    .cmd("TASKDB.REQUEST_WORK")
+                    .arg(&db.ns)
+                    .arg("aux");
+                let _: redis::Value = p.query(&mut db.c).unwrap();
+            }
+            _ => {
+                let v: Vec<redis::Value> = db.q("CHECK", &[]);
+                assert!(v.is_empty(), "step {step}: CHECK found {v:?}");
+            }
+        }
+    }
+    assert!(db.check().is_empty());
+}
