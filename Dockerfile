@@ -5,6 +5,7 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libclan
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY tests ./tests
 RUN cargo build --release --lib
 
 FROM redis:7.2-bookworm

@@ -35,7 +35,7 @@ run CREATE_TASK "$job" seg_1 "$gpu" '{"segment":1}' '["init"]' 3 60
 run CREATE_TASK "$job" join "$gpu" '{"join":[0,1]}' '["seg_0","seg_1"]' 3 60
 run CREATE_TASK "$job" final "$cpu" '{}' '["join"]' 3 60
 for wt in cpu gpu gpu gpu cpu; do
-  claimed=$(cli --no-raw TASKDB.REQUEST_WORK "$ns" "$wt" | sed -n 2p | tr -d '"' | sed 's/^ *2) //')
+  claimed=$(cli TASKDB.REQUEST_WORK "$ns" "$wt" | sed -n 2p)
   echo "> TASKDB.REQUEST_WORK $ns $wt  -> $claimed"
   run DONE "$job" "$claimed" '{"ok":true}'
 done

@@ -113,3 +113,37 @@ fn wrong_type_keys_give_a_clear_error() {
     let e = db.err("DONE", &[&job, "init", "{}"]);
     assert!(e.starts_with("WRONGTYPE"), "{e}");
 }
+
+#[test]
+fn an_out_of_memory_server_refuses_writes_and_serves_reads() {
+    let s = Server::with_args(&[
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--maxmemory-policy",
+        "noeviction",
+    ]);
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    let _: () = q(&mut db.c, &["CONFIG", "SET", "maxmemory", "1"]);
+    let before = digest(&mut db.c);
+    for args in [
+        vec!["TASKDB.CREATE_STREAM", "t", "cpu", "1", "1", "u"],
+        vec!["TASKDB.CREATE_JOB", "t", &st, "{}", "1", "1", "u"],
+        vec!["TASKDB.REQUEST_WORK", "t", "cpu"],
+        vec!["TASKDB.DONE", "t", &job, "init", "{}"],
+    ] {
+        let e = err(&mut db.c, &args);
+        assert!(e.starts_with("OOM"), "{args:?}: {e}");
+    }
+    assert_eq!(digest(&mut db.c), before);
+    assert_eq!(
+        db.task_field(&job, "init", "state").as_deref(),
+        Some("ready")
+    );
+    assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "running");
+    let _: () = q(&mut db.c, &["CONFIG", "SET", "maxmemory", "0"]);
+    assert!(db.claim("cpu").is_some());
+}
