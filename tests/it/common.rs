@@ -264,6 +264,26 @@ impl Ns {
         field(&fields(v), name)
     }
 
+    /// The server clock (TIME) in milliseconds.
+    pub fn server_ms(&mut self) -> i64 {
+        let now: Vec<i64> = q(&mut self.c, &["TIME"]);
+        now[0] * 1000 + now[1] / 1000
+    }
+
+    /// Waits until the server clock is past `ms` (a deadline, not a fixed sleep).
+    pub fn wait_past(&mut self, ms: i64) {
+        wait_for(5, "the server clock", || {
+            (self.server_ms() > ms).then_some(())
+        });
+    }
+
+    /// A task's time field (`started_at`, `updated_at`, ...) in ms.
+    pub fn task_ms(&mut self, job: &str, task: &str, name: &str) -> i64 {
+        self.task_field(job, task, name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} of {task} is not set"))
+    }
+
     /// TASKDB.CHECK: the violations found (empty when healthy).
     pub fn check(&mut self) -> Vec<Value> {
         self.q("CHECK", &[])

@@ -75,23 +75,10 @@ fn job_time_spans_first_start_to_last_update() {
     let none: Value = db.q("JOB_TIME", &[&job]);
     assert_eq!(none, Value::Nil);
     db.claim("cpu").unwrap();
-    let started: i64 = db
-        .task_field(&job, "init", "started_at")
-        .unwrap()
-        .parse()
-        .unwrap();
-    wait_for(5, "clock to move", || {
-        let now: Vec<String> = q(&mut db.c, &["TIME"]);
-        (now[0].parse::<i64>().unwrap() * 1000 + now[1].parse::<i64>().unwrap() / 1000
-            > started + 20)
-            .then_some(())
-    });
+    let started = db.task_ms(&job, "init", "started_at");
+    db.wait_past(started + 20);
     assert!(db.done(&job, "init"));
-    let updated: i64 = db
-        .task_field(&job, "init", "updated_at")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let updated = db.task_ms(&job, "init", "updated_at");
     let t: f64 = db.q("JOB_TIME", &[&job]);
     assert_eq!(t, (updated - started) as f64 / 1000.0);
     assert!(t > 0.0);

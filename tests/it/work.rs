@@ -192,17 +192,9 @@ fn requeue_retries_only_expired_leases() {
     let long: String = db.q("CREATE_JOB", &[&st, "{}", "3", "3600", "u"]);
     db.claim("cpu");
     db.claim("cpu");
-    let started: i64 = db
-        .task_field(&short, "init", "started_at")
-        .unwrap()
-        .parse()
-        .unwrap();
     // A lease of 0 s expires once the server clock passes its start.
-    wait_for(5, "lease expiry", || {
-        let now: Vec<String> = q(&mut db.c, &["TIME"]);
-        (now[0].parse::<i64>().unwrap() * 1000 + now[1].parse::<i64>().unwrap() / 1000 > started)
-            .then_some(())
-    });
+    let started = db.task_ms(&short, "init", "started_at");
+    db.wait_past(started);
     assert_eq!(db.q::<i64>("REQUEUE", &["10"]), 1);
     assert_eq!(
         db.task_field(&short, "init", "state").as_deref(),
@@ -230,16 +222,8 @@ fn requeue_respects_its_limit() {
         last = db.q("CREATE_JOB", &[&st, "{}", "3", "0", "u"]);
         db.claim("cpu").unwrap();
     }
-    let started: i64 = db
-        .task_field(&last, "init", "started_at")
-        .unwrap()
-        .parse()
-        .unwrap();
-    wait_for(5, "lease expiry", || {
-        let now: Vec<String> = q(&mut db.c, &["TIME"]);
-        (now[0].parse::<i64>().unwrap() * 1000 + now[1].parse::<i64>().unwrap() / 1000 > started)
-            .then_some(())
-    });
+    let started = db.task_ms(&last, "init", "started_at");
+    db.wait_past(started);
     assert_eq!(db.q::<i64>("REQUEUE", &["2"]), 2);
     assert_eq!(db.q::<i64>("REQUEUE", &["10"]), 3);
     let none: Value = db.q("REQUEST_WORK", &["gpu"]);
