@@ -183,6 +183,9 @@ pub fn field(v: &[(String, Option<String>)], name: &str) -> Option<String> {
         .clone()
 }
 
+/// Counts by state, as STATS replies them.
+pub type Counts = Vec<(String, i64)>;
+
 /// A namespace-bound helper over one connection.
 pub struct Ns {
     /// The connection.
@@ -282,6 +285,20 @@ impl Ns {
         self.task_field(job, task, name)
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{name} of {task} is not set"))
+    }
+
+    /// TASKDB.STATS: per worker type its task counts by state, and job counts by state.
+    pub fn stats(&mut self) -> (Vec<(String, Counts)>, Counts) {
+        let v: Vec<Value> = self.q("STATS", &[]);
+        let flat: Vec<Value> = redis::from_redis_value(&v[1]).unwrap();
+        let tasks = flat
+            .chunks(2)
+            .map(|p| {
+                let wt: String = redis::from_redis_value(&p[0]).unwrap();
+                (wt, redis::from_redis_value(&p[1]).unwrap())
+            })
+            .collect();
+        (tasks, redis::from_redis_value(&v[3]).unwrap())
     }
 
     /// TASKDB.CHECK: the violations found (empty when healthy).

@@ -154,14 +154,7 @@ fn stats_counts_tasks_per_worker_type_and_jobs_per_state() {
     let gpu = db.stream("gpu", 1, 1.0, "u");
     let job = db.job(&cpu, "u");
     db.task(&job, "g", &gpu, &["init"]);
-    let v: Value = db.q("STATS", &[]);
-    let (tasks, jobs): (Vec<Value>, Vec<(String, i64)>) = match v {
-        Value::Array(a) => (
-            redis::from_redis_value(&a[1]).unwrap(),
-            redis::from_redis_value::<Vec<(String, i64)>>(&a[3]).unwrap(),
-        ),
-        _ => panic!(),
-    };
+    let (tasks, jobs) = db.stats();
     assert_eq!(
         jobs,
         [
@@ -170,10 +163,10 @@ fn stats_counts_tasks_per_worker_type_and_jobs_per_state() {
             ("failed".into(), 0)
         ]
     );
-    let wt: String = redis::from_redis_value(&tasks[0]).unwrap();
-    let cpu_counts: Vec<(String, i64)> = redis::from_redis_value(&tasks[1]).unwrap();
+    let (wt, cpu_counts) = &tasks[0];
     assert_eq!(wt, "cpu");
     assert_eq!(cpu_counts[1], ("ready".into(), 1));
-    let gpu_counts: Vec<(String, i64)> = redis::from_redis_value(&tasks[3]).unwrap();
+    let (wt, gpu_counts) = &tasks[1];
+    assert_eq!(wt, "gpu");
     assert_eq!(gpu_counts[0], ("pending".into(), 1));
 }

@@ -204,3 +204,53 @@ fn a_proving_job_runs_to_completion() {
     let keys: Vec<String> = q(&mut db.c, &["KEYS", "*"]);
     assert!(keys.iter().all(|k| !k.contains(&job)), "{keys:?}");
 }
+
+#[test]
+fn retries_leases_failure_deletion_and_clearing_behave_as_in_postgresql() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "pg");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    // Lease expiry: a running task past its timeout is requeued with retries + 1.
+    let leased: String = db.q("CREATE_JOB", &[&st, "{}", "1", "0", "u"]);
+    db.claim("cpu").unwrap();
+    let started = db.task_ms(&leased, "init", "started_at");
+    db.wait_past(started);
+    assert_eq!(db.q::<i64>("REQUEUE", &["100"]), 1);
+    assert_eq!(
+        db.task_field(&leased, "init", "retries").as_deref(),
+        Some("1")
+    );
+    // Retry limit: max_retries 1, so the second expiry fails the task and the job.
+    db.claim("cpu").unwrap();
+    let started = db.task_ms(&leased, "init", "started_at");
+    db.wait_past(started);
+    assert_eq!(db.q::<i64>("REQUEUE", &["100"]), 1);
+    assert_eq!(db.q::<String>("JOB_STATE", &[&leased, "u"]), "failed");
+    assert_eq!(db.q::<String>("JOB_FAILURE", &[&leased]), "retry max hit");
+    // Completion and an explicit failure.
+    let good = db.job(&st, "u");
+    let bad = db.job(&st, "u");
+    db.task(&bad, "step", &st, &["init"]);
+    assert!(db.done(&good, "init"));
+    assert!(db.done(&bad, "init"));
+    assert_eq!(db.q::<i64>("FAILED", &[&bad, "step", "proof rejected"]), 1);
+    assert_eq!(db.q::<String>("JOB_STATE", &[&good, "u"]), "done");
+    assert_eq!(db.q::<String>("JOB_STATE", &[&bad, "u"]), "failed");
+    assert_eq!(db.q::<i64>("CONCURRENT_JOBS", &["u"]), 0);
+    // Clearing removes done jobs only; deletion removes anything.
+    assert_eq!(db.q::<i64>("CLEAR_COMPLETED", &[]), 1);
+    assert_eq!(db.q::<i64>("DELETE_JOB", &[&bad]), 1);
+    assert_eq!(db.q::<i64>("DELETE_JOB", &[&leased]), 1);
+    let stats: redis::Value = db.q("STATS", &[]);
+    assert!(
+        format!("{stats:?}").matches("int(0)").count() >= 8,
+        "{stats:?}"
+    );
+    assert!(db.check().is_empty());
+    let keys: Vec<String> = q(&mut db.c, &["KEYS", "*"]);
+    assert!(
+        keys.iter()
+            .all(|k| !k.contains(":job:") && !k.contains(":task:")),
+        "{keys:?}"
+    );
+}
