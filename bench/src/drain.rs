@@ -1,0 +1,286 @@
+//! The cluster workload: submitters create every job's DAG, then workers of each type loop
+//! on REQUEST_WORK and DONE until every job is done. Also the native-command limit: the same
+//! worker connections doing one LPOP and one HSET per task.
+
+use crate::dag::TaskSpec;
+use crate::server::Server;
+use hdrhistogram::Histogram;
+use redis::Connection;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The namespace the cluster workload runs in.
+pub const NS: &str = "bench";
+/// The worker types.
+pub const TYPES: [&str; 3] = ["AUX", "CPU", "GPU"];
+
+/// What the submit phase made.
+pub struct Submitted {
+    /// Job ids, in creation order.
+    pub jobs: Vec<String>,
+    /// Tasks created.
+    pub tasks: usize,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// One claim seen by a worker.
+pub struct Claim {
+    /// Job id.
+    pub job: String,
+    /// Task id.
+    pub task: String,
+    /// Logical time when the reply arrived.
+    pub recv_seq: u64,
+}
+
+/// One DONE sent by a worker.
+pub struct Done {
+    /// Job id.
+    pub job: String,
+    /// Task id.
+    pub task: String,
+    /// Logical time just before it was sent.
+    pub send_seq: u64,
+}
+
+/// What the drain phase saw.
+pub struct Drained {
+    /// Every claim.
+    pub claims: Vec<Claim>,
+    /// Every DONE.
+    pub dones: Vec<Done>,
+    /// REQUEST_WORK latency (µs), successful claims only.
+    pub request_us: Histogram<u64>,
+    /// DONE latency (µs).
+    pub done_us: Histogram<u64>,
+    /// REQUEST_WORK calls that found nothing.
+    pub empty_polls: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+fn cmd(c: &mut Connection, args: &[&str]) -> redis::Value {
+    let mut k = redis::cmd(args[0]);
+    for a in &args[1..] {
+        k.arg(*a);
+    }
+    k.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// Creates one stream per user and worker type; their ids by (user, type index).
+pub fn create_streams(c: &mut Connection, users: usize) -> Vec<[String; 3]> {
+    (0..users)
+        .map(|u| {
+            TYPES.map(|wt| {
+                let v = cmd(
+                    c,
+                    &[
+                        "TASKDB.CREATE_STREAM",
+                        NS,
+                        wt,
+                        "1",
+                        "1",
+                        &format!("user{u}"),
+                    ],
+                );
+                redis::from_redis_value(&v).expect("stream id")
+            })
+        })
+        .collect()
+}
+
+/// Submit phase: `submitters` connections create `jobs` jobs with their whole DAG.
+pub fn submit(
+    server: &Server,
+    streams: &[[String; 3]],
+    jobs: usize,
+    dag: &[TaskSpec],
+    submitters: usize,
+) -> Submitted {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..submitters)
+        .map(|s| {
+            let mut c = server.conn();
+            let streams = streams.to_vec();
+            let dag = dag.to_vec();
+            std::thread::spawn(move || {
+                let mut made = Vec::new();
+                for j in (s..jobs).step_by(submitters) {
+                    let user = j % streams.len();
+                    let st = &streams[user];
+                    let idx = |wt: &str| TYPES.iter().position(|t| *t == wt).unwrap_or(0);
+                    let def = "x".repeat(100);
+                    let def = format!("\"{}\"", &def[..98]);
+                    let v = cmd(
+                        &mut c,
+                        &[
+                            "TASKDB.CREATE_JOB",
+                            NS,
+                            &st[idx(dag[0].worker_type)],
+                            &def,
+                            "0",
+                            "3600",
+                            &format!("user{user}"),
+                        ],
+                    );
+                    let job: String = redis::from_redis_value(&v).expect("job id");
+                    for t in &dag[1..] {
+                        let p = serde_json::to_string(&t.prereqs).unwrap_or_default();
+                        cmd(
+                            &mut c,
+                            &[
+                                "TASKDB.CREATE_TASK",
+                                NS,
+                                &job,
+                                &t.id,
+                                &st[idx(t.worker_type)],
+                                &def,
+                                &p,
+                                "0",
+                                "3600",
+                            ],
+                        );
+                    }
+                    made.push((j, job));
+                }
+                made
+            })
+        })
+        .collect();
+    let mut all: Vec<(usize, String)> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("submitter"))
+        .collect();
+    all.sort();
+    Submitted {
+        jobs: all.into_iter().map(|(_, j)| j).collect(),
+        tasks: jobs * dag.len(),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Drain phase: `workers` per worker type claim and complete until `total` tasks are done.
+pub fn drain(server: &Server, workers: usize, total: usize) -> Drained {
+    let clock = Arc::new(AtomicU64::new(0));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = TYPES
+        .iter()
+        .flat_map(|wt| std::iter::repeat_n(*wt, workers))
+        .map(|wt| {
+            let mut c = server.conn();
+            let (clock, finished) = (clock.clone(), finished.clone());
+            std::thread::spawn(move || {
+                let mut claims = Vec::new();
+                let mut dones = Vec::new();
+                let mut req = Histogram::<u64>::new(3).expect("histogram");
+                let mut don = Histogram::<u64>::new(3).expect("histogram");
+                let mut empty = 0;
+                while finished.load(Ordering::SeqCst) < total {
+                    let t0 = Instant::now();
+                    let v: Option<(String, String, redis::Value, redis::Value, i64)> =
+                        redis::cmd("TASKDB.REQUEST_WORK")
+                            .arg(NS)
+                            .arg(wt)
+                            .query(&mut c)
+                            .expect("REQUEST_WORK");
+                    let Some((job, task, _, _, _)) = v else {
+                        empty += 1;
+                        // A polling worker backs off briefly; blocking claims remove this.
+                        std::thread::sleep(Duration::from_micros(100));
+                        continue;
+                    };
+                    let _ = req.record(t0.elapsed().as_micros() as u64);
+                    let recv_seq = clock.fetch_add(1, Ordering::SeqCst);
+                    let send_seq = clock.fetch_add(1, Ordering::SeqCst);
+                    let t1 = Instant::now();
+                    let ok: i64 = redis::cmd("TASKDB.DONE")
+                        .arg(NS)
+                        .arg(&job)
+                        .arg(&task)
+                        .arg("{}")
+                        .query(&mut c)
+                        .expect("DONE");
+                    let _ = don.record(t1.elapsed().as_micros() as u64);
+                    assert_eq!(ok, 1, "DONE of a claimed task");
+                    finished.fetch_add(1, Ordering::SeqCst);
+                    claims.push(Claim {
+                        job: job.clone(),
+                        task: task.clone(),
+                        recv_seq,
+                    });
+                    dones.push(Done {
+                        job,
+                        task,
+                        send_seq,
+                    });
+                }
+                (claims, dones, req, don, empty)
+            })
+        })
+        .collect();
+    let mut out = Drained {
+        claims: Vec::new(),
+        dones: Vec::new(),
+        request_us: Histogram::new(3).expect("histogram"),
+        done_us: Histogram::new(3).expect("histogram"),
+        empty_polls: 0,
+        elapsed: Duration::ZERO,
+    };
+    for h in handles {
+        let (c, d, r, n, e) = h.join().expect("worker");
+        out.claims.extend(c);
+        out.dones.extend(d);
+        let _ = out.request_us.add(r);
+        let _ = out.done_us.add(n);
+        out.empty_polls += e;
+    }
+    out.elapsed = start.elapsed();
+    out
+}
+
+/// The native-command limit: the same number of worker connections each doing one LPOP
+/// and one HSET per task, unpipelined, over `total` tasks. Tasks per second.
+pub fn native_limit(server: &Server, connections: usize, total: usize) -> f64 {
+    let mut c = server.conn();
+    let key = "native:queue";
+    for chunk in (0..total).collect::<Vec<_>>().chunks(10_000) {
+        let mut p = redis::pipe();
+        for i in chunk {
+            p.cmd("RPUSH").arg(key).arg(format!("task-{i}")).ignore();
+        }
+        let _: () = p.query(&mut c).expect("prefill");
+    }
+    let start = Instant::now();
+    let handles: Vec<_> = (0..connections)
+        .map(|_| {
+            let mut c = server.conn();
+            std::thread::spawn(move || {
+                while let Some(t) = redis::cmd("LPOP")
+                    .arg(key)
+                    .query::<Option<String>>(&mut c)
+                    .expect("LPOP")
+                {
+                    let _: i64 = redis::cmd("HSET")
+                        .arg("native:done")
+                        .arg(&t)
+                        .arg("1")
+                        .query(&mut c)
+                        .expect("HSET");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("native worker");
+    }
+    let rate = total as f64 / start.elapsed().as_secs_f64();
+    let _: () = redis::cmd("DEL")
+        .arg(key)
+        .arg("native:done")
+        .query(&mut c)
+        .expect("DEL");
+    rate
+}

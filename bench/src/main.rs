@@ -1,0 +1,262 @@
+//! TaskDB's benchmark: starts its own redis-server with the module, drives a proving
+//! cluster's workload through the TASKDB commands from several connections, measures
+//! throughput, client latency, the server's own cost per command, the native-command limit,
+//! cost at scale and memory per task, verifies the run, and prints a table and JSON.
+//!
+//! Run: `scripts/bench.sh` (builds the module in release mode, then runs this).
+
+mod dag;
+mod drain;
+mod scale;
+mod server;
+mod verify;
+
+use clap::Parser;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Command-line options.
+#[derive(Parser, Debug)]
+#[command(about = "TaskDB benchmark: a proving cluster's workload against a real redis-server")]
+struct Opts {
+    /// Users, each with one stream per worker type (AUX, CPU, GPU; reserved 1, be_mult 1).
+    #[arg(long, default_value_t = 4)]
+    users: usize,
+    /// Jobs to submit and drain.
+    #[arg(long, default_value_t = 200)]
+    jobs: usize,
+    /// Segments per job (GPU tasks; a binary tree of joins follows).
+    #[arg(long, default_value_t = 16)]
+    segments: usize,
+    /// Submitter connections.
+    #[arg(long, default_value_t = 4)]
+    submitters: usize,
+    /// Worker connections per worker type.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Queue sizes for the scale measurement.
+    #[arg(long, value_delimiter = ',', default_value = "1000,100000,1000000")]
+    queued: Vec<usize>,
+    /// Stream counts (one worker type) for the scale measurement.
+    #[arg(long, value_delimiter = ',', default_value = "10,1000,10000")]
+    streams: Vec<usize>,
+    /// Tasks in one job for the scale measurement.
+    #[arg(long, value_delimiter = ',', default_value = "16,10000")]
+    job_tasks: Vec<usize>,
+    /// REQUEST_WORK + DONE pairs per scale point.
+    #[arg(long, default_value_t = 5000)]
+    cycles: usize,
+    /// Skip the scale measurement.
+    #[arg(long)]
+    no_scale: bool,
+    /// Where to write the figures as JSON.
+    #[arg(long, default_value = "bench-results.json")]
+    json: PathBuf,
+    /// The module to load (default: the workspace's release build).
+    #[arg(long)]
+    module: Option<PathBuf>,
+}
+
+/// Everything measured, as written to JSON.
+#[derive(Serialize)]
+struct Results {
+    users: usize,
+    jobs: usize,
+    tasks_per_job: usize,
+    tasks: usize,
+    submitters: usize,
+    workers_per_type: usize,
+    submit_tasks_per_s: f64,
+    drain_tasks_per_s: f64,
+    request_work_p50_us: u64,
+    request_work_p99_us: u64,
+    done_p50_us: u64,
+    done_p99_us: u64,
+    empty_polls: u64,
+    native_limit_tasks_per_s: f64,
+    drain_fraction_of_limit: f64,
+    server_us_per_call: std::collections::BTreeMap<String, f64>,
+    task_life_server_us: f64,
+    scale: Vec<scale::Point>,
+    verified: bool,
+}
+
+fn main() {
+    let o = Opts::parse();
+    let module = o.module.clone().unwrap_or_else(|| {
+        PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../target/release/libtaskdb.so"
+        ))
+    });
+    if !module.exists() {
+        eprintln!(
+            "module not found at {}: run `cargo build --release` first (scripts/bench.sh does)",
+            module.display()
+        );
+        std::process::exit(2);
+    }
+    let srv = match server::Server::start(&module) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let mut c = srv.conn();
+    let dag = dag::proving_job(o.segments);
+    println!(
+        "TaskDB benchmark: {} users, {} jobs x {} tasks = {} tasks, {} submitters, {} workers per type",
+        o.users, o.jobs, dag.len(), o.jobs * dag.len(), o.submitters, o.workers
+    );
+
+    server::reset_stats(&mut c);
+    let streams = drain::create_streams(&mut c, o.users);
+    eprintln!("submitting...");
+    let sub = drain::submit(&srv, &streams, o.jobs, &dag, o.submitters);
+    let submit_rate = sub.tasks as f64 / sub.elapsed.as_secs_f64();
+    eprintln!("draining...");
+    let d = drain::drain(&srv, o.workers, sub.tasks);
+    let drain_rate = sub.tasks as f64 / d.elapsed.as_secs_f64();
+    let stats = server::commandstats(&mut c);
+    let per_call: std::collections::BTreeMap<String, f64> = stats
+        .iter()
+        .filter(|(k, _)| k.starts_with("taskdb."))
+        .map(|(k, (calls, usec))| (k.to_uppercase(), *usec as f64 / (*calls).max(1) as f64))
+        .collect();
+    eprintln!("verifying...");
+    let problems = verify::verify(&mut c, &sub.jobs, &dag, &d);
+    eprintln!("measuring the native-command limit...");
+    let limit = drain::native_limit(&srv, o.workers * drain::TYPES.len(), sub.tasks);
+
+    let mut points = Vec::new();
+    if !o.no_scale {
+        for &n in &o.queued {
+            eprintln!("scale: {n} queued tasks...");
+            points.push(scale::point(
+                &mut c,
+                "queued_tasks",
+                n,
+                1,
+                n,
+                1000,
+                o.cycles,
+            ));
+        }
+        for &s in &o.streams {
+            eprintln!("scale: {s} streams...");
+            let per = (o.cycles / s + 2).max(2);
+            points.push(scale::point(&mut c, "streams", s, s, per, per, o.cycles));
+        }
+        for &t in &o.job_tasks {
+            eprintln!("scale: {t} tasks in one job...");
+            points.push(scale::point(
+                &mut c,
+                "tasks_in_one_job",
+                t,
+                1,
+                t,
+                t,
+                o.cycles,
+            ));
+        }
+    }
+
+    let us = |name: &str| per_call.get(name).copied().unwrap_or(0.0);
+    let quiet_life = points
+        .iter()
+        .find(|p| p.axis == "queued_tasks")
+        .map(|p| p.create_task_us + p.request_work_us + p.done_us);
+    let life = quiet_life
+        .unwrap_or(us("TASKDB.CREATE_TASK") + us("TASKDB.REQUEST_WORK") + us("TASKDB.DONE"));
+    let r = Results {
+        users: o.users,
+        jobs: o.jobs,
+        tasks_per_job: dag.len(),
+        tasks: sub.tasks,
+        submitters: o.submitters,
+        workers_per_type: o.workers,
+        submit_tasks_per_s: submit_rate,
+        drain_tasks_per_s: drain_rate,
+        request_work_p50_us: d.request_us.value_at_quantile(0.5),
+        request_work_p99_us: d.request_us.value_at_quantile(0.99),
+        done_p50_us: d.done_us.value_at_quantile(0.5),
+        done_p99_us: d.done_us.value_at_quantile(0.99),
+        empty_polls: d.empty_polls,
+        native_limit_tasks_per_s: limit,
+        drain_fraction_of_limit: drain_rate / limit,
+        server_us_per_call: per_call.clone(),
+        task_life_server_us: life,
+        scale: points.clone(),
+        verified: problems.is_empty(),
+    };
+
+    println!();
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!(
+        "| submit | {:.0} tasks/s ({} tasks in {:.2} s) |",
+        submit_rate,
+        sub.tasks,
+        sub.elapsed.as_secs_f64()
+    );
+    println!(
+        "| drain | {:.0} tasks/s ({:.2} s; {} empty polls) |",
+        drain_rate,
+        d.elapsed.as_secs_f64(),
+        d.empty_polls
+    );
+    println!(
+        "| REQUEST_WORK latency (client) | p50 {} µs, p99 {} µs |",
+        r.request_work_p50_us, r.request_work_p99_us
+    );
+    println!(
+        "| DONE latency (client) | p50 {} µs, p99 {} µs |",
+        r.done_p50_us, r.done_p99_us
+    );
+    println!(
+        "| native limit (LPOP + HSET per task) | {:.0} tasks/s |",
+        limit
+    );
+    println!(
+        "| drain / limit | {:.0}% |",
+        100.0 * r.drain_fraction_of_limit
+    );
+    for (k, v) in &per_call {
+        println!("| server µs per call, {k} | {v:.2} |");
+    }
+    println!("| server µs per task life (CREATE_TASK + REQUEST_WORK + DONE) | {life:.2} |");
+    if !points.is_empty() {
+        println!();
+        println!("| scale axis | size | REQUEST_WORK µs | DONE µs | CREATE_TASK µs | bytes/task |");
+        println!("|---|---|---|---|---|---|");
+        for p in &points {
+            println!(
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.0} |",
+                p.axis, p.size, p.request_work_us, p.done_us, p.create_task_us, p.bytes_per_task
+            );
+        }
+    }
+    println!();
+    if problems.is_empty() {
+        println!("verified: every job done, every task handed out exactly once, none before its prerequisites");
+    } else {
+        println!("VERIFICATION FAILED ({} problems):", problems.len());
+        for p in problems.iter().take(20) {
+            println!("  {p}");
+        }
+    }
+    match serde_json::to_string_pretty(&r) {
+        Ok(s) => {
+            if let Err(e) = std::fs::write(&o.json, s) {
+                eprintln!("cannot write {}: {e}", o.json.display());
+            } else {
+                println!("figures written to {}", o.json.display());
+            }
+        }
+        Err(e) => eprintln!("{e}"),
+    }
+    if !problems.is_empty() {
+        std::process::exit(1);
+    }
+}
