@@ -52,7 +52,7 @@ pub fn apply(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
             let job_id = a.uuid("job_id")?;
             let t = NewTask::parse(&mut a)?;
             a.end()?;
-            tasks::apply_create(&db, &job_id, &t, now)?;
+            tasks::insert(&db, &job_id, &t, now)?;
         }
         b"CLAIM" => {
             let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);
@@ -84,6 +84,7 @@ pub fn apply(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         }
         _ => return Err(Error::invalid("VERB", &verb, "unknown TASKDB.APPLY verb")),
     }
+    db.flush()?;
     ctx.replicate_verbatim();
     Ok(RedisValue::SimpleStringStatic("OK"))
 }

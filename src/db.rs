@@ -2,22 +2,21 @@
 //!
 //! A task's state is its source of truth; everything derived from it (stream counters and
 //! priority, the schedule and queue sorted sets, the lease index, the job's unresolved count
-//! and state, STATS counts) is changed only by [`Db::move_task`] and [`Db::set_job_state`],
-//! which keep all of it exact at every moment.
+//! and state, STATS counts) changes only through [`Db::move_task`], [`Db::add_task`] and
+//! [`Db::set_job_state`], which keep all of it exact.
+//!
+//! A `Db` lives for one command. It caches the streams and jobs the command touches, so a
+//! DONE that releases many dependents reads and writes each stream and job once:
+//! [`Db::flush`] writes their counters (and the stream schedules) back at the end. Every
+//! writing command calls it before it replicates and replies.
 
 use crate::error::{Error, Result};
+use crate::keys::field;
 use crate::keys::Keys;
 use crate::model::{self, JobState, Policy, TaskState};
-use crate::store::{Key, Kind};
+use crate::store::{parse_num, Field, Key, Kind, RStr, Val};
 use redis_module::Context;
-
-/// One namespace, opened for one command.
-pub struct Db<'c> {
-    /// The command's context.
-    pub ctx: &'c Context,
-    /// The namespace's key schema.
-    pub keys: Keys,
-}
+use std::cell::RefCell;
 
 /// A stream's stored fields.
 #[derive(Debug, Clone)]
@@ -30,15 +29,37 @@ pub struct Stream {
     pub reserved: i64,
     /// Best-effort multiplier.
     pub be_mult: f64,
-    /// Owner.
-    pub user_id: Vec<u8>,
-    /// Ready tasks.
-    pub ready: i64,
-    /// Running tasks.
-    pub running: i64,
     /// Creation sequence (tie-break: older first).
     pub seq: u64,
+    /// Its tasks per state, indexed like [`TaskState::ALL`].
+    pub counts: [i64; 5],
 }
+
+impl Stream {
+    /// Ready tasks.
+    pub fn ready(&self) -> i64 {
+        self.counts[TaskState::Ready as usize]
+    }
+
+    /// Running tasks.
+    pub fn running(&self) -> i64 {
+        self.counts[TaskState::Running as usize]
+    }
+
+    /// Its current priority.
+    pub fn priority(&self) -> f64 {
+        model::priority(self.ready(), self.running(), self.reserved, self.be_mult)
+    }
+}
+
+/// The stream hash fields that hold task counts, in [`TaskState::ALL`] order.
+pub static STREAM_COUNT_FIELDS: [&Field; 5] = [
+    &field::PENDING,
+    &field::READY,
+    &field::RUNNING,
+    &field::DONE,
+    &field::FAILED,
+];
 
 /// A job's stored fields that commands act on.
 #[derive(Debug, Clone)]
@@ -53,6 +74,12 @@ pub struct Job {
     pub seq: u64,
     /// Tasks not done.
     pub unresolved: i64,
+    /// Tasks created (the next task's index).
+    pub tasks: i64,
+    /// The earliest start of any of its tasks.
+    pub first_started_at: Option<i64>,
+    /// The latest update of any of its tasks.
+    pub last_updated_at: Option<i64>,
 }
 
 /// A task's stored fields that transitions need.
@@ -66,8 +93,8 @@ pub struct Task {
     pub state: TaskState,
     /// Its stream.
     pub stream_id: String,
-    /// Creation sequence (queue order within a job).
-    pub seq: u64,
+    /// Its index in its job (queue order within a job).
+    pub idx: u64,
     /// Prerequisites not done.
     pub waiting_on: i64,
     /// Retries so far.
@@ -82,85 +109,168 @@ pub struct Task {
     pub updated_at: Option<i64>,
 }
 
-fn corrupt(what: &str, key: &[u8]) -> Error {
-    Error::Corrupt(format!("{what} in '{}'", String::from_utf8_lossy(key)))
+impl Task {
+    /// When its lease runs out (meaningful while running).
+    pub fn deadline(&self) -> i64 {
+        model::lease_deadline(
+            self.started_at.unwrap_or(0),
+            self.updated_at.unwrap_or(0),
+            self.timeout_secs,
+        )
+    }
 }
 
-fn utf8(key: &Key, field: &str) -> Result<String> {
-    String::from_utf8(key.hget_req(field)?).map_err(|_| corrupt(field, key.name()))
+struct Cached<T> {
+    key: Key,
+    value: T,
+    loaded_ready: i64,
+    dirty: bool,
+}
+
+/// One namespace, opened for one command.
+pub struct Db<'c> {
+    /// The command's context.
+    pub ctx: &'c Context,
+    /// The namespace's key schema.
+    pub keys: Keys,
+    streams: RefCell<Vec<Cached<Stream>>>,
+    jobs: RefCell<Vec<Cached<Job>>>,
+}
+
+fn req(v: Option<RStr>, key: &Key, field: &str) -> Result<RStr> {
+    v.ok_or_else(|| {
+        Error::Corrupt(format!(
+            "field '{field}' of '{}' is missing",
+            String::from_utf8_lossy(key.name())
+        ))
+    })
+}
+
+fn num<T: std::str::FromStr>(v: Option<RStr>, key: &Key, field: &str) -> Result<T> {
+    parse_num(key.name(), field, req(v, key, field)?.as_bytes())
+}
+
+fn opt_num(v: Option<RStr>, key: &Key, field: &str) -> Result<Option<i64>> {
+    v.map(|s| parse_num(key.name(), field, s.as_bytes()))
+        .transpose()
+}
+
+fn text(v: Option<RStr>, key: &Key, field: &str) -> Result<String> {
+    String::from_utf8(req(v, key, field)?.to_vec())
+        .map_err(|_| Error::Corrupt(format!("field '{field}' is not UTF-8")))
 }
 
 impl<'c> Db<'c> {
     /// Opens the namespace `keys` for this command.
     pub fn new(ctx: &'c Context, keys: Keys) -> Self {
-        Db { ctx, keys }
+        Db {
+            ctx,
+            keys,
+            streams: RefCell::new(Vec::new()),
+            jobs: RefCell::new(Vec::new()),
+        }
     }
 
     /// Opens a key of the namespace, checking its type.
-    pub fn open(&self, name: &[u8], write: bool, kind: Kind) -> Result<Key> {
+    pub fn open(&self, name: Vec<u8>, write: bool, kind: Kind) -> Result<Key> {
         Key::open_as(self.ctx, name, write, kind)
     }
 
-    /// The next value of the namespace's creation sequence.
+    /// The next value of the namespace's creation sequence (streams and jobs).
     pub fn next_seq(&self) -> Result<u64> {
-        let meta = self.open(&self.keys.meta(), true, Kind::Hash)?;
-        Ok(meta.hincr(b"seq", 1)? as u64)
+        let meta = self.open(self.keys.meta(), true, Kind::Hash)?;
+        Ok(meta.counter_add(b"seq", 1)? as u64)
     }
 
     // ---- streams ----
 
-    /// Loads a stream, or `None` when it does not exist.
-    pub fn stream(&self, id: &str, write: bool) -> Result<Option<(Key, Stream)>> {
-        let k = self.open(&self.keys.stream(id), write, Kind::Hash)?;
+    /// Reads a stream from its key, or `None` when it does not exist.
+    pub fn read_stream(&self, id: &str, k: &Key) -> Result<Option<Stream>> {
         if !k.exists() {
             return Ok(None);
         }
-        let s = Stream {
+        let [wt, reserved, be_mult, seq] = k.hmget([
+            &field::WORKER_TYPE,
+            &field::RESERVED,
+            &field::BE_MULT,
+            &field::SEQ,
+        ]);
+        let counts = k.hmget(STREAM_COUNT_FIELDS);
+        let mut c = [0i64; 5];
+        for (i, v) in counts.into_iter().enumerate() {
+            c[i] = opt_num(v, k, "count")?.unwrap_or(0);
+        }
+        Ok(Some(Stream {
             id: id.to_string(),
-            worker_type: k.hget_req("worker_type")?,
-            reserved: k.hget_i64("reserved")?,
-            be_mult: k.hget_f64("be_mult")?,
-            user_id: k.hget_req("user_id")?,
-            ready: k.hget_i64("ready")?,
-            running: k.hget_i64("running")?,
-            seq: k.hget_i64("seq")? as u64,
-        };
-        Ok(Some((k, s)))
+            worker_type: req(wt, k, "worker_type")?.to_vec(),
+            reserved: num(reserved, k, "reserved")?,
+            be_mult: num(be_mult, k, "be_mult")?,
+            seq: num(seq, k, "seq")?,
+            counts: c,
+        }))
     }
 
-    /// Loads a stream that must exist.
-    pub fn stream_req(&self, id: &str, write: bool) -> Result<(Key, Stream)> {
-        self.stream(id, write)?
-            .ok_or_else(|| Error::NotFound(format!("stream '{id}' does not exist")))
-    }
-
-    /// Changes a stream's ready/running counts, recomputing its priority and its place in
-    /// its worker type's schedules.
-    pub fn adjust_stream(
+    /// Runs `f` on a stream (loaded once per command); `dirty` marks it for [`Db::flush`].
+    pub fn with_stream<R>(
         &self,
-        k: &Key,
-        s: &mut Stream,
-        d_ready: i64,
-        d_running: i64,
-    ) -> Result<()> {
-        let was_ready = s.ready > 0;
-        s.ready += d_ready;
-        s.running += d_running;
-        k.hset_i64("ready", s.ready);
-        k.hset_i64("running", s.running);
-        let p = model::priority(s.ready, s.running, s.reserved, s.be_mult);
-        k.hset(b"priority", model::format_double(p).as_bytes());
+        id: &str,
+        dirty: bool,
+        f: impl FnOnce(&mut Stream) -> R,
+    ) -> Result<R> {
+        let mut cache = self.streams.borrow_mut();
+        let pos = match cache.iter().position(|c| c.value.id == id) {
+            Some(p) => p,
+            None => {
+                let key = self.open(self.keys.stream(id), true, Kind::Hash)?;
+                let value = self
+                    .read_stream(id, &key)?
+                    .ok_or_else(|| Error::NotFound(format!("stream '{id}' does not exist")))?;
+                let loaded_ready = value.ready();
+                cache.push(Cached {
+                    key,
+                    value,
+                    loaded_ready,
+                    dirty: false,
+                });
+                cache.len() - 1
+            }
+        };
+        let c = &mut cache[pos];
+        c.dirty |= dirty;
+        Ok(f(&mut c.value))
+    }
+
+    /// Fails unless the stream exists; its worker type.
+    pub fn stream_worker_type(&self, id: &str) -> Result<Vec<u8>> {
+        self.with_stream(id, false, |s| s.worker_type.clone())
+    }
+
+    /// Writes a stream's counters and priority, and its place in its worker type's
+    /// schedules (present while it has ready work).
+    pub fn write_stream(&self, k: &Key, s: &Stream, was_ready: bool) -> Result<()> {
+        let p = s.priority();
+        let pf = model::format_double(p);
+        let c = s.counts;
+        k.hmset(&[
+            (&field::PENDING, Val::Int(c[0])),
+            (&field::READY, Val::Int(c[1])),
+            (&field::RUNNING, Val::Int(c[2])),
+            (&field::DONE, Val::Int(c[3])),
+            (&field::FAILED, Val::Int(c[4])),
+            (&field::PRIORITY, Val::Bytes(pf.as_bytes())),
+        ]);
         let member = model::schedule_member(s.reserved, s.seq, &s.id);
-        let fair = self.open(&self.keys.schedule(&s.worker_type), true, Kind::Zset)?;
-        let strict = self.open(&self.keys.schedule_strict(&s.worker_type), true, Kind::Zset)?;
-        if s.ready > 0 {
+        let fair = self.open(self.keys.schedule(&s.worker_type), true, Kind::Zset)?;
+        if s.ready() > 0 {
             fair.zadd(p, member.as_bytes());
             if !was_ready {
-                strict.zadd(0.0, member.as_bytes());
+                self.open(self.keys.schedule_strict(&s.worker_type), true, Kind::Zset)?
+                    .zadd(0.0, member.as_bytes());
             }
         } else if was_ready {
             fair.zrem(member.as_bytes());
-            strict.zrem(member.as_bytes());
+            self.open(self.keys.schedule_strict(&s.worker_type), true, Kind::Zset)?
+                .zrem(member.as_bytes());
         }
         Ok(())
     }
@@ -171,7 +281,7 @@ impl<'c> Db<'c> {
             Policy::Fair => self.keys.schedule(worker_type),
             Policy::Strict => self.keys.schedule_strict(worker_type),
         };
-        let sched = self.open(&name, false, Kind::Zset)?;
+        let sched = self.open(name, false, Kind::Zset)?;
         match sched.zfirst() {
             Some((m, _)) => Ok(Some(model::stream_of_schedule_member(&m)?.to_string())),
             None => Ok(None),
@@ -180,28 +290,83 @@ impl<'c> Db<'c> {
 
     // ---- jobs ----
 
-    /// Loads a job, or `None` when it does not exist.
-    pub fn job(&self, id: &str, write: bool) -> Result<Option<(Key, Job)>> {
-        let k = self.open(&self.keys.job(id), write, Kind::Hash)?;
+    /// Reads a job from its key, or `None` when it does not exist.
+    pub fn read_job(&self, id: &str, k: &Key) -> Result<Option<Job>> {
         if !k.exists() {
             return Ok(None);
         }
-        let state =
-            JobState::parse(&k.hget_req("state")?).ok_or_else(|| corrupt("state", k.name()))?;
-        let j = Job {
+        let [state, user, seq, unresolved, tasks, started, updated] = k.hmget([
+            &field::STATE,
+            &field::USER_ID,
+            &field::SEQ,
+            &field::UNRESOLVED,
+            &field::TASKS,
+            &field::FIRST_STARTED_AT,
+            &field::LAST_UPDATED_AT,
+        ]);
+        let state = JobState::parse(req(state, k, "state")?.as_bytes())
+            .ok_or_else(|| Error::Corrupt(format!("state of job '{id}'")))?;
+        Ok(Some(Job {
             id: id.to_string(),
             state,
-            user_id: k.hget_req("user_id")?,
-            seq: k.hget_i64("seq")? as u64,
-            unresolved: k.hget_i64("unresolved")?,
-        };
-        Ok(Some((k, j)))
+            user_id: req(user, k, "user_id")?.to_vec(),
+            seq: num(seq, k, "seq")?,
+            unresolved: num(unresolved, k, "unresolved")?,
+            tasks: num(tasks, k, "tasks")?,
+            first_started_at: opt_num(started, k, "first_started_at")?,
+            last_updated_at: opt_num(updated, k, "last_updated_at")?,
+        }))
     }
 
-    /// Loads a job that must exist.
-    pub fn job_req(&self, id: &str, write: bool) -> Result<(Key, Job)> {
-        self.job(id, write)?
+    /// Loads a job (read-only use), or `None` when it does not exist.
+    pub fn job(&self, id: &str) -> Result<Option<(Key, Job)>> {
+        let k = self.open(self.keys.job(id), false, Kind::Hash)?;
+        Ok(self.read_job(id, &k)?.map(|j| (k, j)))
+    }
+
+    /// Loads a job that must exist (read-only use).
+    pub fn job_req(&self, id: &str) -> Result<(Key, Job)> {
+        self.job(id)?
             .ok_or_else(|| Error::NotFound(format!("job '{id}' does not exist")))
+    }
+
+    /// Runs `f` on a job (loaded once per command); `dirty` marks it for [`Db::flush`].
+    pub fn with_job<R>(
+        &self,
+        id: &str,
+        dirty: bool,
+        f: impl FnOnce(&mut Job, &Key) -> R,
+    ) -> Result<R> {
+        let mut cache = self.jobs.borrow_mut();
+        let pos = match cache.iter().position(|c| c.value.id == id) {
+            Some(p) => p,
+            None => {
+                let key = self.open(self.keys.job(id), true, Kind::Hash)?;
+                let value = self
+                    .read_job(id, &key)?
+                    .ok_or_else(|| Error::NotFound(format!("job '{id}' does not exist")))?;
+                cache.push(Cached {
+                    key,
+                    value,
+                    loaded_ready: 0,
+                    dirty: false,
+                });
+                cache.len() - 1
+            }
+        };
+        let c = &mut cache[pos];
+        c.dirty |= dirty;
+        Ok(f(&mut c.value, &c.key))
+    }
+
+    /// Adds a job just written by CREATE_JOB to the cache.
+    pub fn cache_job(&self, key: Key, job: Job) {
+        self.jobs.borrow_mut().push(Cached {
+            key,
+            value: job,
+            loaded_ready: 0,
+            dirty: true,
+        });
     }
 
     /// Moves a job to another state, keeping the job registry, the done-job index, the
@@ -218,54 +383,77 @@ impl<'c> Db<'c> {
             return Ok(());
         }
         j.state = to;
-        k.hset(b"state", to.as_str().as_bytes());
-        if let Some(e) = error {
-            k.hset(b"error", e);
+        match error {
+            Some(e) => k.hmset(&[
+                (&field::STATE, Val::Bytes(to.as_str().as_bytes())),
+                (&field::ERROR, Val::Bytes(e)),
+            ]),
+            None => k.hmset(&[(&field::STATE, Val::Bytes(to.as_str().as_bytes()))]),
         }
-        self.open(&self.keys.jobs(), true, Kind::Hash)?
+        self.open(self.keys.jobs(), true, Kind::Hash)?
             .hset(j.id.as_bytes(), to.as_str().as_bytes());
         if to == JobState::Done {
-            self.open(&self.keys.done_jobs(), true, Kind::Hash)?
+            self.open(self.keys.done_jobs(), true, Kind::Hash)?
                 .hset(j.id.as_bytes(), b"");
         }
         if from == JobState::Running {
-            self.open(&self.keys.running_jobs(), true, Kind::Hash)?
+            self.open(self.keys.running_jobs(), true, Kind::Hash)?
                 .counter_add(&j.user_id, -1)?;
         }
-        let counts = self.open(&self.keys.counts(), true, Kind::Hash)?;
-        counts.counter_add(format!("job:{}", from.as_str()).as_bytes(), -1)?;
-        counts.counter_add(format!("job:{}", to.as_str()).as_bytes(), 1)?;
+        let counts = self.open(self.keys.job_counts(), true, Kind::Hash)?;
+        counts.counter_add(from.as_str().as_bytes(), -1)?;
+        counts.counter_add(to.as_str().as_bytes(), 1)?;
         Ok(())
     }
 
     /// Fails a job (if still running) with `error`.
     pub fn fail_job(&self, job_id: &str, error: &[u8]) -> Result<()> {
-        let (k, mut j) = self.job_req(job_id, true)?;
-        if j.state == JobState::Running {
-            self.set_job_state(&k, &mut j, JobState::Failed, Some(error))?;
-        }
-        Ok(())
+        self.with_job(job_id, false, |j, k| {
+            if j.state == JobState::Running {
+                self.set_job_state(k, j, JobState::Failed, Some(error))
+            } else {
+                Ok(())
+            }
+        })?
     }
 
-    /// Records task activity times for JOB_TIME: the earliest start and the latest update.
-    pub fn touch_job_times(
+    /// Records task activity for JOB_TIME: the earliest start and the latest update.
+    pub fn touch_job(
         &self,
         job_id: &str,
         started: Option<i64>,
         updated: Option<i64>,
     ) -> Result<()> {
-        let k = self.open(&self.keys.job(job_id), true, Kind::Hash)?;
-        if let Some(t) = started {
-            match k.hget_opt_i64("first_started_at")? {
-                Some(old) if old <= t => {}
-                _ => k.hset_i64("first_started_at", t),
+        self.with_job(job_id, true, |j, _| {
+            if let Some(t) = started {
+                j.first_started_at = Some(j.first_started_at.map_or(t, |old| old.min(t)));
             }
+            if let Some(t) = updated {
+                j.last_updated_at = Some(j.last_updated_at.map_or(t, |old| old.max(t)));
+            }
+        })
+    }
+
+    /// Writes back the counters of every stream and job this command changed.
+    pub fn flush(&self) -> Result<()> {
+        for c in self.streams.borrow_mut().iter_mut().filter(|c| c.dirty) {
+            self.write_stream(&c.key, &c.value, c.loaded_ready > 0)?;
+            c.loaded_ready = c.value.ready();
+            c.dirty = false;
         }
-        if let Some(t) = updated {
-            match k.hget_opt_i64("last_updated_at")? {
-                Some(old) if old >= t => {}
-                _ => k.hset_i64("last_updated_at", t),
+        for c in self.jobs.borrow_mut().iter_mut().filter(|c| c.dirty) {
+            let j = &c.value;
+            c.key.hmset(&[
+                (&field::UNRESOLVED, Val::Int(j.unresolved)),
+                (&field::TASKS, Val::Int(j.tasks)),
+            ]);
+            if let Some(t) = j.first_started_at {
+                c.key.hmset(&[(&field::FIRST_STARTED_AT, Val::Int(t))]);
             }
+            if let Some(t) = j.last_updated_at {
+                c.key.hmset(&[(&field::LAST_UPDATED_AT, Val::Int(t))]);
+            }
+            c.dirty = false;
         }
         Ok(())
     }
@@ -274,24 +462,37 @@ impl<'c> Db<'c> {
 
     /// Loads a task, or `None` when it does not exist.
     pub fn task(&self, job_id: &str, task_id: &[u8], write: bool) -> Result<Option<(Key, Task)>> {
-        let k = self.open(&self.keys.task(job_id, task_id), write, Kind::Hash)?;
+        let k = self.open(self.keys.task(job_id, task_id), write, Kind::Hash)?;
         if !k.exists() {
             return Ok(None);
         }
-        let state =
-            TaskState::parse(&k.hget_req("state")?).ok_or_else(|| corrupt("state", k.name()))?;
+        let [state, stream, idx, waiting, retries, max_retries, timeout, started, updated] = k
+            .hmget([
+                &field::STATE,
+                &field::STREAM_ID,
+                &field::IDX,
+                &field::WAITING_ON,
+                &field::RETRIES,
+                &field::MAX_RETRIES,
+                &field::TIMEOUT_SECS,
+                &field::STARTED_AT,
+                &field::UPDATED_AT,
+            ]);
+        let state = TaskState::parse(req(state, &k, "state")?.as_bytes()).ok_or_else(|| {
+            Error::Corrupt(format!("state of '{}'", String::from_utf8_lossy(k.name())))
+        })?;
         let t = Task {
             job_id: job_id.to_string(),
             id: task_id.to_vec(),
             state,
-            stream_id: utf8(&k, "stream_id")?,
-            seq: k.hget_i64("seq")? as u64,
-            waiting_on: k.hget_i64("waiting_on")?,
-            retries: k.hget_i64("retries")?,
-            max_retries: k.hget_i64("max_retries")?,
-            timeout_secs: k.hget_i64("timeout_secs")?,
-            started_at: k.hget_opt_i64("started_at")?,
-            updated_at: k.hget_opt_i64("updated_at")?,
+            stream_id: text(stream, &k, "stream_id")?,
+            idx: num(idx, &k, "idx")?,
+            waiting_on: num(waiting, &k, "waiting_on")?,
+            retries: num(retries, &k, "retries")?,
+            max_retries: num(max_retries, &k, "max_retries")?,
+            timeout_secs: num(timeout, &k, "timeout_secs")?,
+            started_at: opt_num(started, &k, "started_at")?,
+            updated_at: opt_num(updated, &k, "updated_at")?,
         };
         Ok(Some((k, t)))
     }
@@ -306,89 +507,101 @@ impl<'c> Db<'c> {
         })
     }
 
-    /// Moves a task to state `to`, and with it every index and counter derived from task
-    /// states. The task's own other fields are the caller's business.
-    pub fn move_task(&self, k: &Key, t: &mut Task, to: TaskState) -> Result<()> {
+    fn queue_add(&self, t: &Task) -> Result<()> {
+        let job_seq = self.with_job(&t.job_id, false, |j, _| j.seq)?;
+        self.open(self.keys.queue(&t.stream_id), true, Kind::Zset)?
+            .zadd(
+                model::queue_score(job_seq),
+                &model::queue_member(t.idx, &t.job_id, &t.id),
+            );
+        Ok(())
+    }
+
+    /// Accounts for a task just written in state `t.state`: stream counts, queue.
+    pub fn add_task(&self, t: &Task) -> Result<()> {
+        self.with_stream(&t.stream_id, true, |s| s.counts[t.state as usize] += 1)?;
+        if t.state == TaskState::Ready {
+            self.queue_add(t)?;
+        }
+        Ok(())
+    }
+
+    /// Moves a task to state `to`, writing `fields` to its hash in the same call, and with
+    /// it every index and counter derived from task states.
+    pub fn move_task(
+        &self,
+        k: &Key,
+        t: &mut Task,
+        to: TaskState,
+        fields: &[(&Field, Val)],
+    ) -> Result<()> {
         let from = t.state;
+        let mut all = Vec::with_capacity(fields.len() + 1);
+        all.push((&field::STATE, Val::Bytes(to.as_str().as_bytes())));
+        all.extend_from_slice(fields);
+        k.hmset(&all);
         if from == to {
             return Ok(());
         }
         t.state = to;
-        k.hset(b"state", to.as_str().as_bytes());
-
-        let (sk, mut s) = self.stream_req(&t.stream_id, true)?;
-        let d = |st: TaskState| i64::from(to == st) - i64::from(from == st);
-        if d(TaskState::Ready) != 0 || d(TaskState::Running) != 0 {
-            self.adjust_stream(&sk, &mut s, d(TaskState::Ready), d(TaskState::Running))?;
+        self.with_stream(&t.stream_id, true, |s| {
+            s.counts[from as usize] -= 1;
+            s.counts[to as usize] += 1;
+        })?;
+        if from == TaskState::Ready {
+            self.open(self.keys.queue(&t.stream_id), true, Kind::Zset)?
+                .zrem(&model::queue_member(t.idx, &t.job_id, &t.id));
         }
-        let counts = self.open(&self.keys.counts(), true, Kind::Hash)?;
-        counts.counter_add(&count_field(from, &s.worker_type), -1)?;
-        counts.counter_add(&count_field(to, &s.worker_type), 1)?;
-
-        let member = model::task_ref(&t.job_id, &t.id);
-        if from == TaskState::Ready || to == TaskState::Ready {
-            let q = self.open(&self.keys.queue(&t.stream_id), true, Kind::Zset)?;
-            let qm = model::queue_member(t.seq, &t.job_id, &t.id);
-            if from == TaskState::Ready {
-                q.zrem(&qm);
-            } else {
-                let (_, j) = self.job_req(&t.job_id, false)?;
-                q.zadd(model::queue_score(j.seq), &qm);
-            }
+        if to == TaskState::Ready {
+            self.queue_add(t)?;
         }
         if from == TaskState::Running || to == TaskState::Running {
-            let leases = self.open(&self.keys.leases(), true, Kind::Zset)?;
+            let leases = self.open(self.keys.leases(), true, Kind::Zset)?;
+            let member = model::task_ref(&t.job_id, &t.id);
             if from == TaskState::Running {
                 leases.zrem(&member);
             } else {
-                let deadline = model::lease_deadline(
-                    t.started_at.unwrap_or(0),
-                    t.updated_at.unwrap_or(0),
-                    t.timeout_secs,
-                );
-                leases.zadd(deadline as f64, &member);
+                leases.zadd(t.deadline() as f64, &member);
             }
         }
         if to == TaskState::Done {
-            let (jk, mut j) = self.job_req(&t.job_id, true)?;
-            j.unresolved = jk.hincr(b"unresolved", -1)?;
-            if j.unresolved == 0 && j.state == JobState::Running {
-                self.set_job_state(&jk, &mut j, JobState::Done, None)?;
-            }
+            self.with_job(&t.job_id, true, |j, jk| {
+                j.unresolved -= 1;
+                if j.unresolved == 0 && j.state == JobState::Running {
+                    self.set_job_state(jk, j, JobState::Done, None)
+                } else {
+                    Ok(())
+                }
+            })??;
         }
         Ok(())
     }
 
     /// Re-scores a running task's lease after its times changed.
     pub fn renew_lease(&self, t: &Task) -> Result<()> {
-        if t.state != TaskState::Running {
-            return Ok(());
+        if t.state == TaskState::Running {
+            self.open(self.keys.leases(), true, Kind::Zset)?
+                .zadd(t.deadline() as f64, &model::task_ref(&t.job_id, &t.id));
         }
-        let deadline = model::lease_deadline(
-            t.started_at.unwrap_or(0),
-            t.updated_at.unwrap_or(0),
-            t.timeout_secs,
-        );
-        self.open(&self.keys.leases(), true, Kind::Zset)?
-            .zadd(deadline as f64, &model::task_ref(&t.job_id, &t.id));
         Ok(())
     }
 
     /// Fails a task (ready, running or pending) with `error`, and its job with it.
     pub fn fail_task(&self, k: &Key, t: &mut Task, error: &[u8], now: i64) -> Result<()> {
-        k.hset(b"error", error);
-        k.hset(b"progress", b"1");
-        k.hset_i64("updated_at", now);
         t.updated_at = Some(now);
-        self.move_task(k, t, TaskState::Failed)?;
-        self.touch_job_times(&t.job_id, None, Some(now))?;
+        let retries = t.retries;
+        self.move_task(
+            k,
+            t,
+            TaskState::Failed,
+            &[
+                (&field::ERROR, Val::Bytes(error)),
+                (&field::PROGRESS, Val::Bytes(b"1")),
+                (&field::UPDATED_AT, Val::Int(now)),
+                (&field::RETRIES, Val::Int(retries)),
+            ],
+        )?;
+        self.touch_job(&t.job_id, None, Some(now))?;
         self.fail_job(&t.job_id, error)
     }
-}
-
-/// The STATS counter field of a task state and worker type.
-pub fn count_field(state: TaskState, worker_type: &[u8]) -> Vec<u8> {
-    let mut f = format!("task:{}:", state.as_str()).into_bytes();
-    f.extend_from_slice(worker_type);
-    f
 }

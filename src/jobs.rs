@@ -5,11 +5,12 @@
 //! `TASKDB.CLEAR_COMPLETED`.
 
 use crate::args::Args;
-use crate::db::{count_field, Db, Job};
+use crate::db::{Db, Job};
 use crate::error::{Error, Result};
+use crate::keys::field;
 use crate::model::{self, JobState, TaskState};
 use crate::replicate;
-use crate::store::{now_ms, Kind};
+use crate::store::{now_ms, Kind, Val};
 use crate::tasks::{self, NewTask};
 use redis_module::{Context, RedisString, RedisValue};
 
@@ -63,31 +64,40 @@ impl<'a> NewJob<'a> {
 
 /// Writes a new job with id `id` and its `init` task. Validates before the first write.
 pub fn insert(db: &Db, id: &str, j: &NewJob, now: i64) -> Result<()> {
-    let jk = db.open(&db.keys.job(id), true, Kind::Hash)?;
+    let jk = db.open(db.keys.job(id), true, Kind::Hash)?;
     if jk.exists() {
         return Err(Error::Exists(format!("job '{id}' already exists")));
     }
-    db.stream_req(&j.stream_id, false)?;
+    db.stream_worker_type(&j.stream_id)?;
     let seq = db.next_seq()?;
-    jk.hset(b"state", JobState::Running.as_str().as_bytes());
-    jk.hset(b"user_id", j.user_id);
-    jk.hset_i64("created_at", now);
-    jk.hset_i64("seq", seq as i64);
-    jk.hset_i64("unresolved", 0);
-    jk.hset_i64("tasks", 0);
-    db.open(&db.keys.jobs(), true, Kind::Hash)?
+    jk.hmset(&[
+        (
+            &field::STATE,
+            Val::Bytes(JobState::Running.as_str().as_bytes()),
+        ),
+        (&field::USER_ID, Val::Bytes(j.user_id)),
+        (&field::CREATED_AT, Val::Int(now)),
+        (&field::SEQ, Val::Int(seq as i64)),
+    ]);
+    db.open(db.keys.jobs(), true, Kind::Hash)?
         .hset(id.as_bytes(), JobState::Running.as_str().as_bytes());
-    db.open(&db.keys.running_jobs(), true, Kind::Hash)?
+    db.open(db.keys.running_jobs(), true, Kind::Hash)?
         .counter_add(j.user_id, 1)?;
-    db.open(&db.keys.counts(), true, Kind::Hash)?
-        .counter_add(b"job:running", 1)?;
-    let mut job = Job {
-        id: id.to_string(),
-        state: JobState::Running,
-        user_id: j.user_id.to_vec(),
-        seq,
-        unresolved: 0,
-    };
+    db.open(db.keys.job_counts(), true, Kind::Hash)?
+        .counter_add(b"running", 1)?;
+    db.cache_job(
+        jk,
+        Job {
+            id: id.to_string(),
+            state: JobState::Running,
+            user_id: j.user_id.to_vec(),
+            seq,
+            unresolved: 0,
+            tasks: 0,
+            first_started_at: None,
+            last_updated_at: None,
+        },
+    );
     let init = NewTask {
         task_id: INIT_TASK.as_bytes(),
         stream_id: j.stream_id.clone(),
@@ -97,7 +107,7 @@ pub fn insert(db: &Db, id: &str, j: &NewJob, now: i64) -> Result<()> {
         max_retries: j.max_retries,
         timeout_secs: j.timeout_secs,
     };
-    tasks::insert(db, &jk, &mut job, &init, now)
+    tasks::insert(db, id, &init, now)
 }
 
 /// `TASKDB.CREATE_JOB ns stream_id task_def_json max_retries timeout_secs user_id [ID uuid]` -> job id
@@ -113,8 +123,8 @@ pub fn create_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
             .unwrap_or_else(|| uuid::Uuid::new_v4().hyphenated().to_string());
     let now = now_ms();
     insert(&db, &id, &j, now)?;
-    let mut rep = tasks::args_after_ns(args);
-    rep.truncate(5);
+    db.flush()?;
+    let mut rep: Vec<&[u8]> = args.iter().skip(2).take(5).map(|a| a.as_slice()).collect();
     rep.extend_from_slice(&[b"ID", id.as_bytes()]);
     replicate::decision(ctx, ns, now, "CREATE_JOB", &rep);
     Ok(RedisValue::BulkString(id))
@@ -139,7 +149,7 @@ pub fn job_state(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let job_id = a.uuid("job_id")?;
     let user_id = a.name("user_id")?;
     let db = Db::new(ctx, keys);
-    match db.job(&job_id, false)? {
+    match db.job(&job_id)? {
         Some((_, j)) if j.user_id == user_id => {
             Ok(RedisValue::SimpleStringStatic(j.state.as_str()))
         }
@@ -153,7 +163,7 @@ pub fn job_state(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// `TASKDB.JOB_UNRESOLVED ns job_id` -> number of the job's tasks not done
 pub fn job_unresolved(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let (db, job_id) = job_and_key(ctx, args, "TASKDB.JOB_UNRESOLVED ns job_id")?;
-    let (_, j) = db.job_req(&job_id, false)?;
+    let (_, j) = db.job_req(&job_id)?;
     Ok(RedisValue::Integer(j.unresolved))
 }
 
@@ -164,9 +174,9 @@ pub fn concurrent_jobs(ctx: &Context, args: &[RedisString]) -> Result<RedisValue
     let (_, keys) = a.ns()?;
     let user_id = a.name("user_id")?;
     let db = Db::new(ctx, keys);
-    let k = db.open(&db.keys.running_jobs(), false, Kind::Hash)?;
+    let k = db.open(db.keys.running_jobs(), false, Kind::Hash)?;
     let n = match k.hget(user_id) {
-        Some(v) => std::str::from_utf8(&v)
+        Some(v) => std::str::from_utf8(v.as_bytes())
             .ok()
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| Error::Corrupt("running-jobs counter".into()))?,
@@ -178,23 +188,20 @@ pub fn concurrent_jobs(ctx: &Context, args: &[RedisString]) -> Result<RedisValue
 /// `TASKDB.JOB_TIME ns job_id` -> seconds from the first start to the last update, or nil
 pub fn job_time(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let (db, job_id) = job_and_key(ctx, args, "TASKDB.JOB_TIME ns job_id")?;
-    let (k, _) = db.job_req(&job_id, false)?;
-    let Some(start) = k.hget_opt_i64("first_started_at")? else {
+    let (_, j) = db.job_req(&job_id)?;
+    let Some(start) = j.first_started_at else {
         return Ok(RedisValue::Null);
     };
-    let end = k
-        .hget_opt_i64("last_updated_at")?
-        .unwrap_or(start)
-        .max(start);
+    let end = j.last_updated_at.unwrap_or(start).max(start);
     Ok(RedisValue::Float((end - start) as f64 / 1000.0))
 }
 
 /// `TASKDB.JOB_FAILURE ns job_id` -> the error of the job's failed task
 pub fn job_failure(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let (db, job_id) = job_and_key(ctx, args, "TASKDB.JOB_FAILURE ns job_id")?;
-    let (k, j) = db.job_req(&job_id, false)?;
+    let (k, j) = db.job_req(&job_id)?;
     match (j.state, k.hget(b"error")) {
-        (JobState::Failed, Some(e)) => Ok(RedisValue::StringBuffer(e)),
+        (JobState::Failed, Some(e)) => Ok(RedisValue::StringBuffer(e.to_vec())),
         _ => Err(Error::NotFound(format!("job '{job_id}' has not failed"))),
     }
 }
@@ -202,7 +209,7 @@ pub fn job_failure(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// `TASKDB.JOB ns job_id` -> field/value pairs (state, error, user_id, created_at) or nil
 pub fn job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let (db, job_id) = job_and_key(ctx, args, "TASKDB.JOB ns job_id")?;
-    let k = db.open(&db.keys.job(&job_id), false, Kind::Hash)?;
+    let k = db.open(db.keys.job(&job_id), false, Kind::Hash)?;
     if !k.exists() {
         return Ok(RedisValue::Null);
     }
@@ -214,49 +221,50 @@ pub fn job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 
 /// Deletes a job, its tasks and every index entry of them; false if there is no such job.
 pub fn delete(db: &Db, job_id: &str) -> Result<bool> {
-    let Some((jk, j)) = db.job(job_id, true)? else {
+    let Some((_, j)) = db.job(job_id)? else {
         return Ok(false);
     };
-    let list = db.open(&db.keys.job_tasks(job_id), true, Kind::List)?;
-    let task_ids = list.litems(db.ctx)?;
-    let mut loaded = Vec::with_capacity(task_ids.len());
-    for id in &task_ids {
-        if let Some(t) = db.task(job_id, id, true)? {
+    // Read through a handle of its own: a list iterator must not outlive a key deletion.
+    let ids = db
+        .open(db.keys.job_tasks(job_id), false, Kind::List)?
+        .litems();
+    let mut loaded = Vec::new();
+    for id in ids {
+        if let Some(t) = db.task(job_id, &id, true)? {
             loaded.push(t);
         }
     }
-    let counts = db.open(&db.keys.counts(), true, Kind::Hash)?;
-    let leases = db.open(&db.keys.leases(), true, Kind::Zset)?;
+    let leases = db.open(db.keys.leases(), true, Kind::Zset)?;
     for (k, t) in &loaded {
-        let (sk, mut s) = db.stream_req(&t.stream_id, true)?;
+        db.with_stream(&t.stream_id, true, |s| s.counts[t.state as usize] -= 1)?;
         match t.state {
             TaskState::Ready => {
-                db.open(&db.keys.queue(&t.stream_id), true, Kind::Zset)?
-                    .zrem(&model::queue_member(t.seq, job_id, &t.id));
-                db.adjust_stream(&sk, &mut s, -1, 0)?;
+                db.open(db.keys.queue(&t.stream_id), true, Kind::Zset)?
+                    .zrem(&model::queue_member(t.idx, job_id, &t.id));
             }
             TaskState::Running => {
                 leases.zrem(&model::task_ref(job_id, &t.id));
-                db.adjust_stream(&sk, &mut s, 0, -1)?;
             }
             _ => {}
         }
-        counts.counter_add(&count_field(t.state, &s.worker_type), -1)?;
         k.delete();
-        db.open(&db.keys.dependents(job_id, &t.id), true, Kind::List)?
-            .delete();
     }
-    list.delete();
-    jk.delete();
-    db.open(&db.keys.jobs(), true, Kind::Hash)?
+    db.flush()?;
+    db.open(db.keys.job_tasks(job_id), true, Kind::List)?
+        .delete();
+    db.open(db.keys.dependents(job_id), true, Kind::Zset)?
+        .delete();
+    db.open(db.keys.job(job_id), true, Kind::Hash)?.delete();
+    db.open(db.keys.jobs(), true, Kind::Hash)?
         .hdel(job_id.as_bytes());
-    db.open(&db.keys.done_jobs(), true, Kind::Hash)?
+    db.open(db.keys.done_jobs(), true, Kind::Hash)?
         .hdel(job_id.as_bytes());
     if j.state == JobState::Running {
-        db.open(&db.keys.running_jobs(), true, Kind::Hash)?
+        db.open(db.keys.running_jobs(), true, Kind::Hash)?
             .counter_add(&j.user_id, -1)?;
     }
-    counts.counter_add(format!("job:{}", j.state.as_str()).as_bytes(), -1)?;
+    db.open(db.keys.job_counts(), true, Kind::Hash)?
+        .counter_add(j.state.as_str().as_bytes(), -1)?;
     Ok(true)
 }
 
@@ -273,7 +281,7 @@ pub fn delete_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// Deletes every done job; how many.
 pub fn clear(db: &Db) -> Result<i64> {
     let done = db
-        .open(&db.keys.done_jobs(), false, Kind::Hash)?
+        .open(db.keys.done_jobs(), false, Kind::Hash)?
         .hgetall(db.ctx)?;
     let mut n = 0;
     for (id, _) in done {

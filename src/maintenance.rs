@@ -6,12 +6,13 @@
 //! pending tasks whose prerequisites are all done. With FIX it rewrites what differs.
 
 use crate::args::Args;
-use crate::db::{count_field, Db, Stream};
+use crate::db::{Db, Stream, Task, STREAM_COUNT_FIELDS};
 use crate::error::{Error, Result};
+use crate::keys::field;
 use crate::model::{self, JobState, TaskState};
-use crate::store::{Key, Kind};
+use crate::store::{Field, Key, Kind, Val};
 use redis_module::{Context, RedisString, RedisValue};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 /// One invariant violation: field/value pairs, starting with `kind`.
 type Violation = Vec<(String, Vec<u8>)>;
@@ -38,7 +39,7 @@ fn reconcile_zset(
     kind: &str,
     out: &mut Vec<Violation>,
 ) -> Result<()> {
-    let k = db.open(name, fix, Kind::Zset)?;
+    let k = db.open(name.to_vec(), fix, Kind::Zset)?;
     let actual: BTreeMap<Vec<u8>, f64> = k
         .zrange_by_score(f64::NEG_INFINITY, f64::INFINITY, false, usize::MAX)
         .into_iter()
@@ -89,7 +90,7 @@ fn reconcile_hash(
     kind: &str,
     out: &mut Vec<Violation>,
 ) -> Result<()> {
-    let k = db.open(name, fix, Kind::Hash)?;
+    let k = db.open(name.to_vec(), fix, Kind::Hash)?;
     let actual: BTreeMap<Vec<u8>, Vec<u8>> = k.hgetall(db.ctx)?.into_iter().collect();
     for (f, v) in &actual {
         if !expected.contains_key(f) {
@@ -135,15 +136,18 @@ fn counter_map(m: BTreeMap<Vec<u8>, i64>) -> BTreeMap<Vec<u8>, Vec<u8>> {
         .collect()
 }
 
+/// A job's task as CHECK sees it: its key, its fields, its prerequisite list.
+type Loaded = (Key, Task, Vec<String>);
+
 /// Checks (and with `fix` repairs) a whole namespace; the violations found.
 pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
     let mut out = Vec::new();
-    let registry = db.open(&db.keys.streams(), fix, Kind::Hash)?;
+    let registry = db.open(db.keys.streams(), fix, Kind::Hash)?;
     let mut streams: HashMap<String, Stream> = HashMap::new();
     for (sid, _) in registry.hgetall(db.ctx)? {
         let id = String::from_utf8_lossy(&sid).into_owned();
-        match db.stream(&id, false)? {
-            Some((_, s)) => {
+        match db.read_stream(&id, &db.open(db.keys.stream(&id), false, Kind::Hash)?)? {
+            Some(s) => {
                 streams.insert(id, s);
             }
             None => {
@@ -155,42 +159,44 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
         }
     }
 
-    let mut ready_running: HashMap<String, (i64, i64)> =
-        streams.keys().map(|k| (k.clone(), (0, 0))).collect();
-    let mut counts: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+    let mut stream_counts: HashMap<String, [i64; 5]> =
+        streams.keys().map(|k| (k.clone(), [0; 5])).collect();
+    let mut job_counts: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
     let mut running_jobs: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
     let mut done_jobs: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut job_registry: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    let mut queues: HashMap<String, BTreeMap<Vec<u8>, f64>> = streams
+    let mut queues: HashMap<String, Members> = streams
         .keys()
         .map(|k| (k.clone(), BTreeMap::new()))
         .collect();
-    let mut leases: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+    let mut leases: Members = BTreeMap::new();
 
-    let jobs = db
-        .open(&db.keys.jobs(), false, Kind::Hash)?
-        .hgetall(db.ctx)?;
-    for (jid, _) in jobs {
+    for (jid, _) in db
+        .open(db.keys.jobs(), false, Kind::Hash)?
+        .hgetall(db.ctx)?
+    {
         let job_id = String::from_utf8_lossy(&jid).into_owned();
-        let Some((jk, job)) = db.job(&job_id, fix)? else {
+        let jk = db.open(db.keys.job(&job_id), fix, Kind::Hash)?;
+        let Some(job) = db.read_job(&job_id, &jk)? else {
             out.push(violation("missing_job", &[("job_id", &jid)]));
             continue;
         };
         let ids = db
-            .open(&db.keys.job_tasks(&job_id), false, Kind::List)?
-            .litems(db.ctx)?;
-        let mut tasks: BTreeMap<Vec<u8>, (Key, crate::db::Task, Vec<String>)> = BTreeMap::new();
-        for id in &ids {
-            match db.task(&job_id, id, fix)? {
+            .open(db.keys.job_tasks(&job_id), false, Kind::List)?
+            .litems();
+        let mut tasks: BTreeMap<Vec<u8>, Loaded> = BTreeMap::new();
+        for id in ids {
+            match db.task(&job_id, &id, fix)? {
                 Some((k, t)) => {
-                    let prereqs: Vec<String> =
-                        serde_json::from_slice(&k.hget_req("prerequisites")?)
-                            .map_err(|_| Error::Corrupt("prerequisites".into()))?;
-                    tasks.insert(id.clone(), (k, t, prereqs));
+                    let [raw] = k.hmget([&field::PREREQUISITES]);
+                    let prereqs: Vec<String> = raw
+                        .and_then(|r| serde_json::from_slice(r.as_bytes()).ok())
+                        .ok_or_else(|| Error::Corrupt("prerequisites".into()))?;
+                    tasks.insert(id, (k, t, prereqs));
                 }
                 None => out.push(violation(
                     "missing_task",
-                    &[("job_id", &jid), ("task_id", id)],
+                    &[("job_id", &jid), ("task_id", &id)],
                 )),
             }
         }
@@ -200,22 +206,10 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
             .map(|(id, (_, t, _))| (id.clone(), t.state))
             .collect();
         let mut new_states: HashMap<Vec<u8>, TaskState> = HashMap::new();
+        let mut links: Members = BTreeMap::new();
         for (id, (k, t, prereqs)) in &tasks {
             for p in prereqs {
-                let deps = db.open(&db.keys.dependents(&job_id, p.as_bytes()), fix, Kind::List)?;
-                if !deps.litems(db.ctx)?.iter().any(|d| d == id) {
-                    out.push(violation(
-                        "dependent_link",
-                        &[
-                            ("job_id", &jid),
-                            ("task_id", id),
-                            ("prerequisite", p.as_bytes()),
-                        ],
-                    ));
-                    if fix {
-                        deps.rpush(id);
-                    }
-                }
+                links.insert(model::dependent_link(p.as_bytes(), id), 0.0);
             }
             if t.state != TaskState::Pending {
                 continue;
@@ -243,16 +237,27 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
             } else if actual != t.waiting_on {
                 out.push(violation("waiting_on", &fields));
             }
-            if actual != t.waiting_on && fix {
-                k.hset_i64("waiting_on", actual);
+            if fix && actual != t.waiting_on {
+                k.hmset(&[(&field::WAITING_ON, Val::Int(actual))]);
             }
             if actual == 0 {
                 new_states.insert(id.clone(), TaskState::Ready);
                 if fix {
-                    k.hset(b"state", TaskState::Ready.as_str().as_bytes());
+                    k.hmset(&[(
+                        &field::STATE,
+                        Val::Bytes(TaskState::Ready.as_str().as_bytes()),
+                    )]);
                 }
             }
         }
+        reconcile_zset(
+            db,
+            &db.keys.dependents(&job_id),
+            &links,
+            fix,
+            "dependent_link",
+            &mut out,
+        )?;
         // Derived data from the (repaired) task states.
         let mut unresolved = 0;
         let mut any_failed = false;
@@ -260,7 +265,7 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
             let state = new_states.get(id).copied().unwrap_or(t.state);
             unresolved += i64::from(state != TaskState::Done);
             any_failed |= state == TaskState::Failed;
-            let Some(s) = streams.get(&t.stream_id) else {
+            let Some(sc) = stream_counts.get_mut(&t.stream_id) else {
                 out.push(violation(
                     "missing_stream",
                     &[
@@ -271,41 +276,32 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
                 ));
                 continue;
             };
-            *counts
-                .entry(count_field(state, &s.worker_type))
-                .or_default() += 1;
-            let rr = ready_running.entry(t.stream_id.clone()).or_default();
+            sc[state as usize] += 1;
             match state {
                 TaskState::Ready => {
-                    rr.0 += 1;
                     queues.entry(t.stream_id.clone()).or_default().insert(
-                        model::queue_member(t.seq, &job_id, id),
+                        model::queue_member(t.idx, &job_id, id),
                         model::queue_score(job.seq),
                     );
                 }
                 TaskState::Running => {
-                    rr.1 += 1;
-                    let deadline = model::lease_deadline(
-                        t.started_at.unwrap_or(0),
-                        t.updated_at.unwrap_or(0),
-                        t.timeout_secs,
-                    );
-                    leases.insert(model::task_ref(&job_id, id), deadline as f64);
+                    leases.insert(model::task_ref(&job_id, id), t.deadline() as f64);
                 }
                 _ => {}
             }
         }
         if unresolved != job.unresolved {
+            let (s, e) = (job.unresolved.to_string(), unresolved.to_string());
             out.push(violation(
                 "job_unresolved",
                 &[
                     ("job_id", &jid),
-                    ("stored", job.unresolved.to_string().as_bytes()),
-                    ("expected", unresolved.to_string().as_bytes()),
+                    ("stored", s.as_bytes()),
+                    ("expected", e.as_bytes()),
                 ],
             ));
             if fix {
-                jk.hset_i64("unresolved", unresolved);
+                jk.hmset(&[(&field::UNRESOLVED, Val::Int(unresolved))]);
             }
         }
         let state = if job.state == JobState::Failed || any_failed {
@@ -325,11 +321,11 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
                 ],
             ));
             if fix {
-                jk.hset(b"state", state.as_str().as_bytes());
+                jk.hmset(&[(&field::STATE, Val::Bytes(state.as_str().as_bytes()))]);
             }
         }
-        *counts
-            .entry(format!("job:{}", state.as_str()).into_bytes())
+        *job_counts
+            .entry(state.as_str().as_bytes().to_vec())
             .or_default() += 1;
         job_registry.insert(jid.clone(), state.as_str().as_bytes().to_vec());
         match state {
@@ -343,35 +339,36 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
 
     // Streams: counters, priority, schedules, queues.
     let mut schedules: BTreeMap<Vec<u8>, (Members, Members)> = BTreeMap::new();
-    for s in streams.values() {
-        schedules.entry(s.worker_type.clone()).or_default();
-    }
     let mut ids: Vec<&String> = streams.keys().collect();
     ids.sort();
     for id in ids {
         let s = &streams[id];
-        let (ready, running) = ready_running.get(id).copied().unwrap_or_default();
-        let k = db.open(&db.keys.stream(id), fix, Kind::Hash)?;
+        schedules.entry(s.worker_type.clone()).or_default();
+        let counts = stream_counts.get(id).copied().unwrap_or_default();
+        let (ready, running) = (counts[1], counts[2]);
+        let k = db.open(db.keys.stream(id), fix, Kind::Hash)?;
         let p = model::priority(ready, running, s.reserved, s.be_mult);
-        let expected: [(&str, Vec<u8>); 3] = [
-            ("ready", ready.to_string().into_bytes()),
-            ("running", running.to_string().into_bytes()),
-            ("priority", num(p)),
-        ];
+        let mut expected: Vec<(&Field, Vec<u8>)> = STREAM_COUNT_FIELDS
+            .iter()
+            .zip(counts)
+            .map(|(f, n)| (*f, n.to_string().into_bytes()))
+            .collect();
+        expected.push((&field::PRIORITY, num(p)));
         for (field, want) in expected {
-            let stored = k.hget(field.as_bytes()).unwrap_or_default();
+            let [stored] = k.hmget([field]);
+            let stored = stored.map(|v| v.to_vec()).unwrap_or_default();
             if stored != want {
                 out.push(violation(
                     "stream_field",
                     &[
                         ("stream_id", id.as_bytes()),
-                        ("field", field.as_bytes()),
+                        ("field", field.name()),
                         ("stored", &stored),
                         ("expected", &want),
                     ],
                 ));
                 if fix {
-                    k.hset(field.as_bytes(), &want);
+                    k.hmset(&[(field, Val::Bytes(&want))]);
                 }
             }
         }
@@ -381,14 +378,8 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
             entry.0.insert(member.clone(), p);
             entry.1.insert(member, 0.0);
         }
-        reconcile_zset(
-            db,
-            &db.keys.queue(id),
-            &queues.remove(id).unwrap_or_default(),
-            fix,
-            "queue",
-            &mut out,
-        )?;
+        let q = queues.remove(id).unwrap_or_default();
+        reconcile_zset(db, &db.keys.queue(id), &q, fix, "queue", &mut out)?;
     }
     for (wt, (fair, strict)) in &schedules {
         reconcile_zset(db, &db.keys.schedule(wt), fair, fix, "schedule", &mut out)?;
@@ -405,18 +396,13 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
         reconcile_zset(db, &db.keys.queue(&sid), &q, fix, "queue", &mut out)?;
     }
     reconcile_zset(db, &db.keys.leases(), &leases, fix, "lease", &mut out)?;
-    reconcile_hash(
-        db,
-        &db.keys.counts(),
-        &counter_map(counts),
-        fix,
-        "count",
-        &mut out,
-    )?;
+    let jc = counter_map(job_counts);
+    reconcile_hash(db, &db.keys.job_counts(), &jc, fix, "job_count", &mut out)?;
+    let rj = counter_map(running_jobs);
     reconcile_hash(
         db,
         &db.keys.running_jobs(),
-        &counter_map(running_jobs),
+        &rj,
         fix,
         "running_jobs",
         &mut out,
@@ -468,48 +454,38 @@ pub fn stats(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, "TASKDB.STATS ns", 1, 1)?;
     let (_, keys) = a.ns()?;
     let db = Db::new(ctx, keys);
-    let counts: HashMap<Vec<u8>, i64> = db
-        .open(&db.keys.counts(), false, Kind::Hash)?
+    let mut per_type: BTreeMap<Vec<u8>, [i64; 5]> = BTreeMap::new();
+    for (sid, _) in db
+        .open(db.keys.streams(), false, Kind::Hash)?
         .hgetall(ctx)?
-        .into_iter()
-        .map(|(f, v)| {
-            (
-                f,
-                std::str::from_utf8(&v)
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0),
-            )
-        })
-        .collect();
-    let mut types: BTreeSet<Vec<u8>> = db
-        .open(&db.keys.streams(), false, Kind::Hash)?
-        .hgetall(ctx)?
-        .into_iter()
-        .map(|(_, wt)| wt)
-        .collect();
-    for f in counts.keys() {
-        if let Some(rest) = f.strip_prefix(b"task:") {
-            if let Some(pos) = rest.iter().position(|&b| b == b':') {
-                types.insert(rest[pos + 1..].to_vec());
+    {
+        let id = String::from_utf8_lossy(&sid).into_owned();
+        if let Some(s) = db.read_stream(&id, &db.open(db.keys.stream(&id), false, Kind::Hash)?)? {
+            let sum = per_type.entry(s.worker_type.clone()).or_default();
+            for (i, n) in s.counts.iter().enumerate() {
+                sum[i] += n;
             }
         }
     }
-    let get = |f: &[u8]| RedisValue::Integer(counts.get(f).copied().unwrap_or(0));
     let mut tasks = Vec::new();
-    for wt in types {
+    for (wt, counts) in per_type {
         let mut per = Vec::new();
         for s in TaskState::ALL {
             per.push(RedisValue::BulkString(s.as_str().into()));
-            per.push(get(&count_field(s, &wt)));
+            per.push(RedisValue::Integer(counts[s as usize]));
         }
         tasks.push(RedisValue::StringBuffer(wt));
         tasks.push(RedisValue::Array(per));
     }
+    let jc = db.open(db.keys.job_counts(), false, Kind::Hash)?;
     let mut jobs = Vec::new();
     for s in JobState::ALL {
+        let n = match jc.hget(s.as_str().as_bytes()) {
+            Some(v) => crate::store::parse_num(jc.name(), s.as_str(), v.as_bytes())?,
+            None => 0,
+        };
         jobs.push(RedisValue::BulkString(s.as_str().into()));
-        jobs.push(get(format!("job:{}", s.as_str()).as_bytes()));
+        jobs.push(RedisValue::Integer(n));
     }
     Ok(RedisValue::Array(vec![
         RedisValue::BulkString("tasks".into()),

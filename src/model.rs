@@ -142,17 +142,35 @@ pub fn queue_score(job_seq: u64) -> f64 {
     job_seq as f64
 }
 
-/// The member of a ready task in its stream's queue: its own creation sequence (so the
-/// oldest task of a job comes first), then its job id and task id.
-pub fn queue_member(task_seq: u64, job_id: &str, task_id: &[u8]) -> Vec<u8> {
-    let mut m = format!("{task_seq:020}:{job_id}:").into_bytes();
+/// The member of a ready task in its stream's queue: its index in its job (fixed-width
+/// hex, so the oldest task of a job comes first), then its job id and task id.
+pub fn queue_member(idx: u64, job_id: &str, task_id: &[u8]) -> Vec<u8> {
+    let mut m = format!("{idx:08x}:{job_id}:").into_bytes();
     m.extend_from_slice(task_id);
     m
 }
 
 /// The job id and task id inside a queue member.
 pub fn task_of_queue_member(member: &[u8]) -> Result<(&str, &[u8])> {
-    task_of_ref(member.get(21..).unwrap_or_default())
+    let start = member
+        .iter()
+        .position(|&b| b == b':')
+        .map_or(member.len(), |p| p + 1);
+    task_of_ref(&member[start..])
+}
+
+/// The prefix of a task's links in its job's dependents set.
+pub fn dependents_prefix(pre: &[u8]) -> Vec<u8> {
+    let mut m = format!("{:08x}", pre.len()).into_bytes();
+    m.extend_from_slice(pre);
+    m
+}
+
+/// The member that records that `post` waits on `pre`.
+pub fn dependent_link(pre: &[u8], post: &[u8]) -> Vec<u8> {
+    let mut m = dependents_prefix(pre);
+    m.extend_from_slice(post);
+    m
 }
 
 /// The member of a task in the lease index and elsewhere: `job_id:task_id`.
@@ -231,6 +249,14 @@ mod tests {
         assert!(a < b);
         assert_eq!(task_of_queue_member(&a).unwrap(), (job, &b"seg:1 {x}"[..]));
         assert!(task_of_queue_member(b"short").is_err());
+    }
+
+    #[test]
+    fn dependent_links_of_one_task_share_a_prefix() {
+        let link = dependent_link(b"seg", b"join");
+        assert!(link.starts_with(&dependents_prefix(b"seg")));
+        assert!(!dependent_link(b"se", b"gjoin").starts_with(&dependents_prefix(b"seg")));
+        assert_eq!(&link[dependents_prefix(b"seg").len()..], b"join");
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub fn fields(k: &Key, names: &[&str]) -> RedisValue {
         out.push(RedisValue::BulkString((*n).to_string()));
         out.push(
             k.hget(n.as_bytes())
-                .map_or(RedisValue::Null, RedisValue::StringBuffer),
+                .map_or(RedisValue::Null, |v| RedisValue::StringBuffer(v.to_vec())),
         );
     }
     RedisValue::Array(out)

@@ -1,14 +1,19 @@
 //! The FFI edge: typed access to Redis keys through the module's low-level key API.
 //!
-//! The `redis-module` crate wraps only part of that API (no sorted sets, no binary hash
-//! fields), so this file holds TaskDB's thin wrappers and every `unsafe` block of the
-//! module. A `Key` is opened for one command and closed when dropped; values come back as
-//! owned bytes so no Redis string outlives the call.
+//! The `redis-module` crate wraps only part of that API (no sorted sets, one hash field per
+//! call, UTF-8 field names), so this file holds TaskDB's thin wrappers and every `unsafe`
+//! block of the module. A `Key` is opened for one command and closed when dropped. Hot
+//! paths read and write many hash fields in one call ([`Key::hmget`], [`Key::hmset`]) with
+//! C-string field names, so no Redis string is allocated per field name.
 
 use crate::error::{Error, Result};
 use redis_module::{raw, Context, RedisString};
+use std::ffi::CStr;
 use std::os::raw::c_int;
 use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+type Rms = raw::RedisModuleString;
 
 /// The Redis type a key holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,35 +30,91 @@ pub enum Kind {
     Other,
 }
 
-/// An open key. Closed on drop.
-pub struct Key {
-    ctx: *mut raw::RedisModuleCtx,
-    ptr: *mut raw::RedisModuleKey,
-    name: Vec<u8>,
-}
-
-fn rstr(ctx: *mut raw::RedisModuleCtx, bytes: &[u8]) -> RedisString {
-    RedisString::create_from_slice(ctx, bytes)
-}
-
 fn api<T>(f: Option<T>) -> T {
     match f {
         Some(f) => f,
-        // Every function used here exists since Redis 7.0, which the module requires at load.
+        // Every function used here exists since Redis 7.0, which the module requires.
         None => std::process::abort(),
     }
 }
 
-fn owned(ctx: *mut raw::RedisModuleCtx, s: *mut raw::RedisModuleString) -> Option<Vec<u8>> {
-    if s.is_null() {
-        return None;
-    }
-    let v = RedisString::string_as_slice(s).to_vec();
-    drop(RedisString::from_redis_module_string(ctx, s));
-    Some(v)
+/// A string returned by Redis, freed on drop; read it in place.
+pub struct RStr {
+    ctx: *mut raw::RedisModuleCtx,
+    ptr: *mut Rms,
 }
 
-fn parse_num<T: std::str::FromStr>(key: &[u8], field: &str, v: &[u8]) -> Result<T> {
+impl RStr {
+    fn wrap(ctx: *mut raw::RedisModuleCtx, ptr: *mut Rms) -> Option<RStr> {
+        (!ptr.is_null()).then(|| RStr { ctx, ptr })
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        RedisString::string_as_slice(self.ptr)
+    }
+
+    /// The bytes, copied.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+}
+
+impl Drop for RStr {
+    fn drop(&mut self) {
+        // SAFETY: ptr is a string Redis handed to us (HashGet, ZsetRange, ListGet) and
+        // nobody else frees it.
+        unsafe { api(raw::RedisModule_FreeString)(self.ctx, self.ptr) };
+    }
+}
+
+/// A hash field name, created in Redis once and kept for the life of the process.
+pub struct Field {
+    name: &'static CStr,
+    ptr: AtomicPtr<Rms>,
+}
+
+impl Field {
+    /// A field named `name`.
+    pub const fn new(name: &'static CStr) -> Field {
+        Field {
+            name,
+            ptr: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// The field's name.
+    pub fn name(&self) -> &'static [u8] {
+        self.name.to_bytes()
+    }
+
+    fn get(&self) -> *mut Rms {
+        let p = self.ptr.load(Ordering::Relaxed);
+        if !p.is_null() {
+            return p;
+        }
+        let bytes = self.name.to_bytes();
+        // SAFETY: a NULL context makes a string owned by no command, which we keep (never
+        // free) for the life of the process; commands run under the GIL, one at a time.
+        let p = unsafe {
+            api(raw::RedisModule_CreateString)(ptr::null_mut(), bytes.as_ptr().cast(), bytes.len())
+        };
+        self.ptr.store(p, Ordering::Relaxed);
+        p
+    }
+}
+
+/// A value to write into a hash field.
+#[derive(Debug, Clone, Copy)]
+pub enum Val<'a> {
+    /// Bytes as given.
+    Bytes(&'a [u8]),
+    /// An integer, written in decimal.
+    Int(i64),
+}
+
+/// Parses a stored number, naming the key and field when it is not one.
+pub fn parse_num<T: std::str::FromStr>(key: &[u8], field: &str, v: &[u8]) -> Result<T> {
     std::str::from_utf8(v)
         .ok()
         .and_then(|s| s.parse().ok())
@@ -65,11 +126,18 @@ fn parse_num<T: std::str::FromStr>(key: &[u8], field: &str, v: &[u8]) -> Result<
         })
 }
 
+/// An open key. Closed on drop.
+pub struct Key {
+    ctx: *mut raw::RedisModuleCtx,
+    ptr: *mut raw::RedisModuleKey,
+    name: Vec<u8>,
+}
+
 impl Key {
     /// Opens `name` for reading, or for writing when `write` is set.
-    pub fn open(ctx: &Context, name: &[u8], write: bool) -> Key {
+    pub fn open(ctx: &Context, name: Vec<u8>, write: bool) -> Key {
         let raw_ctx = ctx.ctx;
-        let keyname = rstr(raw_ctx, name);
+        let keyname = RedisString::create_from_slice(raw_ctx, &name);
         let mode = if write {
             raw::REDISMODULE_READ | raw::REDISMODULE_WRITE
         } else {
@@ -81,7 +149,17 @@ impl Key {
         Key {
             ctx: raw_ctx,
             ptr,
-            name: name.to_vec(),
+            name,
+        }
+    }
+
+    /// Opens a key and checks that it is empty or holds `kind`.
+    pub fn open_as(ctx: &Context, name: Vec<u8>, write: bool, kind: Kind) -> Result<Key> {
+        let k = Key::open(ctx, name, write);
+        match k.kind() {
+            Kind::Empty => Ok(k),
+            t if t == kind => Ok(k),
+            _ => Err(Error::WrongType(String::from_utf8_lossy(&k.name).into())),
         }
     }
 
@@ -106,25 +184,23 @@ impl Key {
         }
     }
 
-    /// Fails with WRONGTYPE unless the key is empty or holds `kind`.
-    pub fn expect(&self, kind: Kind) -> Result<&Key> {
-        match self.kind() {
-            Kind::Empty => Ok(self),
-            k if k == kind => Ok(self),
-            _ => Err(Error::WrongType(String::from_utf8_lossy(&self.name).into())),
-        }
-    }
-
-    /// Opens a key and checks its type.
-    pub fn open_as(ctx: &Context, name: &[u8], write: bool, kind: Kind) -> Result<Key> {
-        let k = Key::open(ctx, name, write);
-        k.expect(kind)?;
-        Ok(k)
-    }
-
     /// Whether the key exists.
     pub fn exists(&self) -> bool {
         self.kind() != Kind::Empty
+    }
+
+    /// Number of elements (fields, members or items).
+    pub fn len(&self) -> usize {
+        if !self.exists() {
+            return 0;
+        }
+        // SAFETY: ptr is an open key of this command.
+        unsafe { api(raw::RedisModule_ValueLength)(self.ptr) }
+    }
+
+    /// Whether the key holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Deletes the key.
@@ -135,60 +211,120 @@ impl Key {
         }
     }
 
+    fn rstr(&self, bytes: &[u8]) -> RedisString {
+        RedisString::create_from_slice(self.ctx, bytes)
+    }
+
     // ---- hashes ----
 
-    /// HGET.
-    pub fn hget(&self, field: &[u8]) -> Option<Vec<u8>> {
+    /// HMGET of up to 16 fields, in one call.
+    pub fn hmget<const N: usize>(&self, fields: [&Field; N]) -> [Option<RStr>; N] {
+        let mut v: [*mut Rms; N] = [ptr::null_mut(); N];
+        if self.exists() {
+            let (p, f) = (self.ptr, fields.map(Field::get));
+            let cf = raw::REDISMODULE_HASH_NONE as c_int;
+            macro_rules! call {
+                ($($i:literal)*) => {
+                    // SAFETY: an open hash key; each field a live string with an
+                    // out-pointer into `v`; the list ends with NULL as HashGet requires.
+                    unsafe {
+                        api(raw::RedisModule_HashGet)(
+                            p, cf, $( f[$i], &mut v[$i] as *mut *mut Rms, )* ptr::null_mut::<Rms>(),
+                        )
+                    }
+                };
+            }
+            match N {
+                1 => call!(0),
+                2 => call!(0 1),
+                3 => call!(0 1 2),
+                4 => call!(0 1 2 3),
+                5 => call!(0 1 2 3 4),
+                6 => call!(0 1 2 3 4 5),
+                7 => call!(0 1 2 3 4 5 6),
+                8 => call!(0 1 2 3 4 5 6 7),
+                9 => call!(0 1 2 3 4 5 6 7 8),
+                10 => call!(0 1 2 3 4 5 6 7 8 9),
+                11 => call!(0 1 2 3 4 5 6 7 8 9 10),
+                12 => call!(0 1 2 3 4 5 6 7 8 9 10 11),
+                13 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12),
+                14 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13),
+                15 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14),
+                16 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15),
+                _ => std::process::abort(),
+            };
+        }
+        v.map(|s| RStr::wrap(self.ctx, s))
+    }
+
+    /// HSET of up to 16 fields, in one call.
+    pub fn hmset(&self, pairs: &[(&Field, Val)]) {
+        let vals: Vec<RedisString> = pairs
+            .iter()
+            .map(|(_, v)| match v {
+                Val::Bytes(b) => self.rstr(b),
+                Val::Int(i) => self.rstr(i.to_string().as_bytes()),
+            })
+            .collect();
+        let f: Vec<*mut Rms> = pairs.iter().map(|(f, _)| f.get()).collect();
+        let (p, v) = (self.ptr, &vals);
+        let cf = raw::REDISMODULE_HASH_NONE as c_int;
+        macro_rules! call {
+            ($($i:literal)*) => {
+                // SAFETY: an open writable key; each field a live string with a live value
+                // string; the list ends with NULL as HashSet requires.
+                unsafe {
+                    api(raw::RedisModule_HashSet)(
+                        p, cf, $( f[$i], v[$i].inner, )* ptr::null_mut::<Rms>(),
+                    )
+                }
+            };
+        }
+        match pairs.len() {
+            0 => 0,
+            1 => call!(0),
+            2 => call!(0 1),
+            3 => call!(0 1 2),
+            4 => call!(0 1 2 3),
+            5 => call!(0 1 2 3 4),
+            6 => call!(0 1 2 3 4 5),
+            7 => call!(0 1 2 3 4 5 6),
+            8 => call!(0 1 2 3 4 5 6 7),
+            9 => call!(0 1 2 3 4 5 6 7 8),
+            10 => call!(0 1 2 3 4 5 6 7 8 9),
+            11 => call!(0 1 2 3 4 5 6 7 8 9 10),
+            12 => call!(0 1 2 3 4 5 6 7 8 9 10 11),
+            13 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12),
+            14 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13),
+            15 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14),
+            16 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15),
+            _ => std::process::abort(),
+        };
+    }
+
+    /// HGET of a field given as bytes (user data: worker types, ids).
+    pub fn hget(&self, field: &[u8]) -> Option<RStr> {
         if !self.exists() {
             return None;
         }
-        let f = rstr(self.ctx, field);
-        let mut out: *mut raw::RedisModuleString = ptr::null_mut();
+        let f = self.rstr(field);
+        let mut out: *mut Rms = ptr::null_mut();
         // SAFETY: an open hash key, a live field string, an out-pointer, NULL terminator.
         unsafe {
             api(raw::RedisModule_HashGet)(
                 self.ptr,
                 raw::REDISMODULE_HASH_NONE as c_int,
                 f.inner,
-                &mut out as *mut *mut raw::RedisModuleString,
-                ptr::null_mut::<raw::RedisModuleString>(),
+                &mut out as *mut *mut Rms,
+                ptr::null_mut::<Rms>(),
             )
         };
-        owned(self.ctx, out)
+        RStr::wrap(self.ctx, out)
     }
 
-    /// HGET of a field that must exist.
-    pub fn hget_req(&self, field: &str) -> Result<Vec<u8>> {
-        self.hget(field.as_bytes()).ok_or_else(|| {
-            Error::Corrupt(format!(
-                "field '{field}' of '{}' is missing",
-                String::from_utf8_lossy(&self.name)
-            ))
-        })
-    }
-
-    /// HGET of an integer field that must exist.
-    pub fn hget_i64(&self, field: &str) -> Result<i64> {
-        parse_num(&self.name, field, &self.hget_req(field)?)
-    }
-
-    /// HGET of an integer field, absent meaning `None`.
-    pub fn hget_opt_i64(&self, field: &str) -> Result<Option<i64>> {
-        match self.hget(field.as_bytes()) {
-            Some(v) => parse_num(&self.name, field, &v).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// HGET of a double field that must exist.
-    pub fn hget_f64(&self, field: &str) -> Result<f64> {
-        parse_num(&self.name, field, &self.hget_req(field)?)
-    }
-
-    /// HSET of one field.
+    /// HSET of a field given as bytes.
     pub fn hset(&self, field: &[u8], value: &[u8]) {
-        let f = rstr(self.ctx, field);
-        let v = rstr(self.ctx, value);
+        let (f, v) = (self.rstr(field), self.rstr(value));
         // SAFETY: an open writable key, live strings, NULL terminator.
         unsafe {
             api(raw::RedisModule_HashSet)(
@@ -196,45 +332,37 @@ impl Key {
                 raw::REDISMODULE_HASH_NONE as c_int,
                 f.inner,
                 v.inner,
-                ptr::null_mut::<raw::RedisModuleString>(),
+                ptr::null_mut::<Rms>(),
             )
         };
     }
 
-    /// HSET of an integer field.
-    pub fn hset_i64(&self, field: &str, value: i64) {
-        self.hset(field.as_bytes(), value.to_string().as_bytes());
-    }
-
-    /// HDEL of one field.
+    /// HDEL of a field given as bytes.
     pub fn hdel(&self, field: &[u8]) {
         if !self.exists() {
             return;
         }
-        let f = rstr(self.ctx, field);
+        let f = self.rstr(field);
         // SAFETY: an open writable key, a live field, the DELETE marker, NULL terminator.
         unsafe {
             api(raw::RedisModule_HashSet)(
                 self.ptr,
                 raw::REDISMODULE_HASH_NONE as c_int,
                 f.inner,
-                raw::REDISMODULE_HASH_DELETE as *mut raw::RedisModuleString,
-                ptr::null_mut::<raw::RedisModuleString>(),
+                raw::REDISMODULE_HASH_DELETE as *mut Rms,
+                ptr::null_mut::<Rms>(),
             )
         };
     }
 
-    /// HINCRBY.
-    pub fn hincr(&self, field: &[u8], by: i64) -> Result<i64> {
-        let new = self.hget_count(field)? + by;
-        self.hset(field, new.to_string().as_bytes());
-        Ok(new)
-    }
-
-    /// HINCRBY on a counter hash: a field that reaches 0 is removed, so counter hashes
-    /// hold no zero entries and their size stays bounded by what is live.
+    /// HINCRBY on a counter hash: a field that reaches 0 is removed, so counter hashes hold
+    /// no zero entries and stay as small as what is live.
     pub fn counter_add(&self, field: &[u8], by: i64) -> Result<i64> {
-        let new = self.hget_count(field)? + by;
+        let old = match self.hget(field) {
+            Some(v) => parse_num(&self.name, &String::from_utf8_lossy(field), v.as_bytes())?,
+            None => 0,
+        };
+        let new = old + by;
         if new == 0 {
             self.hdel(field);
         } else {
@@ -243,14 +371,7 @@ impl Key {
         Ok(new)
     }
 
-    fn hget_count(&self, field: &[u8]) -> Result<i64> {
-        match self.hget(field) {
-            Some(v) => parse_num(&self.name, &String::from_utf8_lossy(field), &v),
-            None => Ok(0),
-        }
-    }
-
-    /// HGETALL, in Redis' order.
+    /// HGETALL, in Redis' order (maintenance only: it goes through RM_Call).
     pub fn hgetall(&self, ctx: &Context) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         if !self.exists() {
             return Ok(Vec::new());
@@ -261,7 +382,7 @@ impl Key {
                 String::from_utf8_lossy(&self.name)
             ))
         })?;
-        let items = crate::store::bulk_list(reply);
+        let items = bulk_list(reply);
         Ok(items
             .chunks_exact(2)
             .map(|p| (p[0].clone(), p[1].clone()))
@@ -272,7 +393,7 @@ impl Key {
 
     /// ZADD (insert or update the score).
     pub fn zadd(&self, score: f64, member: &[u8]) {
-        let m = rstr(self.ctx, member);
+        let m = self.rstr(member);
         // SAFETY: an open writable key and a live member string; flags pointer may be NULL.
         unsafe { api(raw::RedisModule_ZsetAdd)(self.ptr, score, m.inner, ptr::null_mut()) };
     }
@@ -282,7 +403,7 @@ impl Key {
         if !self.exists() {
             return false;
         }
-        let m = rstr(self.ctx, member);
+        let m = self.rstr(member);
         let mut deleted: c_int = 0;
         // SAFETY: an open writable key, a live member, an out-pointer.
         unsafe { api(raw::RedisModule_ZsetRem)(self.ptr, m.inner, &mut deleted) };
@@ -294,15 +415,35 @@ impl Key {
         if !self.exists() {
             return None;
         }
-        let m = rstr(self.ctx, member);
+        let m = self.rstr(member);
         let mut score = 0.0;
         // SAFETY: an open key, a live member, an out-pointer.
         let rc = unsafe { api(raw::RedisModule_ZsetScore)(self.ptr, m.inner, &mut score) };
         (rc == raw::REDISMODULE_OK as c_int).then_some(score)
     }
 
-    /// Members with score in `[min, max]` (or `(min, max)` ends when exclusive), in order,
-    /// at most `limit` of them.
+    /// Walks the current range of the key, collecting at most `limit` elements.
+    ///
+    /// # Safety
+    /// A range must have been started on this key (and is stopped here).
+    unsafe fn collect_range(&self, limit: usize) -> Vec<(Vec<u8>, f64)> {
+        let mut out = Vec::new();
+        while api(raw::RedisModule_ZsetRangeEndReached)(self.ptr) == 0 && out.len() < limit {
+            let mut score = 0.0;
+            let e = api(raw::RedisModule_ZsetRangeCurrentElement)(self.ptr, &mut score);
+            if let Some(m) = RStr::wrap(self.ctx, e) {
+                out.push((m.to_vec(), score));
+            }
+            if api(raw::RedisModule_ZsetRangeNext)(self.ptr) == 0 {
+                break;
+            }
+        }
+        api(raw::RedisModule_ZsetRangeStop)(self.ptr);
+        out
+    }
+
+    /// Members with score in `[min, max]` (`max` excluded when `max_exclusive`), in
+    /// order, at most `limit` of them.
     pub fn zrange_by_score(
         &self,
         min: f64,
@@ -310,11 +451,10 @@ impl Key {
         max_exclusive: bool,
         limit: usize,
     ) -> Vec<(Vec<u8>, f64)> {
-        let mut out = Vec::new();
         if !self.exists() || limit == 0 {
-            return out;
+            return Vec::new();
         }
-        // SAFETY: an open zset key; the range is stopped before returning.
+        // SAFETY: an open zset key; collect_range stops the range it starts.
         unsafe {
             let rc = api(raw::RedisModule_ZsetFirstInScoreRange)(
                 self.ptr,
@@ -324,21 +464,10 @@ impl Key {
                 c_int::from(max_exclusive),
             );
             if rc != raw::REDISMODULE_OK as c_int {
-                return out;
+                return Vec::new();
             }
-            while api(raw::RedisModule_ZsetRangeEndReached)(self.ptr) == 0 && out.len() < limit {
-                let mut score = 0.0;
-                let e = api(raw::RedisModule_ZsetRangeCurrentElement)(self.ptr, &mut score);
-                if let Some(m) = owned(self.ctx, e) {
-                    out.push((m, score));
-                }
-                if api(raw::RedisModule_ZsetRangeNext)(self.ptr) == 0 {
-                    break;
-                }
-            }
-            api(raw::RedisModule_ZsetRangeStop)(self.ptr);
+            self.collect_range(limit)
         }
-        out
     }
 
     /// The first member in order, with its score.
@@ -348,30 +477,67 @@ impl Key {
             .next()
     }
 
+    /// Members (of a zset whose members all have one score) that start with `prefix`.
+    pub fn zrange_by_prefix(&self, prefix: &[u8]) -> Vec<Vec<u8>> {
+        if !self.exists() {
+            return Vec::new();
+        }
+        let mut min = vec![b'['];
+        min.extend_from_slice(prefix);
+        let max = match lex_successor(prefix) {
+            Some(s) => [&b"("[..], &s].concat(),
+            None => b"+".to_vec(),
+        };
+        let (min, max) = (self.rstr(&min), self.rstr(&max));
+        // SAFETY: an open zset key and live range strings; collect_range stops the range.
+        unsafe {
+            let rc = api(raw::RedisModule_ZsetFirstInLexRange)(self.ptr, min.inner, max.inner);
+            if rc != raw::REDISMODULE_OK as c_int {
+                return Vec::new();
+            }
+            self.collect_range(usize::MAX)
+                .into_iter()
+                .map(|(m, _)| m)
+                .collect()
+        }
+    }
+
     // ---- lists ----
 
     /// RPUSH of one item.
     pub fn rpush(&self, item: &[u8]) {
-        let v = rstr(self.ctx, item);
+        let v = self.rstr(item);
         // SAFETY: an open writable key and a live item string.
         unsafe {
             api(raw::RedisModule_ListPush)(self.ptr, raw::REDISMODULE_LIST_TAIL as c_int, v.inner)
         };
     }
 
-    /// LRANGE 0 -1.
-    pub fn litems(&self, ctx: &Context) -> Result<Vec<Vec<u8>>> {
-        if !self.exists() {
-            return Ok(Vec::new());
-        }
-        let reply = ctx.call("LRANGE", &[self.name.as_slice(), b"0", b"-1"]);
-        reply.map(bulk_list).map_err(|e| {
-            Error::Corrupt(format!(
-                "LRANGE {}: {e}",
-                String::from_utf8_lossy(&self.name)
-            ))
-        })
+    /// Every item of a list, in order. Leaves an iterator on this handle: do not delete the
+    /// key through the same handle afterwards.
+    pub fn litems(&self) -> Vec<Vec<u8>> {
+        let n = self.len();
+        (0..n)
+            .filter_map(|i| {
+                // SAFETY: an open list key and an index below its length.
+                let s =
+                    unsafe { api(raw::RedisModule_ListGet)(self.ptr, i as std::os::raw::c_long) };
+                RStr::wrap(self.ctx, s).map(|s| s.to_vec())
+            })
+            .collect()
     }
+}
+
+/// The smallest byte string greater than every string that starts with `prefix`.
+pub fn lex_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut s = prefix.to_vec();
+    while let Some(last) = s.pop() {
+        if last < 0xff {
+            s.push(last + 1);
+            return Some(s);
+        }
+    }
+    None
 }
 
 /// The bulk strings of an array reply from `ctx.call`.
@@ -400,10 +566,44 @@ impl Drop for Key {
     }
 }
 
+/// Propagates `TASKDB.APPLY` with the given leading arguments followed by `rest` (the
+/// command's own arguments, passed through without copying).
+pub fn replicate_apply(ctx: &Context, head: &[&[u8]], rest: &[RedisString]) {
+    let head: Vec<RedisString> = head
+        .iter()
+        .map(|h| RedisString::create_from_slice(ctx.ctx, h))
+        .collect();
+    let mut argv: Vec<*mut Rms> = head.iter().map(|s| s.inner).collect();
+    argv.extend(rest.iter().map(|s| s.inner));
+    // SAFETY: ctx is the running command's; "v" takes an array of live strings and its
+    // length, which Redis copies (it retains the strings) before this returns.
+    unsafe {
+        api(raw::RedisModule_Replicate)(
+            ctx.ctx,
+            c"TASKDB.APPLY".as_ptr(),
+            c"v".as_ptr(),
+            argv.as_mut_ptr(),
+            argv.len(),
+        )
+    };
+}
+
 /// The server clock in milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lex_successor;
+
+    #[test]
+    fn successor_bounds_a_prefix() {
+        assert_eq!(lex_successor(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(lex_successor(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(lex_successor(b"\xff\xff"), None);
+    }
 }

@@ -5,9 +5,10 @@
 use crate::args::Args;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::keys::field;
 use crate::model;
 use crate::replicate;
-use crate::store::{now_ms, Kind};
+use crate::store::{now_ms, Kind, Val};
 use redis_module::{Context, RedisString, RedisValue};
 
 /// A stream's creation arguments, validated.
@@ -57,26 +58,34 @@ impl<'a> NewStream<'a> {
 
 /// Writes a new stream with id `id`. Fails if the id is taken.
 pub fn insert(db: &Db, id: &str, s: &NewStream, now: i64) -> Result<()> {
-    let k = db.open(&db.keys.stream(id), true, Kind::Hash)?;
+    let k = db.open(db.keys.stream(id), true, Kind::Hash)?;
     if k.exists() {
         return Err(Error::Exists(format!("stream '{id}' already exists")));
     }
-    let streams = db.open(&db.keys.streams(), true, Kind::Hash)?;
-    let by_user = db.open(&db.keys.user_streams(s.user_id), true, Kind::Hash)?;
-    let seq = db.next_seq()?;
+    let streams = db.open(db.keys.streams(), true, Kind::Hash)?;
+    let by_user = db.open(db.keys.user_streams(s.user_id), true, Kind::Hash)?;
     let be_mult: f64 = std::str::from_utf8(s.be_mult)
         .ok()
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| Error::invalid("be_mult", s.be_mult, "must be a finite number > 0"))?;
-    k.hset(b"worker_type", s.worker_type);
-    k.hset_i64("reserved", s.reserved);
-    k.hset(b"be_mult", model::format_double(be_mult).as_bytes());
-    k.hset(b"user_id", s.user_id);
-    k.hset_i64("ready", 0);
-    k.hset_i64("running", 0);
-    k.hset(b"priority", b"inf");
-    k.hset_i64("seq", seq as i64);
-    k.hset_i64("created_at", now);
+    let seq = db.next_seq()?;
+    k.hmset(&[
+        (&field::WORKER_TYPE, Val::Bytes(s.worker_type)),
+        (&field::RESERVED, Val::Int(s.reserved)),
+        (
+            &field::BE_MULT,
+            Val::Bytes(model::format_double(be_mult).as_bytes()),
+        ),
+        (&field::USER_ID, Val::Bytes(s.user_id)),
+        (&field::READY, Val::Int(0)),
+        (&field::RUNNING, Val::Int(0)),
+        (&field::PRIORITY, Val::Bytes(b"inf")),
+        (&field::PENDING, Val::Int(0)),
+        (&field::DONE, Val::Int(0)),
+        (&field::FAILED, Val::Int(0)),
+        (&field::SEQ, Val::Int(seq as i64)),
+        (&field::CREATED_AT, Val::Int(now)),
+    ]);
     streams.hset(id.as_bytes(), s.worker_type);
     if by_user.hget(s.worker_type).is_none() {
         by_user.hset(s.worker_type, id.as_bytes());
@@ -96,8 +105,9 @@ fn create(ctx: &Context, db: &Db, ns: &[u8], s: &NewStream) -> Result<String> {
 
 fn existing(db: &Db, user_id: &[u8], worker_type: &[u8]) -> Result<Option<Vec<u8>>> {
     Ok(db
-        .open(&db.keys.user_streams(user_id), false, Kind::Hash)?
-        .hget(worker_type))
+        .open(db.keys.user_streams(user_id), false, Kind::Hash)?
+        .hget(worker_type)
+        .map(|v| v.to_vec()))
 }
 
 /// `TASKDB.CREATE_STREAM ns worker_type reserved be_mult user_id` -> stream id
@@ -141,7 +151,7 @@ pub fn stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let (_, keys) = a.ns()?;
     let id = a.uuid("stream_id")?;
     let db = Db::new(ctx, keys);
-    let k = db.open(&db.keys.stream(&id), false, Kind::Hash)?;
+    let k = db.open(db.keys.stream(&id), false, Kind::Hash)?;
     if !k.exists() {
         return Ok(RedisValue::Null);
     }

@@ -3,11 +3,12 @@
 //! `TASKDB.CREATE_TASK`, `TASKDB.TASK`, `TASKDB.TASK_OUTPUT`.
 
 use crate::args::{self, Args};
-use crate::db::{count_field, Db, Job, Task};
+use crate::db::{Db, Task};
 use crate::error::{Error, Result};
+use crate::keys::field;
 use crate::model::{self, JobState, TaskState};
 use crate::replicate;
-use crate::store::{now_ms, Key, Kind};
+use crate::store::{now_ms, Kind, Val};
 use redis_module::{Context, RedisString, RedisValue};
 
 /// The fields TASKDB.TASK replies with, in order.
@@ -68,101 +69,95 @@ impl<'a> NewTask<'a> {
     }
 }
 
-/// Creates a task in job `job` (already loaded for writing). Validates the stream, the
-/// task id and the prerequisites before the first write.
-pub fn insert(db: &Db, jk: &Key, job: &mut Job, t: &NewTask, now: i64) -> Result<()> {
-    if job.state == JobState::Done {
+/// Creates a task in job `job_id`. Validates the job, the stream, the task id and the
+/// prerequisites before the first write.
+pub fn insert(db: &Db, job_id: &str, t: &NewTask, now: i64) -> Result<()> {
+    if db.with_job(job_id, false, |j, _| j.state)? == JobState::Done {
         return Err(Error::Refused(format!(
-            "job '{}' is done: a finished job takes no new tasks",
-            job.id
+            "job '{job_id}' is done: a finished job takes no new tasks"
         )));
     }
-    let (sk, mut stream) = db.stream_req(&t.stream_id, true)?;
-    let k = db.open(&db.keys.task(&job.id, t.task_id), true, Kind::Hash)?;
+    db.stream_worker_type(&t.stream_id)?;
+    let k = db.open(db.keys.task(job_id, t.task_id), true, Kind::Hash)?;
     if k.exists() {
         return Err(Error::Exists(format!(
-            "task '{}' already exists in job '{}'",
-            crate::error::shorten(t.task_id),
-            job.id
+            "task '{}' already exists in job '{job_id}'",
+            crate::error::shorten(t.task_id)
         )));
     }
     let mut not_done = 0;
     for p in &t.prereqs {
-        match db.task(&job.id, p.as_bytes(), false)? {
+        match db.task(job_id, p.as_bytes(), false)? {
             Some((_, pt)) => not_done += i64::from(pt.state != TaskState::Done),
             None => {
                 return Err(Error::NotFound(format!(
-                    "prerequisite '{}' of task '{}' does not exist in job '{}'",
+                    "prerequisite '{}' of task '{}' does not exist in job '{job_id}'",
                     crate::error::shorten(p.as_bytes()),
-                    crate::error::shorten(t.task_id),
-                    job.id
+                    crate::error::shorten(t.task_id)
                 )))
             }
         }
     }
 
-    let seq = db.next_seq()?;
+    let idx = db.with_job(job_id, true, |j, _| {
+        j.unresolved += 1;
+        j.tasks += 1;
+        j.tasks - 1
+    })?;
     let state = if not_done == 0 {
         TaskState::Ready
     } else {
         TaskState::Pending
     };
-    k.hset(b"state", state.as_str().as_bytes());
-    k.hset(b"stream_id", t.stream_id.as_bytes());
-    k.hset(b"task_def", t.task_def);
-    k.hset(b"prerequisites", t.prereqs_json);
-    k.hset_i64("waiting_on", not_done);
-    k.hset(b"progress", b"0");
-    k.hset_i64("retries", 0);
-    k.hset_i64("max_retries", t.max_retries);
-    k.hset_i64("timeout_secs", t.timeout_secs);
-    k.hset_i64("created_at", now);
-    k.hset_i64("seq", seq as i64);
-
-    job.unresolved = jk.hincr(b"unresolved", 1)?;
-    jk.hincr(b"tasks", 1)?;
-    db.open(&db.keys.job_tasks(&job.id), true, Kind::List)?
+    k.hmset(&[
+        (&field::STATE, Val::Bytes(state.as_str().as_bytes())),
+        (&field::STREAM_ID, Val::Bytes(t.stream_id.as_bytes())),
+        (&field::TASK_DEF, Val::Bytes(t.task_def)),
+        (&field::PREREQUISITES, Val::Bytes(t.prereqs_json)),
+        (&field::WAITING_ON, Val::Int(not_done)),
+        (&field::PROGRESS, Val::Bytes(b"0")),
+        (&field::RETRIES, Val::Int(0)),
+        (&field::MAX_RETRIES, Val::Int(t.max_retries)),
+        (&field::TIMEOUT_SECS, Val::Int(t.timeout_secs)),
+        (&field::CREATED_AT, Val::Int(now)),
+        (&field::IDX, Val::Int(idx)),
+    ]);
+    db.open(db.keys.job_tasks(job_id), true, Kind::List)?
         .rpush(t.task_id);
-    for p in &t.prereqs {
-        db.open(&db.keys.dependents(&job.id, p.as_bytes()), true, Kind::List)?
-            .rpush(t.task_id);
+    if !t.prereqs.is_empty() {
+        let deps = db.open(db.keys.dependents(job_id), true, Kind::Zset)?;
+        for p in &t.prereqs {
+            deps.zadd(0.0, &model::dependent_link(p.as_bytes(), t.task_id));
+        }
     }
-    db.open(&db.keys.counts(), true, Kind::Hash)?
-        .counter_add(&count_field(state, &stream.worker_type), 1)?;
-    if state == TaskState::Ready {
-        db.adjust_stream(&sk, &mut stream, 1, 0)?;
-        db.open(&db.keys.queue(&t.stream_id), true, Kind::Zset)?
-            .zadd(
-                model::queue_score(job.seq),
-                &model::queue_member(seq, &job.id, t.task_id),
-            );
-    }
-    Ok(())
+    db.add_task(&Task {
+        job_id: job_id.to_string(),
+        id: t.task_id.to_vec(),
+        state,
+        stream_id: t.stream_id.clone(),
+        idx: idx as u64,
+        waiting_on: not_done,
+        retries: 0,
+        max_retries: t.max_retries,
+        timeout_secs: t.timeout_secs,
+        started_at: None,
+        updated_at: None,
+    })
 }
 
 /// `TASKDB.CREATE_TASK ns job_id task_id stream_id task_def_json prereqs_json max_retries timeout_secs` -> OK
 pub fn create_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     const USAGE: &str = "TASKDB.CREATE_TASK ns job_id task_id stream_id task_def_json prereqs_json max_retries timeout_secs";
     let mut a = Args::new(args, USAGE, 8, 8)?;
-    let (ns, keys) = a.ns()?;
+    let (_, keys) = a.ns()?;
     let job_id = a.uuid("job_id")?;
     let t = NewTask::parse(&mut a)?;
     let db = Db::new(ctx, keys);
     let now = now_ms();
-    apply_create(&db, &job_id, &t, now)?;
-    replicate::decision(ctx, ns, now, "CREATE_TASK", &args_after_ns(args));
+    insert(&db, &job_id, &t, now)?;
+    db.flush()?;
+    replicate::decision_as_sent(ctx, args, now, "CREATE_TASK");
     Ok(RedisValue::SimpleStringStatic("OK"))
-}
-
-/// CREATE_TASK's effect, shared with replay.
-pub fn apply_create(db: &Db, job_id: &str, t: &NewTask, now: i64) -> Result<()> {
-    let (jk, mut job) = db.job_req(job_id, true)?;
-    insert(db, &jk, &mut job, t, now)
-}
-
-/// The raw arguments after the namespace.
-pub fn args_after_ns(args: &[RedisString]) -> Vec<&[u8]> {
-    args.iter().skip(2).map(|a| a.as_slice()).collect()
 }
 
 /// `TASKDB.TASK ns job_id task_id` -> field/value pairs or nil
@@ -173,7 +168,7 @@ pub fn task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let job_id = a.uuid("job_id")?;
     let task_id = a.name("task_id")?;
     let db = Db::new(ctx, keys);
-    let k = db.open(&db.keys.task(&job_id, task_id), false, Kind::Hash)?;
+    let k = db.open(db.keys.task(&job_id, task_id), false, Kind::Hash)?;
     if !k.exists() {
         return Ok(RedisValue::Null);
     }
@@ -188,7 +183,7 @@ pub fn task_output(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let job_id = a.uuid("job_id")?;
     let task_id = a.name("task_id")?;
     let db = Db::new(ctx, keys);
-    let (k, t): (Key, Task) = db.task_req(&job_id, task_id, false)?;
+    let (k, t) = db.task_req(&job_id, task_id, false)?;
     if t.state != TaskState::Done {
         return Err(Error::NotFound(format!(
             "task '{}' of job '{job_id}' has no output: it is {}",
@@ -196,5 +191,7 @@ pub fn task_output(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
             t.state.as_str()
         )));
     }
-    Ok(RedisValue::StringBuffer(k.hget_req("output")?))
+    let [out] = k.hmget([&field::OUTPUT]);
+    out.map(|o| RedisValue::StringBuffer(o.to_vec()))
+        .ok_or_else(|| Error::Corrupt("output of a done task is missing".into()))
 }

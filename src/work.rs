@@ -7,9 +7,10 @@
 use crate::args::{self, Args};
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::keys::field;
 use crate::model::{self, TaskState};
 use crate::replicate;
-use crate::store::{now_ms, Kind};
+use crate::store::{now_ms, parse_num, Kind, Val};
 use redis_module::{Context, RedisString, RedisValue};
 
 /// The error a task gets when RETRY pushes it past its retry limit.
@@ -25,15 +26,21 @@ pub fn claim(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<RedisVal
             t.state.as_str()
         )));
     }
-    k.hset_i64("started_at", now);
     t.started_at = Some(now);
-    db.move_task(&k, &mut t, TaskState::Running)?;
-    db.touch_job_times(job_id, Some(now), None)?;
+    db.move_task(
+        &k,
+        &mut t,
+        TaskState::Running,
+        &[(&field::STARTED_AT, Val::Int(now))],
+    )?;
+    db.touch_job(job_id, Some(now), None)?;
+    let [def, prereqs] = k.hmget([&field::TASK_DEF, &field::PREREQUISITES]);
+    let bytes = |v: Option<crate::store::RStr>| v.map_or_else(Vec::new, |s| s.to_vec());
     Ok(RedisValue::Array(vec![
         RedisValue::BulkString(job_id.to_string()),
         RedisValue::StringBuffer(task_id.to_vec()),
-        RedisValue::StringBuffer(k.hget_req("task_def")?),
-        RedisValue::StringBuffer(k.hget_req("prerequisites")?),
+        RedisValue::StringBuffer(bytes(def)),
+        RedisValue::StringBuffer(bytes(prereqs)),
         RedisValue::Integer(t.max_retries),
     ]))
 }
@@ -47,16 +54,18 @@ pub fn request_work(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let Some(stream_id) = db.next_stream(worker_type, crate::config::policy())? else {
         return Ok(RedisValue::Null);
     };
-    let queue = db.open(&db.keys.queue(&stream_id), false, Kind::Zset)?;
-    let Some((member, _)) = queue.zfirst() else {
+    let Some((member, _)) = db
+        .open(db.keys.queue(&stream_id), false, Kind::Zset)?
+        .zfirst()
+    else {
         return Err(Error::Corrupt(format!(
             "stream '{stream_id}' is scheduled but its queue is empty; run TASKDB.CHECK with FIX"
         )));
     };
-    drop(queue);
     let (job_id, task_id) = model::task_of_queue_member(&member)?;
     let now = now_ms();
     let reply = claim(&db, job_id, task_id, now)?;
+    db.flush()?;
     replicate::decision(ctx, ns, now, "CLAIM", &[job_id.as_bytes(), task_id]);
     Ok(reply)
 }
@@ -69,25 +78,38 @@ pub fn done(db: &Db, job_id: &str, task_id: &[u8], output: &[u8], now: i64) -> R
     if !matches!(t.state, TaskState::Ready | TaskState::Running) {
         return Ok(false);
     }
-    k.hset(b"output", output);
-    k.hset(b"progress", b"1");
-    k.hset_i64("updated_at", now);
     t.updated_at = Some(now);
-    db.move_task(&k, &mut t, TaskState::Done)?;
-    db.touch_job_times(job_id, None, Some(now))?;
-    let dependents = db.open(&db.keys.dependents(job_id, task_id), false, Kind::List)?;
-    for dep in dependents.litems(db.ctx)? {
-        let Some((dk, mut d)) = db.task(job_id, &dep, true)? else {
+    db.move_task(
+        &k,
+        &mut t,
+        TaskState::Done,
+        &[
+            (&field::OUTPUT, Val::Bytes(output)),
+            (&field::PROGRESS, Val::Bytes(b"1")),
+            (&field::UPDATED_AT, Val::Int(now)),
+        ],
+    )?;
+    db.touch_job(job_id, None, Some(now))?;
+    let prefix = model::dependents_prefix(task_id);
+    let links = db
+        .open(db.keys.dependents(job_id), false, Kind::Zset)?
+        .zrange_by_prefix(&prefix);
+    for link in links {
+        let dep = &link[prefix.len()..];
+        let Some((dk, mut d)) = db.task(job_id, dep, true)? else {
             continue;
         };
         if d.state != TaskState::Pending || d.waiting_on <= 0 {
             continue;
         }
         d.waiting_on -= 1;
-        dk.hset_i64("waiting_on", d.waiting_on);
-        if d.waiting_on == 0 {
-            db.move_task(&dk, &mut d, TaskState::Ready)?;
-        }
+        let to = if d.waiting_on == 0 {
+            TaskState::Ready
+        } else {
+            TaskState::Pending
+        };
+        let waiting = d.waiting_on;
+        db.move_task(&dk, &mut d, to, &[(&field::WAITING_ON, Val::Int(waiting))])?;
     }
     Ok(true)
 }
@@ -99,14 +121,15 @@ fn job_task<'a>(a: &mut Args<'a>) -> Result<(String, &'a [u8])> {
 /// `TASKDB.DONE ns job_id task_id output_json` -> 1 if a ready or running task became done
 pub fn done_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, "TASKDB.DONE ns job_id task_id output_json", 4, 4)?;
-    let (ns, keys) = a.ns()?;
+    let (_, keys) = a.ns()?;
     let (job_id, task_id) = job_task(&mut a)?;
     let output = a.json("output_json")?;
     let db = Db::new(ctx, keys);
     let now = now_ms();
     let changed = done(&db, &job_id, task_id, output, now)?;
     if changed {
-        replicate::decision(ctx, ns, now, "DONE", &[job_id.as_bytes(), task_id, output]);
+        db.flush()?;
+        replicate::decision_as_sent(ctx, args, now, "DONE");
     }
     Ok(RedisValue::Integer(i64::from(changed)))
 }
@@ -129,14 +152,15 @@ pub fn failed(db: &Db, job_id: &str, task_id: &[u8], error: &[u8], now: i64) -> 
 /// `TASKDB.FAILED ns job_id task_id error` -> 1 if a ready, running or pending task failed
 pub fn failed_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, "TASKDB.FAILED ns job_id task_id error", 4, 4)?;
-    let (ns, keys) = a.ns()?;
+    let (_, keys) = a.ns()?;
     let (job_id, task_id) = job_task(&mut a)?;
     let error = a.bytes()?;
     let db = Db::new(ctx, keys);
     let now = now_ms();
     let changed = failed(&db, &job_id, task_id, error, now)?;
     if changed {
-        replicate::decision(ctx, ns, now, "FAILED", &[job_id.as_bytes(), task_id, error]);
+        db.flush()?;
+        replicate::decision_as_sent(ctx, args, now, "FAILED");
     }
     Ok(RedisValue::Integer(i64::from(changed)))
 }
@@ -149,14 +173,23 @@ pub fn progress(db: &Db, job_id: &str, task_id: &[u8], progress: f64, now: i64) 
     if !matches!(t.state, TaskState::Ready | TaskState::Running) {
         return Ok(false);
     }
-    let old = k.hget_f64("progress")?;
+    let [old] = k.hmget([&field::PROGRESS]);
+    let old: f64 = match old {
+        Some(v) => parse_num(k.name(), "progress", v.as_bytes())?,
+        None => 0.0,
+    };
+    let shown = model::format_double(progress);
     if progress > old {
-        k.hset(b"progress", model::format_double(progress).as_bytes());
+        k.hmset(&[
+            (&field::PROGRESS, Val::Bytes(shown.as_bytes())),
+            (&field::UPDATED_AT, Val::Int(now)),
+        ]);
+    } else {
+        k.hmset(&[(&field::UPDATED_AT, Val::Int(now))]);
     }
-    k.hset_i64("updated_at", now);
     t.updated_at = Some(now);
     db.renew_lease(&t)?;
-    db.touch_job_times(job_id, None, Some(now))?;
+    db.touch_job(job_id, None, Some(now))?;
     Ok(true)
 }
 
@@ -170,15 +203,15 @@ pub fn parse_progress(v: &[u8]) -> Result<f64> {
 /// `TASKDB.PROGRESS ns job_id task_id progress` -> 1 if a ready or running task was updated
 pub fn progress_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, "TASKDB.PROGRESS ns job_id task_id progress", 4, 4)?;
-    let (ns, keys) = a.ns()?;
+    let (_, keys) = a.ns()?;
     let (job_id, task_id) = job_task(&mut a)?;
-    let raw = a.bytes()?;
-    let value = parse_progress(raw)?;
+    let value = parse_progress(a.bytes()?)?;
     let db = Db::new(ctx, keys);
     let now = now_ms();
     let changed = progress(&db, &job_id, task_id, value, now)?;
     if changed {
-        replicate::decision(ctx, ns, now, "PROGRESS", &[job_id.as_bytes(), task_id, raw]);
+        db.flush()?;
+        replicate::decision_as_sent(ctx, args, now, "PROGRESS");
     }
     Ok(RedisValue::Integer(i64::from(changed)))
 }
@@ -203,30 +236,38 @@ pub fn retry(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<Retried>
         return Ok(Retried::NotRunning);
     }
     t.retries += 1;
-    k.hset_i64("retries", t.retries);
     if t.retries > t.max_retries {
         db.fail_task(&k, &mut t, RETRY_MAX_HIT, now)?;
         return Ok(Retried::LimitHit);
     }
-    k.hset(b"progress", b"0");
-    k.hset(b"error", b"");
-    k.hset_i64("updated_at", now);
     t.updated_at = Some(now);
-    db.move_task(&k, &mut t, TaskState::Ready)?;
-    db.touch_job_times(job_id, None, Some(now))?;
+    let retries = t.retries;
+    db.move_task(
+        &k,
+        &mut t,
+        TaskState::Ready,
+        &[
+            (&field::RETRIES, Val::Int(retries)),
+            (&field::PROGRESS, Val::Bytes(b"0")),
+            (&field::ERROR, Val::Bytes(b"")),
+            (&field::UPDATED_AT, Val::Int(now)),
+        ],
+    )?;
+    db.touch_job(job_id, None, Some(now))?;
     Ok(Retried::Requeued)
 }
 
 /// `TASKDB.RETRY ns job_id task_id` -> 1 if a running task went back to ready, else 0
 pub fn retry_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, "TASKDB.RETRY ns job_id task_id", 3, 3)?;
-    let (ns, keys) = a.ns()?;
+    let (_, keys) = a.ns()?;
     let (job_id, task_id) = job_task(&mut a)?;
     let db = Db::new(ctx, keys);
     let now = now_ms();
     let r = retry(&db, &job_id, task_id, now)?;
     if r != Retried::NotRunning {
-        replicate::decision(ctx, ns, now, "RETRY", &[job_id.as_bytes(), task_id]);
+        db.flush()?;
+        replicate::decision_as_sent(ctx, args, now, "RETRY");
     }
     Ok(RedisValue::Integer(i64::from(r == Retried::Requeued)))
 }
@@ -239,15 +280,18 @@ pub fn requeue(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let db = Db::new(ctx, keys);
     let now = now_ms();
     let expired = db
-        .open(&db.keys.leases(), false, Kind::Zset)?
+        .open(db.keys.leases(), false, Kind::Zset)?
         .zrange_by_score(f64::NEG_INFINITY, now as f64, true, limit as usize);
-    let mut n = 0;
+    let mut retried = Vec::new();
     for (member, _) in &expired {
         let (job_id, task_id) = model::task_of_ref(member)?;
         if retry(&db, job_id, task_id, now)? != Retried::NotRunning {
-            replicate::decision(ctx, ns, now, "RETRY", &[job_id.as_bytes(), task_id]);
-            n += 1;
+            retried.push((job_id, task_id));
         }
     }
-    Ok(RedisValue::Integer(n))
+    db.flush()?;
+    for (job_id, task_id) in &retried {
+        replicate::decision(ctx, ns, now, "RETRY", &[job_id.as_bytes(), task_id]);
+    }
+    Ok(RedisValue::Integer(retried.len() as i64))
 }

@@ -31,7 +31,7 @@ fn check_finds_and_fix_repairs_a_stuck_pending_task() {
     db.claim("cpu");
     // Simulate the drift the PostgreSQL TaskDB needs maintenance for: the prerequisite is
     // done but its dependent was never released.
-    let key = format!("{{t}}:dependents:{job}:init");
+    let key = format!("{{t}}:dependents:{job}");
     let _: i64 = q(&mut db.c, &["DEL", &key]);
     assert!(db.done(&job, "init"));
     assert_eq!(
@@ -82,7 +82,7 @@ fn check_repairs_counters_queues_and_indexes() {
             "DEL",
             &format!("{{t}}:queue:{st}"),
             "{t}:leases",
-            "{t}:counts",
+            "{t}:job-counts",
         ],
     );
     let _: i64 = q(
@@ -96,7 +96,7 @@ fn check_repairs_counters_queues_and_indexes() {
         "stream_field",
         "queue",
         "lease",
-        "count",
+        "job_count",
         "job_unresolved",
         "running_jobs",
         "schedule",
