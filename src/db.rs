@@ -52,15 +52,6 @@ impl Stream {
     }
 }
 
-/// The stream hash fields that hold task counts, in [`TaskState::ALL`] order.
-pub static STREAM_COUNT_FIELDS: [&Field; 5] = [
-    &field::PENDING,
-    &field::READY,
-    &field::RUNNING,
-    &field::DONE,
-    &field::FAILED,
-];
-
 /// A job's stored fields that commands act on.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -68,18 +59,12 @@ pub struct Job {
     pub id: String,
     /// Its state.
     pub state: JobState,
-    /// Owner.
-    pub user_id: Vec<u8>,
     /// Creation sequence (queue order).
     pub seq: u64,
     /// Tasks not done.
     pub unresolved: i64,
     /// Tasks created (the next task's index).
     pub tasks: i64,
-    /// The earliest start of any of its tasks.
-    pub first_started_at: Option<i64>,
-    /// The latest update of any of its tasks.
-    pub last_updated_at: Option<i64>,
 }
 
 /// A task's stored fields that transitions need.
@@ -189,24 +174,22 @@ impl<'c> Db<'c> {
         if !k.exists() {
             return Ok(None);
         }
-        let [wt, reserved, be_mult, seq] = k.hmget([
+        let [counts, wt, reserved, be_mult, seq] = k.hmget([
+            &field::COUNTS,
             &field::WORKER_TYPE,
             &field::RESERVED,
             &field::BE_MULT,
             &field::SEQ,
         ]);
-        let counts = k.hmget(STREAM_COUNT_FIELDS);
-        let mut c = [0i64; 5];
-        for (i, v) in counts.into_iter().enumerate() {
-            c[i] = opt_num(v, k, "count")?.unwrap_or(0);
-        }
+        let counts = model::parse_counts(req(counts, k, "counts")?.as_bytes())
+            .ok_or_else(|| Error::Corrupt(format!("counts of stream '{id}'")))?;
         Ok(Some(Stream {
             id: id.to_string(),
             worker_type: req(wt, k, "worker_type")?.to_vec(),
             reserved: num(reserved, k, "reserved")?,
             be_mult: num(be_mult, k, "be_mult")?,
             seq: num(seq, k, "seq")?,
-            counts: c,
+            counts,
         }))
     }
 
@@ -245,20 +228,14 @@ impl<'c> Db<'c> {
         self.with_stream(id, false, |s| s.worker_type.clone())
     }
 
-    /// Writes a stream's counters and priority, and its place in its worker type's
-    /// schedules (present while it has ready work).
+    /// Writes a stream's task counts, and its place in its worker type's schedules
+    /// (present while it has ready work, scored by its priority).
     pub fn write_stream(&self, k: &Key, s: &Stream, was_ready: bool) -> Result<()> {
         let p = s.priority();
-        let pf = model::format_double(p);
-        let c = s.counts;
-        k.hmset(&[
-            (&field::PENDING, Val::Int(c[0])),
-            (&field::READY, Val::Int(c[1])),
-            (&field::RUNNING, Val::Int(c[2])),
-            (&field::DONE, Val::Int(c[3])),
-            (&field::FAILED, Val::Int(c[4])),
-            (&field::PRIORITY, Val::Bytes(pf.as_bytes())),
-        ]);
+        k.hmset(&[(
+            &field::COUNTS,
+            Val::Bytes(model::format_counts(&s.counts).as_bytes()),
+        )]);
         let member = model::schedule_member(s.reserved, s.seq, &s.id);
         let fair = self.open(self.keys.schedule(&s.worker_type), true, Kind::Zset)?;
         if s.ready() > 0 {
@@ -295,27 +272,27 @@ impl<'c> Db<'c> {
         if !k.exists() {
             return Ok(None);
         }
-        let [state, user, seq, unresolved, tasks, started, updated] = k.hmget([
+        let [state, seq, unresolved, tasks] = k.hmget([
             &field::STATE,
-            &field::USER_ID,
             &field::SEQ,
             &field::UNRESOLVED,
             &field::TASKS,
-            &field::FIRST_STARTED_AT,
-            &field::LAST_UPDATED_AT,
         ]);
         let state = JobState::parse(req(state, k, "state")?.as_bytes())
             .ok_or_else(|| Error::Corrupt(format!("state of job '{id}'")))?;
         Ok(Some(Job {
             id: id.to_string(),
             state,
-            user_id: req(user, k, "user_id")?.to_vec(),
             seq: num(seq, k, "seq")?,
             unresolved: num(unresolved, k, "unresolved")?,
             tasks: num(tasks, k, "tasks")?,
-            first_started_at: opt_num(started, k, "first_started_at")?,
-            last_updated_at: opt_num(updated, k, "last_updated_at")?,
         }))
+    }
+
+    /// A job's owner.
+    pub fn job_user(&self, k: &Key) -> Result<Vec<u8>> {
+        let [user] = k.hmget([&field::USER_ID]);
+        Ok(req(user, k, "user_id")?.to_vec())
     }
 
     /// Loads a job (read-only use), or `None` when it does not exist.
@@ -397,8 +374,9 @@ impl<'c> Db<'c> {
                 .hset(j.id.as_bytes(), b"");
         }
         if from == JobState::Running {
+            let user = self.job_user(k)?;
             self.open(self.keys.running_jobs(), true, Kind::Hash)?
-                .counter_add(&j.user_id, -1)?;
+                .counter_add(&user, -1)?;
         }
         let counts = self.open(self.keys.job_counts(), true, Kind::Hash)?;
         counts.counter_add(from.as_str().as_bytes(), -1)?;
@@ -424,14 +402,20 @@ impl<'c> Db<'c> {
         started: Option<i64>,
         updated: Option<i64>,
     ) -> Result<()> {
-        self.with_job(job_id, true, |j, _| {
+        self.with_job(job_id, false, |_, k| {
             if let Some(t) = started {
-                j.first_started_at = Some(j.first_started_at.map_or(t, |old| old.min(t)));
+                let [old] = k.hmget([&field::FIRST_STARTED_AT]);
+                let old = opt_num(old, k, "first_started_at")?;
+                if old.is_none_or(|o| t < o) {
+                    k.hmset(&[(&field::FIRST_STARTED_AT, Val::Int(t))]);
+                }
             }
             if let Some(t) = updated {
-                j.last_updated_at = Some(j.last_updated_at.map_or(t, |old| old.max(t)));
+                // Server time only moves forward, so the latest update is the last one.
+                k.hmset(&[(&field::LAST_UPDATED_AT, Val::Int(t))]);
             }
-        })
+            Ok(())
+        })?
     }
 
     /// Writes back the counters of every stream and job this command changed.
@@ -447,12 +431,6 @@ impl<'c> Db<'c> {
                 (&field::UNRESOLVED, Val::Int(j.unresolved)),
                 (&field::TASKS, Val::Int(j.tasks)),
             ]);
-            if let Some(t) = j.first_started_at {
-                c.key.hmset(&[(&field::FIRST_STARTED_AT, Val::Int(t))]);
-            }
-            if let Some(t) = j.last_updated_at {
-                c.key.hmset(&[(&field::LAST_UPDATED_AT, Val::Int(t))]);
-            }
             c.dirty = false;
         }
         Ok(())
@@ -488,7 +466,7 @@ impl<'c> Db<'c> {
             stream_id: text(stream, &k, "stream_id")?,
             idx: num(idx, &k, "idx")?,
             waiting_on: num(waiting, &k, "waiting_on")?,
-            retries: num(retries, &k, "retries")?,
+            retries: opt_num(retries, &k, "retries")?.unwrap_or(0),
             max_retries: num(max_retries, &k, "max_retries")?,
             timeout_secs: num(timeout, &k, "timeout_secs")?,
             started_at: opt_num(started, &k, "started_at")?,

@@ -90,12 +90,9 @@ pub fn insert(db: &Db, id: &str, j: &NewJob, now: i64) -> Result<()> {
         Job {
             id: id.to_string(),
             state: JobState::Running,
-            user_id: j.user_id.to_vec(),
             seq,
             unresolved: 0,
             tasks: 0,
-            first_started_at: None,
-            last_updated_at: None,
         },
     );
     let init = NewTask {
@@ -150,7 +147,7 @@ pub fn job_state(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let user_id = a.name("user_id")?;
     let db = Db::new(ctx, keys);
     match db.job(&job_id)? {
-        Some((_, j)) if j.user_id == user_id => {
+        Some((k, j)) if db.job_user(&k)? == user_id => {
             Ok(RedisValue::SimpleStringStatic(j.state.as_str()))
         }
         _ => Err(Error::NotFound(format!(
@@ -188,11 +185,16 @@ pub fn concurrent_jobs(ctx: &Context, args: &[RedisString]) -> Result<RedisValue
 /// `TASKDB.JOB_TIME ns job_id` -> seconds from the first start to the last update, or nil
 pub fn job_time(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let (db, job_id) = job_and_key(ctx, args, "TASKDB.JOB_TIME ns job_id")?;
-    let (_, j) = db.job_req(&job_id)?;
-    let Some(start) = j.first_started_at else {
+    let (k, _) = db.job_req(&job_id)?;
+    let [start, end] = k.hmget([&field::FIRST_STARTED_AT, &field::LAST_UPDATED_AT]);
+    let num = |v: Option<crate::store::RStr>, f: &str| {
+        v.map(|v| crate::store::parse_num::<i64>(k.name(), f, v.as_bytes()))
+            .transpose()
+    };
+    let Some(start) = num(start, "first_started_at")? else {
         return Ok(RedisValue::Null);
     };
-    let end = j.last_updated_at.unwrap_or(start).max(start);
+    let end = num(end, "last_updated_at")?.unwrap_or(start).max(start);
     Ok(RedisValue::Float((end - start) as f64 / 1000.0))
 }
 
@@ -216,14 +218,17 @@ pub fn job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     Ok(crate::reply::fields(
         &k,
         &["state", "error", "user_id", "created_at"],
+        &[],
     ))
 }
 
 /// Deletes a job, its tasks and every index entry of them; false if there is no such job.
 pub fn delete(db: &Db, job_id: &str) -> Result<bool> {
-    let Some((_, j)) = db.job(job_id)? else {
+    let Some((jk, j)) = db.job(job_id)? else {
         return Ok(false);
     };
+    let user = db.job_user(&jk)?;
+    drop(jk);
     // Read through a handle of its own: a list iterator must not outlive a key deletion.
     let ids = db
         .open(db.keys.job_tasks(job_id), false, Kind::List)?
@@ -261,7 +266,7 @@ pub fn delete(db: &Db, job_id: &str) -> Result<bool> {
         .hdel(job_id.as_bytes());
     if j.state == JobState::Running {
         db.open(db.keys.running_jobs(), true, Kind::Hash)?
-            .counter_add(&j.user_id, -1)?;
+            .counter_add(&user, -1)?;
     }
     db.open(db.keys.job_counts(), true, Kind::Hash)?
         .counter_add(j.state.as_str().as_bytes(), -1)?;

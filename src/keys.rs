@@ -172,6 +172,8 @@ pub mod field {
 
     /// `be_mult`
     pub static BE_MULT: Field = Field::new(c"be_mult");
+    /// `counts`: a stream's tasks per state, "pending ready running done failed"
+    pub static COUNTS: Field = Field::new(c"counts");
     /// `created_at`
     pub static CREATED_AT: Field = Field::new(c"created_at");
     /// `done`

@@ -6,11 +6,11 @@
 //! pending tasks whose prerequisites are all done. With FIX it rewrites what differs.
 
 use crate::args::Args;
-use crate::db::{Db, Stream, Task, STREAM_COUNT_FIELDS};
+use crate::db::{Db, Stream, Task};
 use crate::error::{Error, Result};
 use crate::keys::field;
 use crate::model::{self, JobState, TaskState};
-use crate::store::{Field, Key, Kind, Val};
+use crate::store::{Key, Kind, Val};
 use redis_module::{Context, RedisString, RedisValue};
 use std::collections::{BTreeMap, HashMap};
 
@@ -329,7 +329,7 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
             .or_default() += 1;
         job_registry.insert(jid.clone(), state.as_str().as_bytes().to_vec());
         match state {
-            JobState::Running => *running_jobs.entry(job.user_id.clone()).or_default() += 1,
+            JobState::Running => *running_jobs.entry(db.job_user(&jk)?).or_default() += 1,
             JobState::Done => {
                 done_jobs.insert(jid.clone(), Vec::new());
             }
@@ -348,28 +348,21 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
         let (ready, running) = (counts[1], counts[2]);
         let k = db.open(db.keys.stream(id), fix, Kind::Hash)?;
         let p = model::priority(ready, running, s.reserved, s.be_mult);
-        let mut expected: Vec<(&Field, Vec<u8>)> = STREAM_COUNT_FIELDS
-            .iter()
-            .zip(counts)
-            .map(|(f, n)| (*f, n.to_string().into_bytes()))
-            .collect();
-        expected.push((&field::PRIORITY, num(p)));
-        for (field, want) in expected {
-            let [stored] = k.hmget([field]);
-            let stored = stored.map(|v| v.to_vec()).unwrap_or_default();
-            if stored != want {
-                out.push(violation(
-                    "stream_field",
-                    &[
-                        ("stream_id", id.as_bytes()),
-                        ("field", field.name()),
-                        ("stored", &stored),
-                        ("expected", &want),
-                    ],
-                ));
-                if fix {
-                    k.hmset(&[(field, Val::Bytes(&want))]);
-                }
+        if s.counts != counts {
+            let (stored, want) = (
+                model::format_counts(&s.counts),
+                model::format_counts(&counts),
+            );
+            out.push(violation(
+                "stream_counts",
+                &[
+                    ("stream_id", id.as_bytes()),
+                    ("stored", stored.as_bytes()),
+                    ("expected", want.as_bytes()),
+                ],
+            ));
+            if fix {
+                k.hmset(&[(&field::COUNTS, Val::Bytes(want.as_bytes()))]);
             }
         }
         if ready > 0 {

@@ -199,6 +199,22 @@ pub fn lease_deadline(started_at: i64, updated_at: i64, timeout_secs: i64) -> i6
         .saturating_add(timeout_secs.saturating_mul(1000))
 }
 
+/// Formats a stream's task counts (in [`TaskState::ALL`] order) as stored: "p r ru d f".
+pub fn format_counts(c: &[i64; 5]) -> String {
+    format!("{} {} {} {} {}", c[0], c[1], c[2], c[3], c[4])
+}
+
+/// Parses a stream's stored task counts.
+pub fn parse_counts(v: &[u8]) -> Option<[i64; 5]> {
+    let text = std::str::from_utf8(v).ok()?;
+    let mut out = [0i64; 5];
+    let mut parts = text.split(' ');
+    for slot in out.iter_mut() {
+        *slot = parts.next()?.parse().ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
 /// Formats a double as Redis does for replies: `inf`, `-inf`, or the shortest exact form.
 pub fn format_double(x: f64) -> String {
     if x == f64::INFINITY {
@@ -275,6 +291,15 @@ mod tests {
             assert_eq!(JobState::parse(s.as_str().as_bytes()), Some(s));
         }
         assert_eq!(TaskState::parse(b"bogus"), None);
+    }
+
+    #[test]
+    fn counts_round_trip() {
+        let c = [1, 2, 3, 40, 5];
+        assert_eq!(parse_counts(format_counts(&c).as_bytes()), Some(c));
+        assert_eq!(parse_counts(b"1 2 3"), None);
+        assert_eq!(parse_counts(b"1 2 3 4 5 6"), None);
+        assert_eq!(parse_counts(b"1 2 x 4 5"), None);
     }
 
     #[test]

@@ -263,7 +263,10 @@ impl Key {
             .iter()
             .map(|(_, v)| match v {
                 Val::Bytes(b) => self.rstr(b),
-                Val::Int(i) => self.rstr(i.to_string().as_bytes()),
+                // SAFETY: the command's context; the new string is owned by the wrapper.
+                Val::Int(i) => RedisString::from_redis_module_string(self.ctx, unsafe {
+                    api(raw::RedisModule_CreateStringFromLongLong)(self.ctx, *i)
+                }),
             })
             .collect();
         let f: Vec<*mut Rms> = pairs.iter().map(|(f, _)| f.get()).collect();

@@ -70,20 +70,15 @@ pub fn insert(db: &Db, id: &str, s: &NewStream, now: i64) -> Result<()> {
         .ok_or_else(|| Error::invalid("be_mult", s.be_mult, "must be a finite number > 0"))?;
     let seq = db.next_seq()?;
     k.hmset(&[
+        (&field::COUNTS, Val::Bytes(b"0 0 0 0 0")),
         (&field::WORKER_TYPE, Val::Bytes(s.worker_type)),
         (&field::RESERVED, Val::Int(s.reserved)),
         (
             &field::BE_MULT,
             Val::Bytes(model::format_double(be_mult).as_bytes()),
         ),
-        (&field::USER_ID, Val::Bytes(s.user_id)),
-        (&field::READY, Val::Int(0)),
-        (&field::RUNNING, Val::Int(0)),
-        (&field::PRIORITY, Val::Bytes(b"inf")),
-        (&field::PENDING, Val::Int(0)),
-        (&field::DONE, Val::Int(0)),
-        (&field::FAILED, Val::Int(0)),
         (&field::SEQ, Val::Int(seq as i64)),
+        (&field::USER_ID, Val::Bytes(s.user_id)),
         (&field::CREATED_AT, Val::Int(now)),
     ]);
     streams.hset(id.as_bytes(), s.worker_type);
@@ -152,17 +147,21 @@ pub fn stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let id = a.uuid("stream_id")?;
     let db = Db::new(ctx, keys);
     let k = db.open(db.keys.stream(&id), false, Kind::Hash)?;
-    if !k.exists() {
+    let Some(s) = db.read_stream(&id, &k)? else {
         return Ok(RedisValue::Null);
-    }
-    let fields = [
-        "worker_type",
-        "reserved",
-        "be_mult",
-        "user_id",
-        "ready",
-        "running",
-        "priority",
-    ];
-    Ok(crate::reply::fields(&k, &fields))
+    };
+    let [be_mult, user_id] = k.hmget([&field::BE_MULT, &field::USER_ID]);
+    let text = |v: Option<crate::store::RStr>| v.map_or_else(Vec::new, |v| v.to_vec());
+    Ok(crate::reply::pairs(vec![
+        ("worker_type".into(), s.worker_type.clone()),
+        ("reserved".into(), s.reserved.to_string().into_bytes()),
+        ("be_mult".into(), text(be_mult)),
+        ("user_id".into(), text(user_id)),
+        ("ready".into(), s.ready().to_string().into_bytes()),
+        ("running".into(), s.running().to_string().into_bytes()),
+        (
+            "priority".into(),
+            model::format_double(s.priority()).into_bytes(),
+        ),
+    ]))
 }

@@ -115,8 +115,6 @@ pub fn insert(db: &Db, job_id: &str, t: &NewTask, now: i64) -> Result<()> {
         (&field::TASK_DEF, Val::Bytes(t.task_def)),
         (&field::PREREQUISITES, Val::Bytes(t.prereqs_json)),
         (&field::WAITING_ON, Val::Int(not_done)),
-        (&field::PROGRESS, Val::Bytes(b"0")),
-        (&field::RETRIES, Val::Int(0)),
         (&field::MAX_RETRIES, Val::Int(t.max_retries)),
         (&field::TIMEOUT_SECS, Val::Int(t.timeout_secs)),
         (&field::CREATED_AT, Val::Int(now)),
@@ -172,7 +170,12 @@ pub fn task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     if !k.exists() {
         return Ok(RedisValue::Null);
     }
-    Ok(crate::reply::fields(&k, &TASK_FIELDS))
+    // A new task stores no progress or retries yet: both read as 0.
+    Ok(crate::reply::fields(
+        &k,
+        &TASK_FIELDS,
+        &[("progress", "0"), ("retries", "0")],
+    ))
 }
 
 /// `TASKDB.TASK_OUTPUT ns job_id task_id` -> the output JSON of a done task

@@ -75,7 +75,7 @@ fn check_repairs_counters_queues_and_indexes() {
     db.claim("cpu");
     let healthy = digest(&mut db.c);
     let sk = format!("{{t}}:stream:{st}");
-    let _: i64 = q(&mut db.c, &["HSET", &sk, "ready", "7", "priority", "3"]);
+    let _: i64 = q(&mut db.c, &["HSET", &sk, "counts", "0 7 1 0 0"]);
     let _: i64 = q(
         &mut db.c,
         &[
@@ -93,7 +93,7 @@ fn check_repairs_counters_queues_and_indexes() {
     let _: i64 = q(&mut db.c, &["ZADD", "{t}:schedule:cpu", "9", "junk"]);
     let found = kinds(&db.check());
     for kind in [
-        "stream_field",
+        "stream_counts",
         "queue",
         "lease",
         "job_count",
