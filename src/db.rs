@@ -444,18 +444,14 @@ impl<'c> Db<'c> {
         if !k.exists() {
             return Ok(None);
         }
-        let [state, stream, idx, waiting, retries, max_retries, timeout, started, updated] = k
-            .hmget([
-                &field::STATE,
-                &field::STREAM_ID,
-                &field::IDX,
-                &field::WAITING_ON,
-                &field::RETRIES,
-                &field::MAX_RETRIES,
-                &field::TIMEOUT_SECS,
-                &field::STARTED_AT,
-                &field::UPDATED_AT,
-            ]);
+        let [state, stream, idx, waiting, max_retries, timeout] = k.hmget([
+            &field::STATE,
+            &field::STREAM_ID,
+            &field::IDX,
+            &field::WAITING_ON,
+            &field::MAX_RETRIES,
+            &field::TIMEOUT_SECS,
+        ]);
         let state = TaskState::parse(req(state, &k, "state")?.as_bytes()).ok_or_else(|| {
             Error::Corrupt(format!("state of '{}'", String::from_utf8_lossy(k.name())))
         })?;
@@ -466,13 +462,23 @@ impl<'c> Db<'c> {
             stream_id: text(stream, &k, "stream_id")?,
             idx: num(idx, &k, "idx")?,
             waiting_on: num(waiting, &k, "waiting_on")?,
-            retries: opt_num(retries, &k, "retries")?.unwrap_or(0),
+            retries: 0,
             max_retries: num(max_retries, &k, "max_retries")?,
             timeout_secs: num(timeout, &k, "timeout_secs")?,
-            started_at: opt_num(started, &k, "started_at")?,
-            updated_at: opt_num(updated, &k, "updated_at")?,
+            started_at: None,
+            updated_at: None,
         };
         Ok(Some((k, t)))
+    }
+
+    /// Loads the fields most commands do not need: retries, started_at, updated_at.
+    pub fn task_history(&self, k: &Key, t: &mut Task) -> Result<()> {
+        let [retries, started, updated] =
+            k.hmget([&field::RETRIES, &field::STARTED_AT, &field::UPDATED_AT]);
+        t.retries = opt_num(retries, k, "retries")?.unwrap_or(0);
+        t.started_at = opt_num(started, k, "started_at")?;
+        t.updated_at = opt_num(updated, k, "updated_at")?;
+        Ok(())
     }
 
     /// Loads a task that must exist.
@@ -564,21 +570,26 @@ impl<'c> Db<'c> {
         Ok(())
     }
 
-    /// Fails a task (ready, running or pending) with `error`, and its job with it.
-    pub fn fail_task(&self, k: &Key, t: &mut Task, error: &[u8], now: i64) -> Result<()> {
+    /// Fails a task (ready, running or pending) with `error`, and its job with it;
+    /// `retries` is written too when RETRY raised it.
+    pub fn fail_task(
+        &self,
+        k: &Key,
+        t: &mut Task,
+        error: &[u8],
+        now: i64,
+        retries: Option<i64>,
+    ) -> Result<()> {
         t.updated_at = Some(now);
-        let retries = t.retries;
-        self.move_task(
-            k,
-            t,
-            TaskState::Failed,
-            &[
-                (&field::ERROR, Val::Bytes(error)),
-                (&field::PROGRESS, Val::Bytes(b"1")),
-                (&field::UPDATED_AT, Val::Int(now)),
-                (&field::RETRIES, Val::Int(retries)),
-            ],
-        )?;
+        let mut fields = vec![
+            (&field::ERROR, Val::Bytes(error)),
+            (&field::PROGRESS, Val::Bytes(b"1")),
+            (&field::UPDATED_AT, Val::Int(now)),
+        ];
+        if let Some(r) = retries {
+            fields.push((&field::RETRIES, Val::Int(r)));
+        }
+        self.move_task(k, t, TaskState::Failed, &fields)?;
         self.touch_job(&t.job_id, None, Some(now))?;
         self.fail_job(&t.job_id, error)
     }

@@ -187,7 +187,8 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
         let mut tasks: BTreeMap<Vec<u8>, Loaded> = BTreeMap::new();
         for id in ids {
             match db.task(&job_id, &id, fix)? {
-                Some((k, t)) => {
+                Some((k, mut t)) => {
+                    db.task_history(&k, &mut t)?;
                     let [raw] = k.hmget([&field::PREREQUISITES]);
                     let prereqs: Vec<String> = raw
                         .and_then(|r| serde_json::from_slice(r.as_bytes()).ok())

@@ -124,8 +124,29 @@ pub fn priority(ready: i64, running: i64, reserved: i64, be_mult: f64) -> f64 {
 /// larger reservation first (`i32::MAX - reserved`, zero-padded), then the older stream
 /// (its creation sequence, zero-padded), then the stream id.
 pub fn schedule_member(reserved: i64, seq: u64, stream_id: &str) -> String {
-    let inverse = (i64::from(i32::MAX) - reserved).max(0);
-    format!("{inverse:010}:{seq:020}:{stream_id}")
+    let inverse = (i64::from(i32::MAX) - reserved).max(0) as u64;
+    let mut m = Vec::with_capacity(32 + stream_id.len());
+    push_digits(&mut m, inverse, 10, 10);
+    m.push(b':');
+    push_digits(&mut m, seq, 10, 20);
+    m.push(b':');
+    m.extend_from_slice(stream_id.as_bytes());
+    String::from_utf8(m).unwrap_or_default()
+}
+
+/// Appends `n` in `radix` (10 or 16), zero-padded to `width` digits; formatting by hand
+/// keeps the hot paths out of `std::fmt`.
+pub fn push_digits(buf: &mut Vec<u8>, mut n: u64, radix: u64, width: usize) {
+    let mut tmp = [b'0'; 20];
+    let mut i = tmp.len();
+    while n > 0 || i == tmp.len() {
+        i -= 1;
+        tmp[i] = b"0123456789abcdef"[(n % radix) as usize];
+        n /= radix;
+    }
+    let len = tmp.len() - i;
+    buf.extend(std::iter::repeat_n(b'0', width.saturating_sub(len)));
+    buf.extend_from_slice(&tmp[i..]);
 }
 
 /// The stream id inside a schedule member.
@@ -145,7 +166,11 @@ pub fn queue_score(job_seq: u64) -> f64 {
 /// The member of a ready task in its stream's queue: its index in its job (fixed-width
 /// hex, so the oldest task of a job comes first), then its job id and task id.
 pub fn queue_member(idx: u64, job_id: &str, task_id: &[u8]) -> Vec<u8> {
-    let mut m = format!("{idx:08x}:{job_id}:").into_bytes();
+    let mut m = Vec::with_capacity(10 + job_id.len() + task_id.len());
+    push_digits(&mut m, idx, 16, 8);
+    m.push(b':');
+    m.extend_from_slice(job_id.as_bytes());
+    m.push(b':');
     m.extend_from_slice(task_id);
     m
 }
@@ -161,7 +186,8 @@ pub fn task_of_queue_member(member: &[u8]) -> Result<(&str, &[u8])> {
 
 /// The prefix of a task's links in its job's dependents set.
 pub fn dependents_prefix(pre: &[u8]) -> Vec<u8> {
-    let mut m = format!("{:08x}", pre.len()).into_bytes();
+    let mut m = Vec::with_capacity(8 + pre.len());
+    push_digits(&mut m, pre.len() as u64, 16, 8);
     m.extend_from_slice(pre);
     m
 }
@@ -201,7 +227,17 @@ pub fn lease_deadline(started_at: i64, updated_at: i64, timeout_secs: i64) -> i6
 
 /// Formats a stream's task counts (in [`TaskState::ALL`] order) as stored: "p r ru d f".
 pub fn format_counts(c: &[i64; 5]) -> String {
-    format!("{} {} {} {} {}", c[0], c[1], c[2], c[3], c[4])
+    let mut m = Vec::with_capacity(24);
+    for (i, n) in c.iter().enumerate() {
+        if i > 0 {
+            m.push(b' ');
+        }
+        if *n < 0 {
+            m.push(b'-');
+        }
+        push_digits(&mut m, n.unsigned_abs(), 10, 1);
+    }
+    String::from_utf8(m).unwrap_or_default()
 }
 
 /// Parses a stream's stored task counts.
@@ -294,8 +330,19 @@ mod tests {
     }
 
     #[test]
+    fn digits_are_padded() {
+        let mut b = Vec::new();
+        push_digits(&mut b, 255, 16, 8);
+        push_digits(&mut b, 0, 10, 1);
+        push_digits(&mut b, 42, 10, 5);
+        push_digits(&mut b, u64::MAX, 10, 20);
+        assert_eq!(b, b"000000ff00004218446744073709551615");
+    }
+
+    #[test]
     fn counts_round_trip() {
-        let c = [1, 2, 3, 40, 5];
+        let c = [1, 2, 3, 40, -5];
+        assert_eq!(format_counts(&c), "1 2 3 40 -5");
         assert_eq!(parse_counts(format_counts(&c).as_bytes()), Some(c));
         assert_eq!(parse_counts(b"1 2 3"), None);
         assert_eq!(parse_counts(b"1 2 3 4 5 6"), None);

@@ -10,6 +10,7 @@
 
 use crate::store;
 use redis_module::{Context, RedisString};
+use std::ffi::CStr;
 
 /// The internal command that replays a decision.
 pub const APPLY: &str = "TASKDB.APPLY";
@@ -17,22 +18,32 @@ pub const APPLY: &str = "TASKDB.APPLY";
 /// Propagates a decision taken at `now` in namespace `ns`, with its arguments.
 pub fn decision(ctx: &Context, ns: &[u8], now: i64, verb: &str, args: &[&[u8]]) {
     let now = now.to_string();
-    let mut head: Vec<&[u8]> = Vec::with_capacity(args.len() + 3);
-    head.extend_from_slice(&[ns, now.as_bytes(), verb.as_bytes()]);
-    head.extend_from_slice(args);
-    store::replicate_apply(ctx, &head, &[]);
+    let mut all: Vec<&[u8]> = Vec::with_capacity(args.len() + 3);
+    all.extend_from_slice(&[ns, now.as_bytes(), verb.as_bytes()]);
+    all.extend_from_slice(args);
+    store::replicate_apply(ctx, &all);
 }
 
 /// Propagates a decision whose arguments are the command's own after the namespace
 /// (`argv[2..]`), passed through without copying.
-pub fn decision_as_sent(ctx: &Context, argv: &[RedisString], now: i64, verb: &str) {
-    let now = now.to_string();
-    let ns = argv.get(1).map_or(&b""[..], |a| a.as_slice());
-    store::replicate_apply(
-        ctx,
-        &[ns, now.as_bytes(), verb.as_bytes()],
-        argv.get(2..).unwrap_or_default(),
-    );
+pub fn decision_as_sent(ctx: &Context, argv: &[RedisString], now: i64, verb: &CStr) {
+    if let Some(ns) = argv.get(1) {
+        store::replicate_apply_as_sent(ctx, ns, now, verb, argv.get(2..).unwrap_or_default());
+    }
+}
+
+/// Propagates a decision about one task (`job_id task_id`) of the namespace in `argv[1]`.
+pub fn task_decision(
+    ctx: &Context,
+    argv: &[RedisString],
+    now: i64,
+    verb: &CStr,
+    job_id: &str,
+    task_id: &[u8],
+) {
+    if let Some(ns) = argv.get(1) {
+        store::replicate_apply2(ctx, ns, now, verb, job_id.as_bytes(), task_id);
+    }
 }
 
 /// Propagates the running command as it was sent (it is deterministic).

@@ -569,17 +569,15 @@ impl Drop for Key {
     }
 }
 
-/// Propagates `TASKDB.APPLY` with the given leading arguments followed by `rest` (the
-/// command's own arguments, passed through without copying).
-pub fn replicate_apply(ctx: &Context, head: &[&[u8]], rest: &[RedisString]) {
-    let head: Vec<RedisString> = head
+/// Propagates `TASKDB.APPLY` with `args` (copied into new strings).
+pub fn replicate_apply(ctx: &Context, args: &[&[u8]]) {
+    let strings: Vec<RedisString> = args
         .iter()
-        .map(|h| RedisString::create_from_slice(ctx.ctx, h))
+        .map(|a| RedisString::create_from_slice(ctx.ctx, a))
         .collect();
-    let mut argv: Vec<*mut Rms> = head.iter().map(|s| s.inner).collect();
-    argv.extend(rest.iter().map(|s| s.inner));
+    let mut argv: Vec<*mut Rms> = strings.iter().map(|s| s.inner).collect();
     // SAFETY: ctx is the running command's; "v" takes an array of live strings and its
-    // length, which Redis copies (it retains the strings) before this returns.
+    // length, which Redis retains before this returns.
     unsafe {
         api(raw::RedisModule_Replicate)(
             ctx.ctx,
@@ -587,6 +585,59 @@ pub fn replicate_apply(ctx: &Context, head: &[&[u8]], rest: &[RedisString]) {
             c"v".as_ptr(),
             argv.as_mut_ptr(),
             argv.len(),
+        )
+    };
+}
+
+/// Propagates `TASKDB.APPLY <ns> <now> <verb> <rest...>`, passing the namespace and the
+/// rest through as the command received them.
+pub fn replicate_apply_as_sent(
+    ctx: &Context,
+    ns: &RedisString,
+    now: i64,
+    verb: &CStr,
+    rest: &[RedisString],
+) {
+    let mut argv: Vec<*mut Rms> = rest.iter().map(|s| s.inner).collect();
+    // SAFETY: "s" a live string, "l" a long long, "c" a C string, "v" an array of live
+    // strings with its length; Redis retains or copies them all before this returns.
+    unsafe {
+        api(raw::RedisModule_Replicate)(
+            ctx.ctx,
+            c"TASKDB.APPLY".as_ptr(),
+            c"slcv".as_ptr(),
+            ns.inner,
+            now as std::os::raw::c_longlong,
+            verb.as_ptr(),
+            argv.as_mut_ptr(),
+            argv.len(),
+        )
+    };
+}
+
+/// Propagates `TASKDB.APPLY <ns> <now> <verb> <a> <b>` without building strings first.
+pub fn replicate_apply2(
+    ctx: &Context,
+    ns: &RedisString,
+    now: i64,
+    verb: &CStr,
+    a: &[u8],
+    b: &[u8],
+) {
+    // SAFETY: "s" a live string, "l" a long long, "c" a C string, each "b" a buffer and its
+    // length; Redis copies them before this returns.
+    unsafe {
+        api(raw::RedisModule_Replicate)(
+            ctx.ctx,
+            c"TASKDB.APPLY".as_ptr(),
+            c"slcbb".as_ptr(),
+            ns.inner,
+            now as std::os::raw::c_longlong,
+            verb.as_ptr(),
+            a.as_ptr(),
+            a.len(),
+            b.as_ptr(),
+            b.len(),
         )
     };
 }

@@ -112,13 +112,13 @@ pub fn insert(db: &Db, job_id: &str, t: &NewTask, now: i64) -> Result<()> {
     k.hmset(&[
         (&field::STATE, Val::Bytes(state.as_str().as_bytes())),
         (&field::STREAM_ID, Val::Bytes(t.stream_id.as_bytes())),
-        (&field::TASK_DEF, Val::Bytes(t.task_def)),
-        (&field::PREREQUISITES, Val::Bytes(t.prereqs_json)),
+        (&field::IDX, Val::Int(idx)),
         (&field::WAITING_ON, Val::Int(not_done)),
         (&field::MAX_RETRIES, Val::Int(t.max_retries)),
         (&field::TIMEOUT_SECS, Val::Int(t.timeout_secs)),
+        (&field::TASK_DEF, Val::Bytes(t.task_def)),
+        (&field::PREREQUISITES, Val::Bytes(t.prereqs_json)),
         (&field::CREATED_AT, Val::Int(now)),
-        (&field::IDX, Val::Int(idx)),
     ]);
     db.open(db.keys.job_tasks(job_id), true, Kind::List)?
         .rpush(t.task_id);
@@ -154,7 +154,7 @@ pub fn create_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let now = now_ms();
     insert(&db, &job_id, &t, now)?;
     db.flush()?;
-    replicate::decision_as_sent(ctx, args, now, "CREATE_TASK");
+    replicate::decision_as_sent(ctx, args, now, c"CREATE_TASK");
     Ok(RedisValue::SimpleStringStatic("OK"))
 }
 

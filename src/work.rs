@@ -48,7 +48,7 @@ pub fn claim(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<RedisVal
 /// `TASKDB.REQUEST_WORK ns worker_type` -> nil or [job_id, task_id, task_def, prereqs, max_retries]
 pub fn request_work(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, "TASKDB.REQUEST_WORK ns worker_type", 2, 2)?;
-    let (ns, keys) = a.ns()?;
+    let (_, keys) = a.ns()?;
     let worker_type = a.name("worker_type")?;
     let db = Db::new(ctx, keys);
     let Some(stream_id) = db.next_stream(worker_type, crate::config::policy())? else {
@@ -66,7 +66,7 @@ pub fn request_work(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let now = now_ms();
     let reply = claim(&db, job_id, task_id, now)?;
     db.flush()?;
-    replicate::decision(ctx, ns, now, "CLAIM", &[job_id.as_bytes(), task_id]);
+    replicate::task_decision(ctx, args, now, c"CLAIM", job_id, task_id);
     Ok(reply)
 }
 
@@ -129,7 +129,7 @@ pub fn done_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let changed = done(&db, &job_id, task_id, output, now)?;
     if changed {
         db.flush()?;
-        replicate::decision_as_sent(ctx, args, now, "DONE");
+        replicate::decision_as_sent(ctx, args, now, c"DONE");
     }
     Ok(RedisValue::Integer(i64::from(changed)))
 }
@@ -145,7 +145,7 @@ pub fn failed(db: &Db, job_id: &str, task_id: &[u8], error: &[u8], now: i64) -> 
     ) {
         return Ok(false);
     }
-    db.fail_task(&k, &mut t, error, now)?;
+    db.fail_task(&k, &mut t, error, now, None)?;
     Ok(true)
 }
 
@@ -160,7 +160,7 @@ pub fn failed_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let changed = failed(&db, &job_id, task_id, error, now)?;
     if changed {
         db.flush()?;
-        replicate::decision_as_sent(ctx, args, now, "FAILED");
+        replicate::decision_as_sent(ctx, args, now, c"FAILED");
     }
     Ok(RedisValue::Integer(i64::from(changed)))
 }
@@ -173,6 +173,7 @@ pub fn progress(db: &Db, job_id: &str, task_id: &[u8], progress: f64, now: i64) 
     if !matches!(t.state, TaskState::Ready | TaskState::Running) {
         return Ok(false);
     }
+    db.task_history(&k, &mut t)?;
     let [old] = k.hmget([&field::PROGRESS]);
     let old: f64 = match old {
         Some(v) => parse_num(k.name(), "progress", v.as_bytes())?,
@@ -211,7 +212,7 @@ pub fn progress_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let changed = progress(&db, &job_id, task_id, value, now)?;
     if changed {
         db.flush()?;
-        replicate::decision_as_sent(ctx, args, now, "PROGRESS");
+        replicate::decision_as_sent(ctx, args, now, c"PROGRESS");
     }
     Ok(RedisValue::Integer(i64::from(changed)))
 }
@@ -235,9 +236,11 @@ pub fn retry(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<Retried>
     if t.state != TaskState::Running {
         return Ok(Retried::NotRunning);
     }
+    db.task_history(&k, &mut t)?;
     t.retries += 1;
     if t.retries > t.max_retries {
-        db.fail_task(&k, &mut t, RETRY_MAX_HIT, now)?;
+        let retries = Some(t.retries);
+        db.fail_task(&k, &mut t, RETRY_MAX_HIT, now, retries)?;
         return Ok(Retried::LimitHit);
     }
     t.updated_at = Some(now);
@@ -267,7 +270,7 @@ pub fn retry_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let r = retry(&db, &job_id, task_id, now)?;
     if r != Retried::NotRunning {
         db.flush()?;
-        replicate::decision_as_sent(ctx, args, now, "RETRY");
+        replicate::decision_as_sent(ctx, args, now, c"RETRY");
     }
     Ok(RedisValue::Integer(i64::from(r == Retried::Requeued)))
 }
@@ -275,7 +278,7 @@ pub fn retry_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// `TASKDB.REQUEUE ns limit` -> number of expired running tasks retried (at most limit)
 pub fn requeue(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, "TASKDB.REQUEUE ns limit", 2, 2)?;
-    let (ns, keys) = a.ns()?;
+    let (_, keys) = a.ns()?;
     let limit = a.int("limit", 1, i64::MAX)?;
     let db = Db::new(ctx, keys);
     let now = now_ms();
@@ -291,7 +294,7 @@ pub fn requeue(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     }
     db.flush()?;
     for (job_id, task_id) in &retried {
-        replicate::decision(ctx, ns, now, "RETRY", &[job_id.as_bytes(), task_id]);
+        replicate::task_decision(ctx, args, now, c"RETRY", job_id, task_id);
     }
     Ok(RedisValue::Integer(retried.len() as i64))
 }
