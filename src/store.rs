@@ -126,6 +126,32 @@ pub fn parse_num<T: std::str::FromStr>(key: &[u8], field: &str, v: &[u8]) -> Res
         })
 }
 
+/// Calls the variadic module function wrapped by the local macro `$call` with as many
+/// argument groups as `$n` (1 to 16): Redis exposes HashGet/HashSet only as varargs.
+macro_rules! by_arity {
+    ($n:expr, $call:ident) => {
+        match $n {
+            1 => $call!(0),
+            2 => $call!(0 1),
+            3 => $call!(0 1 2),
+            4 => $call!(0 1 2 3),
+            5 => $call!(0 1 2 3 4),
+            6 => $call!(0 1 2 3 4 5),
+            7 => $call!(0 1 2 3 4 5 6),
+            8 => $call!(0 1 2 3 4 5 6 7),
+            9 => $call!(0 1 2 3 4 5 6 7 8),
+            10 => $call!(0 1 2 3 4 5 6 7 8 9),
+            11 => $call!(0 1 2 3 4 5 6 7 8 9 10),
+            12 => $call!(0 1 2 3 4 5 6 7 8 9 10 11),
+            13 => $call!(0 1 2 3 4 5 6 7 8 9 10 11 12),
+            14 => $call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13),
+            15 => $call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14),
+            16 => $call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15),
+            _ => std::process::abort(),
+        }
+    };
+}
+
 /// An open key. Closed on drop.
 pub struct Key {
     ctx: *mut raw::RedisModuleCtx,
@@ -234,25 +260,7 @@ impl Key {
                     }
                 };
             }
-            match N {
-                1 => call!(0),
-                2 => call!(0 1),
-                3 => call!(0 1 2),
-                4 => call!(0 1 2 3),
-                5 => call!(0 1 2 3 4),
-                6 => call!(0 1 2 3 4 5),
-                7 => call!(0 1 2 3 4 5 6),
-                8 => call!(0 1 2 3 4 5 6 7),
-                9 => call!(0 1 2 3 4 5 6 7 8),
-                10 => call!(0 1 2 3 4 5 6 7 8 9),
-                11 => call!(0 1 2 3 4 5 6 7 8 9 10),
-                12 => call!(0 1 2 3 4 5 6 7 8 9 10 11),
-                13 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12),
-                14 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13),
-                15 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14),
-                16 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15),
-                _ => std::process::abort(),
-            };
+            by_arity!(N, call);
         }
         v.map(|s| RStr::wrap(self.ctx, s))
     }
@@ -283,26 +291,9 @@ impl Key {
                 }
             };
         }
-        match pairs.len() {
-            0 => 0,
-            1 => call!(0),
-            2 => call!(0 1),
-            3 => call!(0 1 2),
-            4 => call!(0 1 2 3),
-            5 => call!(0 1 2 3 4),
-            6 => call!(0 1 2 3 4 5),
-            7 => call!(0 1 2 3 4 5 6),
-            8 => call!(0 1 2 3 4 5 6 7),
-            9 => call!(0 1 2 3 4 5 6 7 8),
-            10 => call!(0 1 2 3 4 5 6 7 8 9),
-            11 => call!(0 1 2 3 4 5 6 7 8 9 10),
-            12 => call!(0 1 2 3 4 5 6 7 8 9 10 11),
-            13 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12),
-            14 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13),
-            15 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14),
-            16 => call!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15),
-            _ => std::process::abort(),
-        };
+        if !pairs.is_empty() {
+            by_arity!(pairs.len(), call);
+        }
     }
 
     /// HGET of a field given as bytes (user data: worker types, ids).
