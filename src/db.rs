@@ -112,6 +112,27 @@ struct Cached<T> {
     dirty: bool,
 }
 
+/// Runs `f` on the cached entity `is_it` picks, loading it first if the command has not.
+fn cached<T, R>(
+    cache: &RefCell<Vec<Cached<T>>>,
+    is_it: impl Fn(&T) -> bool,
+    load: impl FnOnce() -> Result<Cached<T>>,
+    dirty: bool,
+    f: impl FnOnce(&mut T, &Key) -> R,
+) -> Result<R> {
+    let mut cache = cache.borrow_mut();
+    let pos = match cache.iter().position(|c| is_it(&c.value)) {
+        Some(p) => p,
+        None => {
+            cache.push(load()?);
+            cache.len() - 1
+        }
+    };
+    let c = &mut cache[pos];
+    c.dirty |= dirty;
+    Ok(f(&mut c.value, &c.key))
+}
+
 /// One namespace, opened for one command.
 pub struct Db<'c> {
     /// The command's context.
@@ -200,27 +221,26 @@ impl<'c> Db<'c> {
         dirty: bool,
         f: impl FnOnce(&mut Stream) -> R,
     ) -> Result<R> {
-        let mut cache = self.streams.borrow_mut();
-        let pos = match cache.iter().position(|c| c.value.id == id) {
-            Some(p) => p,
-            None => {
-                let key = self.open(self.keys.stream(id), true, Kind::Hash)?;
-                let value = self
-                    .read_stream(id, &key)?
-                    .ok_or_else(|| Error::NotFound(format!("stream '{id}' does not exist")))?;
-                let loaded_ready = value.ready();
-                cache.push(Cached {
-                    key,
-                    value,
-                    loaded_ready,
-                    dirty: false,
-                });
-                cache.len() - 1
-            }
+        let load = || {
+            let key = self.open(self.keys.stream(id), true, Kind::Hash)?;
+            let value = self
+                .read_stream(id, &key)?
+                .ok_or_else(|| Error::NotFound(format!("stream '{id}' does not exist")))?;
+            let loaded_ready = value.ready();
+            Ok(Cached {
+                key,
+                value,
+                loaded_ready,
+                dirty: false,
+            })
         };
-        let c = &mut cache[pos];
-        c.dirty |= dirty;
-        Ok(f(&mut c.value))
+        cached(
+            &self.streams,
+            |s: &Stream| s.id == id,
+            load,
+            dirty,
+            |s, _| f(s),
+        )
     }
 
     /// Fails unless the stream exists; its worker type.
@@ -314,26 +334,19 @@ impl<'c> Db<'c> {
         dirty: bool,
         f: impl FnOnce(&mut Job, &Key) -> R,
     ) -> Result<R> {
-        let mut cache = self.jobs.borrow_mut();
-        let pos = match cache.iter().position(|c| c.value.id == id) {
-            Some(p) => p,
-            None => {
-                let key = self.open(self.keys.job(id), true, Kind::Hash)?;
-                let value = self
-                    .read_job(id, &key)?
-                    .ok_or_else(|| Error::NotFound(format!("job '{id}' does not exist")))?;
-                cache.push(Cached {
-                    key,
-                    value,
-                    loaded_ready: 0,
-                    dirty: false,
-                });
-                cache.len() - 1
-            }
+        let load = || {
+            let key = self.open(self.keys.job(id), true, Kind::Hash)?;
+            let value = self
+                .read_job(id, &key)?
+                .ok_or_else(|| Error::NotFound(format!("job '{id}' does not exist")))?;
+            Ok(Cached {
+                key,
+                value,
+                loaded_ready: 0,
+                dirty: false,
+            })
         };
-        let c = &mut cache[pos];
-        c.dirty |= dirty;
-        Ok(f(&mut c.value, &c.key))
+        cached(&self.jobs, |j: &Job| j.id == id, load, dirty, f)
     }
 
     /// Adds a job just written by CREATE_JOB to the cache.
