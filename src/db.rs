@@ -36,6 +36,17 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// Its hot state as stored.
+    pub fn sched(&self) -> model::StreamSched {
+        model::StreamSched {
+            reserved: self.reserved,
+            be_mult: self.be_mult,
+            seq: self.seq,
+            counts: self.counts,
+            worker_type: self.worker_type.clone(),
+        }
+    }
+
     /// Ready tasks.
     pub fn ready(&self) -> i64 {
         self.counts[TaskState::Ready as usize]
@@ -94,7 +105,29 @@ pub struct Task {
     pub updated_at: Option<i64>,
 }
 
+impl Job {
+    /// Its hot state as stored: "seq unresolved tasks".
+    pub fn sched(&self) -> model::Packed {
+        model::Packed::new()
+            .int(self.seq as i64)
+            .int(self.unresolved)
+            .int(self.tasks)
+    }
+}
+
 impl Task {
+    /// Its hot state as stored.
+    pub fn sched(&self) -> model::TaskSched {
+        model::TaskSched {
+            state: self.state,
+            idx: self.idx,
+            waiting_on: self.waiting_on,
+            max_retries: self.max_retries,
+            timeout_secs: self.timeout_secs,
+            stream_id: self.stream_id.clone(),
+        }
+    }
+
     /// When its lease runs out (meaningful while running).
     pub fn deadline(&self) -> i64 {
         model::lease_deadline(
@@ -152,18 +185,9 @@ fn req(v: Option<RStr>, key: &Key, field: &str) -> Result<RStr> {
     })
 }
 
-fn num<T: std::str::FromStr>(v: Option<RStr>, key: &Key, field: &str) -> Result<T> {
-    parse_num(key.name(), field, req(v, key, field)?.as_bytes())
-}
-
 fn opt_num(v: Option<RStr>, key: &Key, field: &str) -> Result<Option<i64>> {
     v.map(|s| parse_num(key.name(), field, s.as_bytes()))
         .transpose()
-}
-
-fn text(v: Option<RStr>, key: &Key, field: &str) -> Result<String> {
-    String::from_utf8(req(v, key, field)?.to_vec())
-        .map_err(|_| Error::Corrupt(format!("field '{field}' is not UTF-8")))
 }
 
 impl<'c> Db<'c> {
@@ -195,22 +219,16 @@ impl<'c> Db<'c> {
         if !k.exists() {
             return Ok(None);
         }
-        let [counts, wt, reserved, be_mult, seq] = k.hmget([
-            &field::COUNTS,
-            &field::WORKER_TYPE,
-            &field::RESERVED,
-            &field::BE_MULT,
-            &field::SEQ,
-        ]);
-        let counts = model::parse_counts(req(counts, k, "counts")?.as_bytes())
-            .ok_or_else(|| Error::Corrupt(format!("counts of stream '{id}'")))?;
+        let [sched] = k.hmget([&field::SCHED]);
+        let s = model::StreamSched::unpack(req(sched, k, "sched")?.as_bytes())
+            .ok_or_else(|| Error::Corrupt(format!("sched of stream '{id}'")))?;
         Ok(Some(Stream {
             id: id.to_string(),
-            worker_type: req(wt, k, "worker_type")?.to_vec(),
-            reserved: num(reserved, k, "reserved")?,
-            be_mult: num(be_mult, k, "be_mult")?,
-            seq: num(seq, k, "seq")?,
-            counts,
+            worker_type: s.worker_type,
+            reserved: s.reserved,
+            be_mult: s.be_mult,
+            seq: s.seq,
+            counts: s.counts,
         }))
     }
 
@@ -252,10 +270,7 @@ impl<'c> Db<'c> {
     /// (present while it has ready work, scored by its priority).
     pub fn write_stream(&self, k: &Key, s: &Stream, was_ready: bool) -> Result<()> {
         let p = s.priority();
-        k.hmset(&[(
-            &field::COUNTS,
-            Val::Bytes(model::format_counts(&s.counts).as_bytes()),
-        )]);
+        k.hmset(&[(&field::SCHED, Val::Bytes(s.sched().pack().bytes()))]);
         let member = model::schedule_member(s.reserved, s.seq, &s.id);
         let fair = self.open(self.keys.schedule(&s.worker_type), true, Kind::Zset)?;
         if s.ready() > 0 {
@@ -292,20 +307,18 @@ impl<'c> Db<'c> {
         if !k.exists() {
             return Ok(None);
         }
-        let [state, seq, unresolved, tasks] = k.hmget([
-            &field::STATE,
-            &field::SEQ,
-            &field::UNRESOLVED,
-            &field::TASKS,
-        ]);
+        let [state, sched] = k.hmget([&field::STATE, &field::SCHED]);
         let state = JobState::parse(req(state, k, "state")?.as_bytes())
             .ok_or_else(|| Error::Corrupt(format!("state of job '{id}'")))?;
+        let sched = req(sched, k, "sched")?;
+        let mut u = model::Unpack::new(sched.as_bytes());
+        let corrupt = || Error::Corrupt(format!("sched of job '{id}'"));
         Ok(Some(Job {
             id: id.to_string(),
             state,
-            seq: num(seq, k, "seq")?,
-            unresolved: num(unresolved, k, "unresolved")?,
-            tasks: num(tasks, k, "tasks")?,
+            seq: u.num().ok_or_else(corrupt)?,
+            unresolved: u.num().ok_or_else(corrupt)?,
+            tasks: u.num().ok_or_else(corrupt)?,
         }))
     }
 
@@ -408,6 +421,15 @@ impl<'c> Db<'c> {
         })?
     }
 
+    /// Runs `f` on a job's key: the command's cached handle, else a new one (the job's
+    /// fields are not read).
+    fn job_key<R>(&self, job_id: &str, f: impl FnOnce(&Key) -> Result<R>) -> Result<R> {
+        if let Some(c) = self.jobs.borrow().iter().find(|c| c.value.id == job_id) {
+            return f(&c.key);
+        }
+        f(&self.open(self.keys.job(job_id), true, Kind::Hash)?)
+    }
+
     /// Records task activity for JOB_TIME: the earliest start and the latest update.
     pub fn touch_job(
         &self,
@@ -415,7 +437,7 @@ impl<'c> Db<'c> {
         started: Option<i64>,
         updated: Option<i64>,
     ) -> Result<()> {
-        self.with_job(job_id, false, |_, k| {
+        self.job_key(job_id, |k| {
             if let Some(t) = started {
                 let [old] = k.hmget([&field::FIRST_STARTED_AT]);
                 let old = opt_num(old, k, "first_started_at")?;
@@ -428,7 +450,7 @@ impl<'c> Db<'c> {
                 k.hmset(&[(&field::LAST_UPDATED_AT, Val::Int(t))]);
             }
             Ok(())
-        })?
+        })
     }
 
     /// Writes back the counters of every stream and job this command changed.
@@ -440,10 +462,8 @@ impl<'c> Db<'c> {
         }
         for c in self.jobs.borrow_mut().iter_mut().filter(|c| c.dirty) {
             let j = &c.value;
-            c.key.hmset(&[
-                (&field::UNRESOLVED, Val::Int(j.unresolved)),
-                (&field::TASKS, Val::Int(j.tasks)),
-            ]);
+            c.key
+                .hmset(&[(&field::SCHED, Val::Bytes(j.sched().bytes()))]);
             c.dirty = false;
         }
         Ok(())
@@ -457,27 +477,21 @@ impl<'c> Db<'c> {
         if !k.exists() {
             return Ok(None);
         }
-        let [state, stream, idx, waiting, max_retries, timeout] = k.hmget([
-            &field::STATE,
-            &field::STREAM_ID,
-            &field::IDX,
-            &field::WAITING_ON,
-            &field::MAX_RETRIES,
-            &field::TIMEOUT_SECS,
-        ]);
-        let state = TaskState::parse(req(state, &k, "state")?.as_bytes()).ok_or_else(|| {
-            Error::Corrupt(format!("state of '{}'", String::from_utf8_lossy(k.name())))
-        })?;
+        let [sched] = k.hmget([&field::SCHED]);
+        let sched =
+            model::TaskSched::unpack(req(sched, &k, "sched")?.as_bytes()).ok_or_else(|| {
+                Error::Corrupt(format!("sched of '{}'", String::from_utf8_lossy(k.name())))
+            })?;
         let t = Task {
             job_id: job_id.to_string(),
             id: task_id.to_vec(),
-            state,
-            stream_id: text(stream, &k, "stream_id")?,
-            idx: num(idx, &k, "idx")?,
-            waiting_on: num(waiting, &k, "waiting_on")?,
+            state: sched.state,
+            stream_id: sched.stream_id,
+            idx: sched.idx,
+            waiting_on: sched.waiting_on,
             retries: 0,
-            max_retries: num(max_retries, &k, "max_retries")?,
-            timeout_secs: num(timeout, &k, "timeout_secs")?,
+            max_retries: sched.max_retries,
+            timeout_secs: sched.timeout_secs,
             started_at: None,
             updated_at: None,
         };
@@ -533,14 +547,18 @@ impl<'c> Db<'c> {
         fields: &[(&Field, Val)],
     ) -> Result<()> {
         let from = t.state;
-        let mut all = Vec::with_capacity(fields.len() + 1);
-        all.push((&field::STATE, Val::Bytes(to.as_str().as_bytes())));
+        t.state = to;
+        let sched = t.sched().pack();
+        let mut all = Vec::with_capacity(fields.len() + 2);
+        all.push((&field::SCHED, Val::Bytes(sched.bytes())));
+        if from != to {
+            all.push((&field::STATE, Val::Bytes(to.as_str().as_bytes())));
+        }
         all.extend_from_slice(fields);
         k.hmset(&all);
         if from == to {
             return Ok(());
         }
-        t.state = to;
         self.with_stream(&t.stream_id, true, |s| {
             s.counts[from as usize] -= 1;
             s.counts[to as usize] += 1;

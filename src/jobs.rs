@@ -70,14 +70,18 @@ pub fn insert(db: &Db, id: &str, j: &NewJob, now: i64) -> Result<()> {
     }
     db.stream_worker_type(&j.stream_id)?;
     let seq = db.next_seq()?;
+    let job = Job {
+        id: id.to_string(),
+        state: JobState::Running,
+        seq,
+        unresolved: 0,
+        tasks: 0,
+    };
     jk.hmset(&[
-        (
-            &field::STATE,
-            Val::Bytes(JobState::Running.as_str().as_bytes()),
-        ),
+        (&field::STATE, Val::Bytes(b"running")),
+        (&field::SCHED, Val::Bytes(job.sched().bytes())),
         (&field::USER_ID, Val::Bytes(j.user_id)),
         (&field::CREATED_AT, Val::Int(now)),
-        (&field::SEQ, Val::Int(seq as i64)),
     ]);
     db.open(db.keys.jobs(), true, Kind::Hash)?
         .hset(id.as_bytes(), JobState::Running.as_str().as_bytes());
@@ -85,16 +89,7 @@ pub fn insert(db: &Db, id: &str, j: &NewJob, now: i64) -> Result<()> {
         .counter_add(j.user_id, 1)?;
     db.open(db.keys.job_counts(), true, Kind::Hash)?
         .counter_add(b"running", 1)?;
-    db.cache_job(
-        jk,
-        Job {
-            id: id.to_string(),
-            state: JobState::Running,
-            seq,
-            unresolved: 0,
-            tasks: 0,
-        },
-    );
+    db.cache_job(jk, job);
     let init = NewTask {
         task_id: INIT_TASK.as_bytes(),
         stream_id: j.stream_id.clone(),

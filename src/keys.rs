@@ -172,64 +172,37 @@ pub mod field {
 
     /// `be_mult`
     pub static BE_MULT: Field = Field::new(c"be_mult");
-    /// `counts`: a stream's tasks per state, "pending ready running done failed"
-    pub static COUNTS: Field = Field::new(c"counts");
+    /// `sched`: an entity's hot state packed in one field (see `model::StreamSched`,
+    /// `model::TaskSched`; a job's is "seq unresolved tasks").
+    pub static SCHED: Field = Field::new(c"sched");
     /// `created_at`
     pub static CREATED_AT: Field = Field::new(c"created_at");
-    /// `done`
-    pub static DONE: Field = Field::new(c"done");
     /// `error`
     pub static ERROR: Field = Field::new(c"error");
-    /// `failed`
-    pub static FAILED: Field = Field::new(c"failed");
     /// `first_started_at`
     pub static FIRST_STARTED_AT: Field = Field::new(c"first_started_at");
-    /// `idx`
-    pub static IDX: Field = Field::new(c"idx");
     /// `last_updated_at`
     pub static LAST_UPDATED_AT: Field = Field::new(c"last_updated_at");
-    /// `max_retries`
-    pub static MAX_RETRIES: Field = Field::new(c"max_retries");
     /// `output`
     pub static OUTPUT: Field = Field::new(c"output");
-    /// `pending`
-    pub static PENDING: Field = Field::new(c"pending");
     /// `prerequisites`
     pub static PREREQUISITES: Field = Field::new(c"prerequisites");
-    /// `priority`
-    pub static PRIORITY: Field = Field::new(c"priority");
     /// `progress`
     pub static PROGRESS: Field = Field::new(c"progress");
-    /// `ready`
-    pub static READY: Field = Field::new(c"ready");
     /// `reserved`
     pub static RESERVED: Field = Field::new(c"reserved");
     /// `retries`
     pub static RETRIES: Field = Field::new(c"retries");
-    /// `running`
-    pub static RUNNING: Field = Field::new(c"running");
-    /// `seq`
-    pub static SEQ: Field = Field::new(c"seq");
     /// `started_at`
     pub static STARTED_AT: Field = Field::new(c"started_at");
     /// `state`
     pub static STATE: Field = Field::new(c"state");
-    /// `stream_id`
-    pub static STREAM_ID: Field = Field::new(c"stream_id");
     /// `task_def`
     pub static TASK_DEF: Field = Field::new(c"task_def");
-    /// `tasks`
-    pub static TASKS: Field = Field::new(c"tasks");
-    /// `timeout_secs`
-    pub static TIMEOUT_SECS: Field = Field::new(c"timeout_secs");
-    /// `unresolved`
-    pub static UNRESOLVED: Field = Field::new(c"unresolved");
     /// `updated_at`
     pub static UPDATED_AT: Field = Field::new(c"updated_at");
     /// `user_id`
     pub static USER_ID: Field = Field::new(c"user_id");
-    /// `waiting_on`
-    pub static WAITING_ON: Field = Field::new(c"waiting_on");
     /// `worker_type`
     pub static WORKER_TYPE: Field = Field::new(c"worker_type");
 }

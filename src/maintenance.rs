@@ -6,7 +6,7 @@
 //! pending tasks whose prerequisites are all done. With FIX it rewrites what differs.
 
 use crate::args::Args;
-use crate::db::{Db, Stream, Task};
+use crate::db::{Db, Job, Stream, Task};
 use crate::error::{Error, Result};
 use crate::keys::field;
 use crate::model::{self, JobState, TaskState};
@@ -238,17 +238,19 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
             } else if actual != t.waiting_on {
                 out.push(violation("waiting_on", &fields));
             }
-            if fix && actual != t.waiting_on {
-                k.hmset(&[(&field::WAITING_ON, Val::Int(actual))]);
-            }
             if actual == 0 {
                 new_states.insert(id.clone(), TaskState::Ready);
-                if fix {
-                    k.hmset(&[(
-                        &field::STATE,
-                        Val::Bytes(TaskState::Ready.as_str().as_bytes()),
-                    )]);
+            }
+            if fix && (actual != t.waiting_on || actual == 0) {
+                let mut fixed = t.clone();
+                fixed.waiting_on = actual;
+                if actual == 0 {
+                    fixed.state = TaskState::Ready;
                 }
+                k.hmset(&[
+                    (&field::SCHED, Val::Bytes(fixed.sched().pack().bytes())),
+                    (&field::STATE, Val::Bytes(fixed.state.as_str().as_bytes())),
+                ]);
             }
         }
         reconcile_zset(
@@ -302,7 +304,11 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
                 ],
             ));
             if fix {
-                jk.hmset(&[(&field::UNRESOLVED, Val::Int(unresolved))]);
+                let fixed = Job {
+                    unresolved,
+                    ..job.clone()
+                };
+                jk.hmset(&[(&field::SCHED, Val::Bytes(fixed.sched().bytes()))]);
             }
         }
         let state = if job.state == JobState::Failed || any_failed {
@@ -350,20 +356,22 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
         let k = db.open(db.keys.stream(id), fix, Kind::Hash)?;
         let p = model::priority(ready, running, s.reserved, s.be_mult);
         if s.counts != counts {
-            let (stored, want) = (
-                model::format_counts(&s.counts),
-                model::format_counts(&counts),
-            );
+            let text = |c: &[i64; 5]| c.iter().fold(model::Packed::new(), |p, n| p.int(*n));
+            let (stored, want) = (text(&s.counts), text(&counts));
             out.push(violation(
                 "stream_counts",
                 &[
                     ("stream_id", id.as_bytes()),
-                    ("stored", stored.as_bytes()),
-                    ("expected", want.as_bytes()),
+                    ("stored", stored.bytes()),
+                    ("expected", want.bytes()),
                 ],
             ));
             if fix {
-                k.hmset(&[(&field::COUNTS, Val::Bytes(want.as_bytes()))]);
+                let fixed = Stream {
+                    counts,
+                    ..s.clone()
+                };
+                k.hmset(&[(&field::SCHED, Val::Bytes(fixed.sched().pack().bytes()))]);
             }
         }
         if ready > 0 {

@@ -225,30 +225,178 @@ pub fn lease_deadline(started_at: i64, updated_at: i64, timeout_secs: i64) -> i6
         .saturating_add(timeout_secs.saturating_mul(1000))
 }
 
-/// Formats a stream's task counts (in [`TaskState::ALL`] order) as stored: "p r ru d f".
-pub fn format_counts(c: &[i64; 5]) -> String {
-    let mut m = Vec::with_capacity(24);
-    for (i, n) in c.iter().enumerate() {
-        if i > 0 {
-            m.push(b' ');
-        }
-        if *n < 0 {
-            m.push(b'-');
-        }
-        push_digits(&mut m, n.unsigned_abs(), 10, 1);
+/// A packed record: space-separated tokens, the last of which may hold spaces. Hot state
+/// (what a transition reads and writes) lives in one such hash field per entity, so a
+/// transition costs one field read and one field write instead of one per value.
+#[derive(Debug, Default)]
+pub struct Packed(Vec<u8>);
+
+impl Packed {
+    /// An empty record.
+    pub fn new() -> Packed {
+        Packed(Vec::with_capacity(64))
     }
-    String::from_utf8(m).unwrap_or_default()
+
+    fn sep(&mut self) {
+        if !self.0.is_empty() {
+            self.0.push(b' ');
+        }
+    }
+
+    /// Appends an integer.
+    pub fn int(mut self, n: i64) -> Packed {
+        self.sep();
+        if n < 0 {
+            self.0.push(b'-');
+        }
+        push_digits(&mut self.0, n.unsigned_abs(), 10, 1);
+        self
+    }
+
+    /// Appends a token without spaces.
+    pub fn word(mut self, w: &[u8]) -> Packed {
+        self.sep();
+        self.0.extend_from_slice(w);
+        self
+    }
+
+    /// The record's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
-/// Parses a stream's stored task counts.
-pub fn parse_counts(v: &[u8]) -> Option<[i64; 5]> {
-    let text = std::str::from_utf8(v).ok()?;
-    let mut out = [0i64; 5];
-    let mut parts = text.split(' ');
-    for slot in out.iter_mut() {
-        *slot = parts.next()?.parse().ok()?;
+/// Reads a packed record token by token.
+pub struct Unpack<'a>(&'a [u8]);
+
+impl<'a> Unpack<'a> {
+    /// Reads `v`.
+    pub fn new(v: &'a [u8]) -> Unpack<'a> {
+        Unpack(v)
     }
-    parts.next().is_none().then_some(out)
+
+    /// The next token.
+    pub fn word(&mut self) -> Option<&'a [u8]> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let end = self
+            .0
+            .iter()
+            .position(|&b| b == b' ')
+            .unwrap_or(self.0.len());
+        let w = &self.0[..end];
+        self.0 = self.0.get(end + 1..).unwrap_or_default();
+        Some(w)
+    }
+
+    /// The next token as a number.
+    pub fn num<T: std::str::FromStr>(&mut self) -> Option<T> {
+        std::str::from_utf8(self.word()?).ok()?.parse().ok()
+    }
+
+    /// Everything left (a last token that may hold spaces).
+    pub fn rest(self) -> &'a [u8] {
+        self.0
+    }
+}
+
+/// A stream's scheduling state: what every transition of its tasks reads and writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamSched {
+    /// Reserved workers.
+    pub reserved: i64,
+    /// Best-effort multiplier.
+    pub be_mult: f64,
+    /// Creation sequence (tie-break: older first).
+    pub seq: u64,
+    /// Its tasks per state, indexed like [`TaskState::ALL`].
+    pub counts: [i64; 5],
+    /// The worker type that runs its tasks.
+    pub worker_type: Vec<u8>,
+}
+
+impl StreamSched {
+    /// Stored form: `reserved be_mult seq pending ready running done failed worker_type`.
+    pub fn pack(&self) -> Packed {
+        let mut p = Packed::new()
+            .int(self.reserved)
+            .word(format_double(self.be_mult).as_bytes())
+            .int(self.seq as i64);
+        for c in self.counts {
+            p = p.int(c);
+        }
+        p.word(&self.worker_type)
+    }
+
+    /// Parses the stored form.
+    pub fn unpack(v: &[u8]) -> Option<StreamSched> {
+        let mut u = Unpack::new(v);
+        let reserved = u.num()?;
+        let be_mult = u.num()?;
+        let seq = u.num()?;
+        let mut counts = [0i64; 5];
+        for c in counts.iter_mut() {
+            *c = u.num()?;
+        }
+        let worker_type = u.rest().to_vec();
+        (!worker_type.is_empty()).then_some(StreamSched {
+            reserved,
+            be_mult,
+            seq,
+            counts,
+            worker_type,
+        })
+    }
+}
+
+/// A task's scheduling state: what every transition of it reads and writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskSched {
+    /// Its state.
+    pub state: TaskState,
+    /// Its index in its job.
+    pub idx: u64,
+    /// Prerequisites not done.
+    pub waiting_on: i64,
+    /// Retry limit.
+    pub max_retries: i64,
+    /// Lease length.
+    pub timeout_secs: i64,
+    /// Its stream.
+    pub stream_id: String,
+}
+
+impl TaskSched {
+    /// Stored form: `state idx waiting_on max_retries timeout_secs stream_id`.
+    pub fn pack(&self) -> Packed {
+        Packed::new()
+            .word(self.state.as_str().as_bytes())
+            .int(self.idx as i64)
+            .int(self.waiting_on)
+            .int(self.max_retries)
+            .int(self.timeout_secs)
+            .word(self.stream_id.as_bytes())
+    }
+
+    /// Parses the stored form.
+    pub fn unpack(v: &[u8]) -> Option<TaskSched> {
+        let mut u = Unpack::new(v);
+        let state = TaskState::parse(u.word()?)?;
+        let idx = u.num()?;
+        let waiting_on = u.num()?;
+        let max_retries = u.num()?;
+        let timeout_secs = u.num()?;
+        let stream_id = String::from_utf8(u.rest().to_vec()).ok()?;
+        Some(TaskSched {
+            state,
+            idx,
+            waiting_on,
+            max_retries,
+            timeout_secs,
+            stream_id,
+        })
+    }
 }
 
 /// Formats a double as Redis does for replies: `inf`, `-inf`, or the shortest exact form.
@@ -340,13 +488,31 @@ mod tests {
     }
 
     #[test]
-    fn counts_round_trip() {
-        let c = [1, 2, 3, 40, -5];
-        assert_eq!(format_counts(&c), "1 2 3 40 -5");
-        assert_eq!(parse_counts(format_counts(&c).as_bytes()), Some(c));
-        assert_eq!(parse_counts(b"1 2 3"), None);
-        assert_eq!(parse_counts(b"1 2 3 4 5 6"), None);
-        assert_eq!(parse_counts(b"1 2 x 4 5"), None);
+    fn packed_records_round_trip() {
+        let s = StreamSched {
+            reserved: 2,
+            be_mult: 1.5,
+            seq: 7,
+            counts: [1, 2, 3, 40, -5],
+            worker_type: b"gpu big".to_vec(),
+        };
+        assert_eq!(s.pack().bytes(), b"2 1.5 7 1 2 3 40 -5 gpu big");
+        assert_eq!(StreamSched::unpack(s.pack().bytes()), Some(s));
+        assert_eq!(StreamSched::unpack(b"2 1.5 7 1 2 3"), None);
+        let t = TaskSched {
+            state: TaskState::Pending,
+            idx: 3,
+            waiting_on: 2,
+            max_retries: 1,
+            timeout_secs: 60,
+            stream_id: "s-1".into(),
+        };
+        assert_eq!(t.pack().bytes(), b"pending 3 2 1 60 s-1");
+        assert_eq!(TaskSched::unpack(t.pack().bytes()), Some(t));
+        assert_eq!(TaskSched::unpack(b"bogus 1 2 3 4 s"), None);
+        let mut u = Unpack::new(b"12 x");
+        assert_eq!(u.num::<i64>(), Some(12));
+        assert_eq!(u.num::<i64>(), None);
     }
 
     #[test]

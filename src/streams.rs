@@ -69,15 +69,21 @@ pub fn insert(db: &Db, id: &str, s: &NewStream, now: i64) -> Result<()> {
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| Error::invalid("be_mult", s.be_mult, "must be a finite number > 0"))?;
     let seq = db.next_seq()?;
+    let sched = model::StreamSched {
+        reserved: s.reserved,
+        be_mult,
+        seq,
+        counts: [0; 5],
+        worker_type: s.worker_type.to_vec(),
+    };
     k.hmset(&[
-        (&field::COUNTS, Val::Bytes(b"0 0 0 0 0")),
+        (&field::SCHED, Val::Bytes(sched.pack().bytes())),
         (&field::WORKER_TYPE, Val::Bytes(s.worker_type)),
         (&field::RESERVED, Val::Int(s.reserved)),
         (
             &field::BE_MULT,
             Val::Bytes(model::format_double(be_mult).as_bytes()),
         ),
-        (&field::SEQ, Val::Int(seq as i64)),
         (&field::USER_ID, Val::Bytes(s.user_id)),
         (&field::CREATED_AT, Val::Int(now)),
     ]);

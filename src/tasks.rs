@@ -109,13 +109,22 @@ pub fn insert(db: &Db, job_id: &str, t: &NewTask, now: i64) -> Result<()> {
     } else {
         TaskState::Pending
     };
+    let task = Task {
+        job_id: job_id.to_string(),
+        id: t.task_id.to_vec(),
+        state,
+        stream_id: t.stream_id.clone(),
+        idx: idx as u64,
+        waiting_on: not_done,
+        retries: 0,
+        max_retries: t.max_retries,
+        timeout_secs: t.timeout_secs,
+        started_at: None,
+        updated_at: None,
+    };
     k.hmset(&[
+        (&field::SCHED, Val::Bytes(task.sched().pack().bytes())),
         (&field::STATE, Val::Bytes(state.as_str().as_bytes())),
-        (&field::STREAM_ID, Val::Bytes(t.stream_id.as_bytes())),
-        (&field::IDX, Val::Int(idx)),
-        (&field::WAITING_ON, Val::Int(not_done)),
-        (&field::MAX_RETRIES, Val::Int(t.max_retries)),
-        (&field::TIMEOUT_SECS, Val::Int(t.timeout_secs)),
         (&field::TASK_DEF, Val::Bytes(t.task_def)),
         (&field::PREREQUISITES, Val::Bytes(t.prereqs_json)),
         (&field::CREATED_AT, Val::Int(now)),
@@ -128,19 +137,7 @@ pub fn insert(db: &Db, job_id: &str, t: &NewTask, now: i64) -> Result<()> {
             deps.zadd(0.0, &model::dependent_link(p.as_bytes(), t.task_id));
         }
     }
-    db.add_task(&Task {
-        job_id: job_id.to_string(),
-        id: t.task_id.to_vec(),
-        state,
-        stream_id: t.stream_id.clone(),
-        idx: idx as u64,
-        waiting_on: not_done,
-        retries: 0,
-        max_retries: t.max_retries,
-        timeout_secs: t.timeout_secs,
-        started_at: None,
-        updated_at: None,
-    })
+    db.add_task(&task)
 }
 
 /// `TASKDB.CREATE_TASK ns job_id task_id stream_id task_def_json prereqs_json max_retries timeout_secs` -> OK
@@ -166,16 +163,47 @@ pub fn task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let job_id = a.uuid("job_id")?;
     let task_id = a.name("task_id")?;
     let db = Db::new(ctx, keys);
-    let k = db.open(db.keys.task(&job_id, task_id), false, Kind::Hash)?;
-    if !k.exists() {
+    let Some((k, t)) = db.task(&job_id, task_id, false)? else {
         return Ok(RedisValue::Null);
-    }
+    };
+    let stored = k.hmget([
+        &field::TASK_DEF,
+        &field::PREREQUISITES,
+        &field::PROGRESS,
+        &field::RETRIES,
+        &field::OUTPUT,
+        &field::ERROR,
+        &field::CREATED_AT,
+        &field::STARTED_AT,
+        &field::UPDATED_AT,
+    ]);
+    let [def, pre, progress, retries, output, error, created, started, updated] = stored;
+    let num = |n: i64| Some(n.to_string().into_bytes());
+    let bytes = |v: Option<crate::store::RStr>| v.map(|v| v.to_vec());
     // A new task stores no progress or retries yet: both read as 0.
-    Ok(crate::reply::fields(
-        &k,
-        &TASK_FIELDS,
-        &[("progress", "0"), ("retries", "0")],
-    ))
+    let zero = |v: Option<crate::store::RStr>| bytes(v).or_else(|| Some(b"0".to_vec()));
+    let values = [
+        Some(t.state.as_str().as_bytes().to_vec()),
+        Some(t.stream_id.clone().into_bytes()),
+        bytes(def),
+        bytes(pre),
+        num(t.waiting_on),
+        zero(progress),
+        zero(retries),
+        num(t.max_retries),
+        num(t.timeout_secs),
+        bytes(output),
+        bytes(error),
+        bytes(created),
+        bytes(started),
+        bytes(updated),
+    ];
+    let mut out = Vec::with_capacity(TASK_FIELDS.len() * 2);
+    for (name, v) in TASK_FIELDS.iter().zip(values) {
+        out.push(RedisValue::BulkString((*name).to_string()));
+        out.push(v.map_or(RedisValue::Null, RedisValue::StringBuffer));
+    }
+    Ok(RedisValue::Array(out))
 }
 
 /// `TASKDB.TASK_OUTPUT ns job_id task_id` -> the output JSON of a done task

@@ -108,8 +108,7 @@ pub fn done(db: &Db, job_id: &str, task_id: &[u8], output: &[u8], now: i64) -> R
         } else {
             TaskState::Pending
         };
-        let waiting = d.waiting_on;
-        db.move_task(&dk, &mut d, to, &[(&field::WAITING_ON, Val::Int(waiting))])?;
+        db.move_task(&dk, &mut d, to, &[])?;
     }
     Ok(true)
 }

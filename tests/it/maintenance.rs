@@ -75,7 +75,11 @@ fn check_repairs_counters_queues_and_indexes() {
     db.claim("cpu");
     let healthy = digest(&mut db.c);
     let sk = format!("{{t}}:stream:{st}");
-    let _: i64 = q(&mut db.c, &["HSET", &sk, "counts", "0 7 1 0 0"]);
+    // sched: "reserved be_mult seq pending ready running done failed worker_type".
+    let sched: String = q(&mut db.c, &["HGET", &sk, "sched"]);
+    let mut t: Vec<&str> = sched.split(' ').collect();
+    t[4] = "7";
+    let _: i64 = q(&mut db.c, &["HSET", &sk, "sched", &t.join(" ")]);
     let _: i64 = q(
         &mut db.c,
         &[
@@ -85,10 +89,12 @@ fn check_repairs_counters_queues_and_indexes() {
             "{t}:job-counts",
         ],
     );
-    let _: i64 = q(
-        &mut db.c,
-        &["HSET", &format!("{{t}}:job:{j2}"), "unresolved", "5"],
-    );
+    // A job's sched: "seq unresolved tasks".
+    let jkey = format!("{{t}}:job:{j2}");
+    let jsched: String = q(&mut db.c, &["HGET", &jkey, "sched"]);
+    let mut t: Vec<&str> = jsched.split(' ').collect();
+    t[1] = "5";
+    let _: i64 = q(&mut db.c, &["HSET", &jkey, "sched", &t.join(" ")]);
     let _: i64 = q(&mut db.c, &["HDEL", "{t}:running-jobs", "u"]);
     let _: i64 = q(&mut db.c, &["ZADD", "{t}:schedule:cpu", "9", "junk"]);
     let found = kinds(&db.check());
