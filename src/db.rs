@@ -457,6 +457,9 @@ impl<'c> Db<'c> {
     pub fn flush(&self) -> Result<()> {
         for c in self.streams.borrow_mut().iter_mut().filter(|c| c.dirty) {
             self.write_stream(&c.key, &c.value, c.loaded_ready > 0)?;
+            if c.value.ready() > c.loaded_ready {
+                crate::block::signal(self.ctx, &self.keys.schedule(&c.value.worker_type));
+            }
             c.loaded_ready = c.value.ready();
             c.dirty = false;
         }

@@ -12,6 +12,7 @@
 
 pub mod apply;
 pub mod args;
+pub mod block;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -133,7 +134,7 @@ redis_module! {
         ["TASKDB.CREATE_TASK", cmd_create_task, W, 1, 1, 1, ""],
         ["TASKDB.TASK", cmd_task, RF, 1, 1, 1, ""],
         ["TASKDB.TASK_OUTPUT", cmd_task_output, RF, 1, 1, 1, ""],
-        ["TASKDB.REQUEST_WORK", cmd_request_work, WF, 1, 1, 1, ""],
+        ["TASKDB.REQUEST_WORK", cmd_request_work, W, 1, 1, 1, ""],
         ["TASKDB.DONE", cmd_done, W, 1, 1, 1, ""],
         ["TASKDB.FAILED", cmd_failed, WF, 1, 1, 1, ""],
         ["TASKDB.PROGRESS", cmd_progress, WF, 1, 1, 1, ""],

@@ -30,10 +30,11 @@ pub enum Kind {
     Other,
 }
 
-fn api<T>(f: Option<T>) -> T {
+/// A module API function; every one TaskDB uses exists since Redis 7.0, which the module
+/// requires, so a missing one is a broken server and aborts.
+pub(crate) fn api<T>(f: Option<T>) -> T {
     match f {
         Some(f) => f,
-        // Every function used here exists since Redis 7.0, which the module requires.
         None => std::process::abort(),
     }
 }

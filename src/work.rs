@@ -8,10 +8,11 @@ use crate::args::{self, Args};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::keys::field;
+use crate::keys::Keys;
 use crate::model::{self, TaskState};
 use crate::replicate;
 use crate::store::{now_ms, parse_num, Kind, Val};
-use redis_module::{Context, RedisString, RedisValue};
+use redis_module::{Context, ContextFlags, RedisString, RedisValue};
 
 /// The error a task gets when RETRY pushes it past its retry limit.
 pub const RETRY_MAX_HIT: &[u8] = b"retry max hit";
@@ -45,29 +46,103 @@ pub fn claim(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<RedisVal
     ]))
 }
 
-/// `TASKDB.REQUEST_WORK ns worker_type` -> nil or [job_id, task_id, task_def, prereqs, max_retries]
-pub fn request_work(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.REQUEST_WORK ns worker_type", 2, 2)?;
+/// The most tasks one REQUEST_WORK may claim with COUNT.
+pub const MAX_COUNT: i64 = 10_000;
+
+const REQUEST_USAGE: &str = "TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] [COUNT n]";
+
+/// REQUEST_WORK's arguments, validated.
+struct Request<'a> {
+    keys: Keys,
+    worker_type: &'a [u8],
+    block_ms: Option<i64>,
+    count: Option<i64>,
+}
+
+fn parse_request(args: &[RedisString]) -> Result<Request<'_>> {
+    let mut a = Args::new(args, REQUEST_USAGE, 2, 6)?;
     let (_, keys) = a.ns()?;
     let worker_type = a.name("worker_type")?;
-    let db = Db::new(ctx, keys);
-    let Some(stream_id) = db.next_stream(worker_type, crate::config::policy())? else {
-        return Ok(RedisValue::Null);
-    };
-    let Some((member, _)) = db
-        .open(db.keys.queue(&stream_id), false, Kind::Zset)?
-        .zfirst()
-    else {
-        return Err(Error::Corrupt(format!(
-            "stream '{stream_id}' is scheduled but its queue is empty; run TASKDB.CHECK with FIX"
-        )));
-    };
-    let (job_id, task_id) = model::task_of_queue_member(&member)?;
-    let now = now_ms();
-    let reply = claim(&db, job_id, task_id, now)?;
-    db.flush()?;
-    replicate::task_decision(ctx, args, now, c"CLAIM", job_id, task_id);
-    Ok(reply)
+    let (mut block_ms, mut count) = (None, None);
+    while a.has_more() {
+        let word = a.bytes()?;
+        if word.eq_ignore_ascii_case(b"BLOCK") && block_ms.is_none() {
+            block_ms = Some(a.int("BLOCK", 0, i64::MAX)?);
+        } else if word.eq_ignore_ascii_case(b"COUNT") && count.is_none() {
+            count = Some(a.int("COUNT", 1, MAX_COUNT)?);
+        } else {
+            return Err(Error::invalid(
+                "option",
+                word,
+                "expected BLOCK ms or COUNT n, each at most once",
+            ));
+        }
+    }
+    Ok(Request {
+        keys,
+        worker_type,
+        block_ms,
+        count,
+    })
+}
+
+/// Claims up to `count` (default 1) tasks, in the order as many single calls would, each
+/// replicated as its own decision; `None` when there is nothing to claim.
+fn claim_some(ctx: &Context, args: &[RedisString], r: &Request) -> Result<Option<RedisValue>> {
+    let db = Db::new(ctx, r.keys.clone());
+    let policy = crate::config::policy();
+    let mut claimed = Vec::new();
+    for _ in 0..r.count.unwrap_or(1) {
+        let Some(stream_id) = db.next_stream(r.worker_type, policy)? else {
+            break;
+        };
+        let Some((member, _)) = db
+            .open(db.keys.queue(&stream_id), false, Kind::Zset)?
+            .zfirst()
+        else {
+            return Err(Error::Corrupt(format!(
+                "stream '{stream_id}' is scheduled but its queue is empty; run TASKDB.CHECK with FIX"
+            )));
+        };
+        let (job_id, task_id) = model::task_of_queue_member(&member)?;
+        let now = now_ms();
+        claimed.push(claim(&db, job_id, task_id, now)?);
+        // The next claim reads the schedule this one changed.
+        db.flush()?;
+        replicate::task_decision(ctx, args, now, c"CLAIM", job_id, task_id);
+    }
+    Ok(match (claimed.is_empty(), r.count) {
+        (true, _) => None,
+        (false, Some(_)) => Some(RedisValue::Array(claimed)),
+        (false, None) => claimed.pop(),
+    })
+}
+
+/// `TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] [COUNT n]` -> nil, or
+/// `[job_id, task_id, task_def, prereqs, max_retries]`, or with COUNT an array of those
+pub fn request_work(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let r = parse_request(args)?;
+    if let Some(v) = claim_some(ctx, args, &r)? {
+        return Ok(v);
+    }
+    // Inside MULTI, a script or anything else that cannot block: answer as a timeout.
+    let flags = ctx.get_flags();
+    let can_block =
+        !flags.intersects(ContextFlags::MULTI | ContextFlags::LUA | ContextFlags::DENY_BLOCKING);
+    match r.block_ms {
+        Some(ms) if can_block => {
+            crate::block::wait_on(ctx, &r.keys.schedule(r.worker_type), ms);
+            Ok(RedisValue::NoReply)
+        }
+        _ => Ok(RedisValue::Null),
+    }
+}
+
+/// A blocked REQUEST_WORK's retry when work of its type became ready: its reply, or
+/// `None` to keep waiting.
+pub fn serve_blocked(ctx: &Context, args: &[RedisString]) -> Result<Option<RedisValue>> {
+    let r = parse_request(args)?;
+    claim_some(ctx, args, &r)
 }
 
 /// Marks a ready or running task done at `now` and releases its dependents.

@@ -41,7 +41,7 @@ fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
         (vec!["TASKDB.CREATE_TASK", "t", &job, "a", &st, "{}", "[1]", "1", "1"], "ERR invalid prereqs_json '[1]': must be a JSON array of strings"),
         (vec!["TASKDB.CREATE_TASK", "t", &job, "a", &st, "{}", "[\"a\"]", "1", "1"], "ERR invalid prereqs_json '[\"a\"]': a task cannot depend on itself"),
         (vec!["TASKDB.CREATE_TASK", "t", &job, "a", &st, "nope", "[]", "1", "1"], "ERR invalid task_def_json 'nope': must be valid JSON (expected ident at line 1 column 2)"),
-        (vec!["TASKDB.REQUEST_WORK", "t"], "ERR wrong number of arguments: usage TASKDB.REQUEST_WORK ns worker_type"),
+        (vec!["TASKDB.REQUEST_WORK", "t"], "ERR wrong number of arguments: usage TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] [COUNT n]"),
         (vec!["TASKDB.DONE", "t", &job, "init", "{bad"], "ERR invalid output_json '{bad': must be valid JSON (key must be a string at line 1 column 2)"),
         (vec!["TASKDB.DONE", "t", NO_UUID, "init", "{}"], "ERR invalid job_id 'not-a-uuid': must be a UUID"),
         (vec!["TASKDB.FAILED", "t", &job, "init"], "ERR wrong number of arguments: usage TASKDB.FAILED ns job_id task_id error"),

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod blocking;
 mod cluster;
 mod errors;
 mod jobs;

@@ -1,0 +1,80 @@
+//! The FFI edge of blocking: parking a REQUEST_WORK client inside Redis until work of its
+//! worker type becomes ready, the way BLPOP parks on a list.
+//!
+//! A client blocks on its worker type's schedule key (`P schedule:<worker_type>`). Every
+//! time a stream of that type gains ready work, [`signal`] marks that key ready; Redis then
+//! calls [`on_ready`] for the clients blocked on it, first blocked first served, and each
+//! retries its claim: one that gets a task is answered and unblocked, one that finds
+//! nothing (another waiter took it) keeps waiting. On timeout the client gets nil. A client
+//! that disconnects while waiting has claimed nothing, so nothing is lost.
+
+use crate::store::api;
+use redis_module::{raw, Context, RedisString, RedisValue};
+use std::os::raw::c_int;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Parks the running client on `key` for `timeout_ms` (0: forever); whenever the key is
+/// signalled, `work::serve_blocked` retries the client's own command.
+pub fn wait_on(ctx: &Context, key: &[u8], timeout_ms: i64) {
+    let name = RedisString::create_from_slice(ctx.ctx, key);
+    let mut keys = [name.inner];
+    // SAFETY: ctx is the running command's; the callbacks are extern "C" functions of this
+    // module; the key array holds one live string that Redis retains.
+    unsafe {
+        api(raw::RedisModule_BlockClientOnKeys)(
+            ctx.ctx,
+            Some(on_ready),
+            Some(on_timeout),
+            None,
+            timeout_ms,
+            keys.as_mut_ptr(),
+            1,
+            std::ptr::null_mut(),
+        )
+    };
+}
+
+/// Wakes the clients blocked on `key` (after this command): work became ready there.
+pub fn signal(ctx: &Context, key: &[u8]) {
+    let name = RedisString::create_from_slice(ctx.ctx, key);
+    // SAFETY: ctx is the running command's and the key a live string.
+    unsafe { api(raw::RedisModule_SignalKeyAsReady)(ctx.ctx, name.inner) };
+}
+
+extern "C" fn on_ready(
+    ctx: *mut raw::RedisModuleCtx,
+    argv: *mut *mut raw::RedisModuleString,
+    argc: c_int,
+) -> c_int {
+    let context = Context::new(ctx);
+    let args = redis_module::decode_args(ctx, argv, argc);
+    match catch_unwind(AssertUnwindSafe(|| {
+        crate::work::serve_blocked(&context, &args)
+    })) {
+        Ok(Ok(Some(v))) => {
+            context.reply(Ok(v));
+            raw::REDISMODULE_OK as c_int
+        }
+        Ok(Ok(None)) => raw::REDISMODULE_ERR as c_int,
+        Ok(Err(e)) => {
+            context.reply(Err(e.into()));
+            raw::REDISMODULE_OK as c_int
+        }
+        Err(_) => {
+            context.log_warning("TaskDB internal error while serving a blocked worker");
+            context.reply(Err(redis_module::RedisError::Str(
+                "ERR internal error; run TASKDB.CHECK to verify the namespace",
+            )));
+            raw::REDISMODULE_OK as c_int
+        }
+    }
+}
+
+extern "C" fn on_timeout(
+    ctx: *mut raw::RedisModuleCtx,
+    _argv: *mut *mut raw::RedisModuleString,
+    _argc: c_int,
+) -> c_int {
+    Context::new(ctx).reply(Ok(RedisValue::Null));
+    raw::REDISMODULE_OK as c_int
+}
