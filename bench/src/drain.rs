@@ -161,17 +161,45 @@ pub fn submit(
     }
 }
 
+/// How workers claim during the drain.
+#[derive(Debug, Clone, Copy)]
+pub struct Mode {
+    /// Wait inside Redis for work (BLOCK ms) instead of polling.
+    pub block_ms: Option<u64>,
+    /// Tasks claimed per REQUEST_WORK (COUNT); their DONEs are sent in one pipeline.
+    pub count: usize,
+}
+
+type Claimed = (String, String, redis::Value, redis::Value, i64);
+
+fn request(c: &mut Connection, wt: &str, mode: Mode) -> Vec<Claimed> {
+    let mut cmd = redis::cmd("TASKDB.REQUEST_WORK");
+    cmd.arg(NS).arg(wt);
+    if let Some(ms) = mode.block_ms {
+        cmd.arg("BLOCK").arg(ms);
+    }
+    if mode.count > 1 {
+        cmd.arg("COUNT").arg(mode.count);
+        let v: Option<Vec<Claimed>> = cmd.query(c).expect("REQUEST_WORK");
+        v.unwrap_or_default()
+    } else {
+        let v: Option<Claimed> = cmd.query(c).expect("REQUEST_WORK");
+        v.into_iter().collect()
+    }
+}
+
 /// Drain phase: `workers` per worker type claim and complete until `total` tasks are done.
-pub fn drain(server: &Server, workers: usize, total: usize) -> Drained {
+pub fn drain(server: &Server, workers: usize, total: usize, mode: Mode) -> Drained {
     let clock = Arc::new(AtomicU64::new(0));
     let finished = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
+    let end_ns = Arc::new(AtomicU64::new(0));
     let handles: Vec<_> = TYPES
         .iter()
         .flat_map(|wt| std::iter::repeat_n(*wt, workers))
         .map(|wt| {
             let mut c = server.conn();
-            let (clock, finished) = (clock.clone(), finished.clone());
+            let (clock, finished, end_ns) = (clock.clone(), finished.clone(), end_ns.clone());
             std::thread::spawn(move || {
                 let mut claims = Vec::new();
                 let mut dones = Vec::new();
@@ -180,42 +208,42 @@ pub fn drain(server: &Server, workers: usize, total: usize) -> Drained {
                 let mut empty = 0;
                 while finished.load(Ordering::SeqCst) < total {
                     let t0 = Instant::now();
-                    let v: Option<(String, String, redis::Value, redis::Value, i64)> =
-                        redis::cmd("TASKDB.REQUEST_WORK")
-                            .arg(NS)
-                            .arg(wt)
-                            .query(&mut c)
-                            .expect("REQUEST_WORK");
-                    let Some((job, task, _, _, _)) = v else {
+                    let got = request(&mut c, wt, mode);
+                    if got.is_empty() {
                         empty += 1;
-                        // A polling worker backs off briefly; blocking claims remove this.
-                        std::thread::sleep(Duration::from_micros(100));
+                        if mode.block_ms.is_none() {
+                            // A polling worker backs off briefly; blocking workers need not.
+                            std::thread::sleep(Duration::from_micros(100));
+                        }
                         continue;
-                    };
+                    }
                     let _ = req.record(t0.elapsed().as_micros() as u64);
                     let recv_seq = clock.fetch_add(1, Ordering::SeqCst);
                     let send_seq = clock.fetch_add(1, Ordering::SeqCst);
                     let t1 = Instant::now();
-                    let ok: i64 = redis::cmd("TASKDB.DONE")
-                        .arg(NS)
-                        .arg(&job)
-                        .arg(&task)
-                        .arg("{}")
-                        .query(&mut c)
-                        .expect("DONE");
+                    let mut p = redis::pipe();
+                    for (job, task, _, _, _) in &got {
+                        p.cmd("TASKDB.DONE").arg(NS).arg(job).arg(task).arg("{}");
+                    }
+                    let oks: Vec<i64> = p.query(&mut c).expect("DONE");
                     let _ = don.record(t1.elapsed().as_micros() as u64);
-                    assert_eq!(ok, 1, "DONE of a claimed task");
-                    finished.fetch_add(1, Ordering::SeqCst);
-                    claims.push(Claim {
-                        job: job.clone(),
-                        task: task.clone(),
-                        recv_seq,
-                    });
-                    dones.push(Done {
-                        job,
-                        task,
-                        send_seq,
-                    });
+                    assert!(oks.iter().all(|&ok| ok == 1), "DONE of a claimed task");
+                    let n = got.len();
+                    if finished.fetch_add(n, Ordering::SeqCst) + n >= total {
+                        end_ns.store(start.elapsed().as_nanos() as u64, Ordering::SeqCst);
+                    }
+                    for (job, task, _, _, _) in got {
+                        claims.push(Claim {
+                            job: job.clone(),
+                            task: task.clone(),
+                            recv_seq,
+                        });
+                        dones.push(Done {
+                            job,
+                            task,
+                            send_seq,
+                        });
+                    }
                 }
                 (claims, dones, req, don, empty)
             })
@@ -237,8 +265,94 @@ pub fn drain(server: &Server, workers: usize, total: usize) -> Drained {
         let _ = out.done_us.add(n);
         out.empty_polls += e;
     }
-    out.elapsed = start.elapsed();
+    out.elapsed = Duration::from_nanos(end_ns.load(Ordering::SeqCst));
     out
+}
+
+/// Wake-up latency: one worker waits in REQUEST_WORK BLOCK 0 while the main connection
+/// creates a job; the time from sending CREATE_JOB to the worker holding the task (an
+/// upper bound of ready-to-claimed, including the CREATE_JOB round trip), `rounds` times.
+pub fn wake_latency(server: &Server, stream: &str, rounds: usize) -> Histogram<u64> {
+    let mut h = Histogram::<u64>::new(3).expect("histogram");
+    let mut main = server.conn();
+    let mut admin = server.conn();
+    for _ in 0..rounds {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut c = server.conn();
+        let worker = std::thread::spawn(move || {
+            let _: Option<Claimed> = redis::cmd("TASKDB.REQUEST_WORK")
+                .arg(NS)
+                .arg("WAKE")
+                .arg("BLOCK")
+                .arg(0)
+                .query(&mut c)
+                .expect("REQUEST_WORK BLOCK");
+            let _ = tx.send(Instant::now());
+        });
+        // Wait (with a deadline) until the worker is parked in the server.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info: String = redis::cmd("INFO")
+                .arg("clients")
+                .query(&mut admin)
+                .unwrap_or_default();
+            if info.contains("blocked_clients:1") || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let t0 = Instant::now();
+        let _: String = redis::cmd("TASKDB.CREATE_JOB")
+            .arg(NS)
+            .arg(stream)
+            .arg("{}")
+            .arg(0)
+            .arg(60)
+            .arg("wake")
+            .query(&mut main)
+            .expect("CREATE_JOB");
+        if let Ok(t1) = rx.recv_timeout(Duration::from_secs(10)) {
+            let _ = h.record(t1.duration_since(t0).as_micros() as u64);
+        }
+        let _ = worker.join();
+    }
+    h
+}
+
+/// Polling traffic of idle workers: REQUEST_WORK calls the server receives in `idle` from
+/// `workers` workers with nothing to do, blocking (`block`) or polling every 100 µs.
+pub fn idle_calls(server: &Server, workers: usize, idle: Duration, block: bool) -> u64 {
+    let mut admin = server.conn();
+    crate::server::reset_stats(&mut admin);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let mut c = server.conn();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let mut cmd = redis::cmd("TASKDB.REQUEST_WORK");
+                    cmd.arg(NS).arg("IDLE");
+                    if block {
+                        cmd.arg("BLOCK").arg(idle.as_millis() as u64);
+                    }
+                    let _: Option<Claimed> = cmd.query(&mut c).expect("REQUEST_WORK");
+                    if !block {
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(idle);
+    let calls = crate::server::commandstats(&mut admin)
+        .get("taskdb.request_work")
+        .map_or(0, |(calls, _)| *calls);
+    stop.store(true, Ordering::SeqCst);
+    for h in handles {
+        let _ = h.join();
+    }
+    calls
 }
 
 /// The native-command limit: the same number of worker connections each doing one LPOP

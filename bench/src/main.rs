@@ -57,6 +57,18 @@ struct Opts {
     module: Option<PathBuf>,
 }
 
+/// One drain run.
+#[derive(Serialize)]
+struct DrainRun {
+    mode: String,
+    tasks_per_s: f64,
+    request_work_p50_us: u64,
+    request_work_p99_us: u64,
+    done_p50_us: u64,
+    done_p99_us: u64,
+    empty_requests: u64,
+}
+
 /// Everything measured, as written to JSON.
 #[derive(Serialize)]
 struct Results {
@@ -67,14 +79,13 @@ struct Results {
     submitters: usize,
     workers_per_type: usize,
     submit_tasks_per_s: f64,
-    drain_tasks_per_s: f64,
-    request_work_p50_us: u64,
-    request_work_p99_us: u64,
-    done_p50_us: u64,
-    done_p99_us: u64,
-    empty_polls: u64,
+    drains: Vec<DrainRun>,
     native_limit_tasks_per_s: f64,
-    drain_fraction_of_limit: f64,
+    blocking_drain_fraction_of_limit: f64,
+    wake_latency_p50_us: u64,
+    wake_latency_p99_us: u64,
+    idle_request_work_calls_per_s_blocking: u64,
+    idle_request_work_calls_per_s_polling: u64,
     server_us_per_call: std::collections::BTreeMap<String, f64>,
     task_life_server_us: f64,
     scale: Vec<scale::Point>,
@@ -110,24 +121,80 @@ fn main() {
         o.users, o.jobs, dag.len(), o.jobs * dag.len(), o.submitters, o.workers
     );
 
-    server::reset_stats(&mut c);
-    let streams = drain::create_streams(&mut c, o.users);
-    eprintln!("submitting...");
-    let sub = drain::submit(&srv, &streams, o.jobs, &dag, o.submitters);
-    let submit_rate = sub.tasks as f64 / sub.elapsed.as_secs_f64();
-    eprintln!("draining...");
-    let d = drain::drain(&srv, o.workers, sub.tasks);
-    let drain_rate = sub.tasks as f64 / d.elapsed.as_secs_f64();
-    let stats = server::commandstats(&mut c);
-    let per_call: std::collections::BTreeMap<String, f64> = stats
-        .iter()
-        .filter(|(k, _)| k.starts_with("taskdb."))
-        .map(|(k, (calls, usec))| (k.to_uppercase(), *usec as f64 / (*calls).max(1) as f64))
-        .collect();
-    eprintln!("verifying...");
-    let problems = verify::verify(&mut c, &sub.jobs, &dag, &d);
+    let modes = [
+        (
+            "polling",
+            drain::Mode {
+                block_ms: None,
+                count: 1,
+            },
+        ),
+        (
+            "blocking",
+            drain::Mode {
+                block_ms: Some(100),
+                count: 1,
+            },
+        ),
+        (
+            "blocking, COUNT 8, pipelined DONE",
+            drain::Mode {
+                block_ms: Some(100),
+                count: 8,
+            },
+        ),
+    ];
+    let mut runs = Vec::new();
+    let mut problems = Vec::new();
+    let mut submit_rate = 0.0;
+    let mut per_call = std::collections::BTreeMap::new();
+    for (name, mode) in modes {
+        let _: () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
+        server::reset_stats(&mut c);
+        let streams = drain::create_streams(&mut c, o.users);
+        eprintln!("{name}: submitting...");
+        let sub = drain::submit(&srv, &streams, o.jobs, &dag, o.submitters);
+        if mode.block_ms.is_none() {
+            submit_rate = sub.tasks as f64 / sub.elapsed.as_secs_f64();
+        }
+        eprintln!("{name}: draining...");
+        let d = drain::drain(&srv, o.workers, sub.tasks, mode);
+        if mode.block_ms.is_some() && mode.count == 1 {
+            per_call = server::commandstats(&mut c)
+                .iter()
+                .filter(|(k, _)| k.starts_with("taskdb."))
+                .map(|(k, (calls, usec))| (k.to_uppercase(), *usec as f64 / (*calls).max(1) as f64))
+                .collect();
+        }
+        eprintln!("{name}: verifying...");
+        problems.extend(verify::verify(&mut c, &sub.jobs, &dag, &d));
+        runs.push(DrainRun {
+            mode: name.to_string(),
+            tasks_per_s: sub.tasks as f64 / d.elapsed.as_secs_f64(),
+            request_work_p50_us: d.request_us.value_at_quantile(0.5),
+            request_work_p99_us: d.request_us.value_at_quantile(0.99),
+            done_p50_us: d.done_us.value_at_quantile(0.5),
+            done_p99_us: d.done_us.value_at_quantile(0.99),
+            empty_requests: d.empty_polls,
+        });
+    }
+    let tasks = o.jobs * dag.len();
     eprintln!("measuring the native-command limit...");
-    let limit = drain::native_limit(&srv, o.workers * drain::TYPES.len(), sub.tasks);
+    let limit = drain::native_limit(&srv, o.workers * drain::TYPES.len(), tasks);
+    eprintln!("measuring wake-up latency and idle traffic...");
+    let _: () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
+    let wake_stream: String = redis::cmd("TASKDB.CREATE_STREAM")
+        .arg(drain::NS)
+        .arg("WAKE")
+        .arg(1)
+        .arg(1)
+        .arg("wake")
+        .query(&mut c)
+        .expect("stream");
+    let wake = drain::wake_latency(&srv, &wake_stream, 300);
+    let idle = std::time::Duration::from_secs(1);
+    let idle_blocking = drain::idle_calls(&srv, o.workers * drain::TYPES.len(), idle, true);
+    let idle_polling = drain::idle_calls(&srv, o.workers * drain::TYPES.len(), idle, false);
 
     let mut points = Vec::new();
     if !o.no_scale {
@@ -169,22 +236,22 @@ fn main() {
         .map(|p| p.create_task_us + p.request_work_us + p.done_us);
     let life = quiet_life
         .unwrap_or(us("TASKDB.CREATE_TASK") + us("TASKDB.REQUEST_WORK") + us("TASKDB.DONE"));
+    let blocking_rate = runs.get(1).map_or(0.0, |r| r.tasks_per_s);
     let r = Results {
         users: o.users,
         jobs: o.jobs,
         tasks_per_job: dag.len(),
-        tasks: sub.tasks,
+        tasks,
         submitters: o.submitters,
         workers_per_type: o.workers,
         submit_tasks_per_s: submit_rate,
-        drain_tasks_per_s: drain_rate,
-        request_work_p50_us: d.request_us.value_at_quantile(0.5),
-        request_work_p99_us: d.request_us.value_at_quantile(0.99),
-        done_p50_us: d.done_us.value_at_quantile(0.5),
-        done_p99_us: d.done_us.value_at_quantile(0.99),
-        empty_polls: d.empty_polls,
+        drains: runs,
         native_limit_tasks_per_s: limit,
-        drain_fraction_of_limit: drain_rate / limit,
+        blocking_drain_fraction_of_limit: blocking_rate / limit,
+        wake_latency_p50_us: wake.value_at_quantile(0.5),
+        wake_latency_p99_us: wake.value_at_quantile(0.99),
+        idle_request_work_calls_per_s_blocking: idle_blocking,
+        idle_request_work_calls_per_s_polling: idle_polling,
         server_us_per_call: per_call.clone(),
         task_life_server_us: life,
         scale: points.clone(),
@@ -194,36 +261,25 @@ fn main() {
     println!();
     println!("| measure | value |");
     println!("|---|---|");
+    println!("| submit | {submit_rate:.0} tasks/s |");
+    for d in &r.drains {
+        println!(
+            "| drain, {} | {:.0} tasks/s; REQUEST_WORK p50 {} µs p99 {} µs; DONE p50 {} µs p99 {} µs; {} empty requests |",
+            d.mode, d.tasks_per_s, d.request_work_p50_us, d.request_work_p99_us, d.done_p50_us, d.done_p99_us, d.empty_requests
+        );
+    }
+    println!("| native limit (LPOP + HSET per task) | {limit:.0} tasks/s |");
     println!(
-        "| submit | {:.0} tasks/s ({} tasks in {:.2} s) |",
-        submit_rate,
-        sub.tasks,
-        sub.elapsed.as_secs_f64()
+        "| blocking drain / limit | {:.0}% |",
+        100.0 * r.blocking_drain_fraction_of_limit
     );
     println!(
-        "| drain | {:.0} tasks/s ({:.2} s; {} empty polls) |",
-        drain_rate,
-        d.elapsed.as_secs_f64(),
-        d.empty_polls
+        "| ready -> blocked worker holds it (incl. CREATE_JOB round trip) | p50 {} µs, p99 {} µs |",
+        r.wake_latency_p50_us, r.wake_latency_p99_us
     );
-    println!(
-        "| REQUEST_WORK latency (client) | p50 {} µs, p99 {} µs |",
-        r.request_work_p50_us, r.request_work_p99_us
-    );
-    println!(
-        "| DONE latency (client) | p50 {} µs, p99 {} µs |",
-        r.done_p50_us, r.done_p99_us
-    );
-    println!(
-        "| native limit (LPOP + HSET per task) | {:.0} tasks/s |",
-        limit
-    );
-    println!(
-        "| drain / limit | {:.0}% |",
-        100.0 * r.drain_fraction_of_limit
-    );
+    println!("| REQUEST_WORK calls in 1 s from {} idle workers | blocking {idle_blocking}, polling {idle_polling} |", o.workers * 3);
     for (k, v) in &per_call {
-        println!("| server µs per call, {k} | {v:.2} |");
+        println!("| server µs per call (blocking drain), {k} | {v:.2} |");
     }
     println!("| server µs per task life (CREATE_TASK + REQUEST_WORK + DONE) | {life:.2} |");
     if !points.is_empty() {
@@ -239,7 +295,7 @@ fn main() {
     }
     println!();
     if problems.is_empty() {
-        println!("verified: every job done, every task handed out exactly once, none before its prerequisites");
+        println!("verified: every job done, every task handed out exactly once, none before its prerequisites (every drain)");
     } else {
         println!("VERIFICATION FAILED ({} problems):", problems.len());
         for p in problems.iter().take(20) {
