@@ -6,7 +6,8 @@
 //! - `CREATE_TASK job_id task_id stream_id task_def_json prereqs_json max_retries timeout_secs`
 //! - `CLAIM job_id task_id` (REQUEST_WORK's choice)
 //! - `DONE job_id task_id output_json`, `FAILED job_id task_id error`,
-//!   `PROGRESS job_id task_id progress`, `RETRY job_id task_id` (also REQUEUE's)
+//!   `PROGRESS job_id task_id progress`, `HEARTBEAT job_id task_id`,
+//!   `RETRY job_id task_id` (also REQUEUE's and the lease reaper's)
 //!
 //! It runs the same code as the public commands with the primary's time and choices, so
 //! the replica's keyspace is the primary's. Clients cannot call it: it is accepted only
@@ -75,7 +76,12 @@ pub fn apply(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
             let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);
             let p = work::parse_progress(a.bytes()?)?;
             a.end()?;
-            work::progress(&db, &job_id, task_id, p, now)?;
+            work::progress(&db, &job_id, task_id, Some(p), now)?;
+        }
+        b"HEARTBEAT" => {
+            let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);
+            a.end()?;
+            work::progress(&db, &job_id, task_id, None, now)?;
         }
         b"RETRY" => {
             let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);

@@ -2,6 +2,7 @@
 
 use crate::model::Policy;
 use redis_module::enum_configuration;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
 enum_configuration! {
@@ -24,4 +25,12 @@ pub fn policy() -> Policy {
         Ok(Scheduling::strict) => Policy::Strict,
         _ => Policy::Fair,
     }
+}
+
+/// `taskdb.requeue-interval-ms`: how often the lease reaper runs (0: off).
+pub static REQUEUE_INTERVAL_MS: AtomicI64 = AtomicI64::new(1000);
+
+/// The lease reaper's interval in force.
+pub fn requeue_interval_ms() -> i64 {
+    REQUEUE_INTERVAL_MS.load(Ordering::Relaxed)
 }

@@ -580,6 +580,7 @@ impl<'c> Db<'c> {
                 leases.zrem(&member);
             } else {
                 leases.zadd(t.deadline() as f64, &member);
+                crate::reaper::note(self.ctx, leases.name());
             }
         }
         if to == TaskState::Done {

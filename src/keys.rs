@@ -207,9 +207,49 @@ pub mod field {
     pub static WORKER_TYPE: Field = Field::new(c"worker_type");
 }
 
+/// The namespace whose `leases` key is `key`, if it is one (the lease reaper finds
+/// namespaces by their lease keys).
+pub fn namespace_of_leases(key: &[u8]) -> Option<Vec<u8>> {
+    let body = key.strip_suffix(b":leases")?;
+    let inner = body.strip_prefix(b"{")?;
+    let close = inner.iter().position(|&b| b == b'}')?;
+    let (tag, rest) = (&inner[..close], &inner[close + 1..]);
+    let ns = if rest.is_empty() {
+        tag.to_vec()
+    } else {
+        let rest = rest.strip_prefix(b"~")?;
+        let colon = rest.iter().position(|&b| b == b':')?;
+        let len: usize = std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()?;
+        let ns = rest.get(colon + 1..)?;
+        if ns.len() != len {
+            return None;
+        }
+        ns.to_vec()
+    };
+    // Only a namespace whose own key schema gives back `key` is one.
+    (Keys::new(&ns).ok()?.leases() == key).then_some(ns)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lease_keys_give_back_their_namespace() {
+        for ns in [
+            &b"prod"[..],
+            b"tenant-{a}",
+            b"a{b",
+            b"{x}y:z",
+            b"with:leases",
+        ] {
+            let k = Keys::new(ns).unwrap();
+            assert_eq!(namespace_of_leases(&k.leases()).as_deref(), Some(ns));
+        }
+        assert_eq!(namespace_of_leases(b"{prod}:queue:x"), None);
+        assert_eq!(namespace_of_leases(b"leases"), None);
+        assert_eq!(namespace_of_leases(b"{a}~9:xx:leases"), None);
+    }
 
     #[test]
     fn plain_namespace_is_wrapped_in_a_tag() {

@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod keys;
 pub mod maintenance;
 pub mod model;
+pub mod reaper;
 pub mod replicate;
 pub mod reply;
 pub mod store;
@@ -86,6 +87,7 @@ commands! {
     cmd_failed => work::failed_cmd,
     cmd_progress => work::progress_cmd,
     cmd_retry => work::retry_cmd,
+    cmd_heartbeat => work::heartbeat_cmd,
     cmd_requeue => work::requeue,
     cmd_check => maintenance::check,
     cmd_stats => maintenance::stats,
@@ -93,6 +95,7 @@ commands! {
 }
 
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
+    reaper::start(ctx);
     ctx.log_notice("TaskDB loaded");
     Status::Ok
 }
@@ -139,13 +142,16 @@ redis_module! {
         ["TASKDB.FAILED", cmd_failed, WF, 1, 1, 1, ""],
         ["TASKDB.PROGRESS", cmd_progress, WF, 1, 1, 1, ""],
         ["TASKDB.RETRY", cmd_retry, WF, 1, 1, 1, ""],
+        ["TASKDB.HEARTBEAT", cmd_heartbeat, WF, 1, 1, 1, ""],
         ["TASKDB.REQUEUE", cmd_requeue, W, 1, 1, 1, ""],
         ["TASKDB.CHECK", cmd_check, W, 1, 1, 1, ""],
         ["TASKDB.STATS", cmd_stats, R, 1, 1, 1, ""],
         ["TASKDB.APPLY", cmd_apply, W, 1, 1, 1, ""],
     ],
     configurations: [
-        i64: [],
+        i64: [
+            ["requeue-interval-ms", &config::REQUEUE_INTERVAL_MS, 1000, 0, 3_600_000, ConfigurationFlags::DEFAULT, None],
+        ],
         string: [],
         bool: [],
         enum: [

@@ -634,6 +634,18 @@ pub fn replicate_apply2(
     };
 }
 
+/// The database the context has selected.
+pub fn selected_db(ctx: &Context) -> i32 {
+    // SAFETY: ctx is a live context (command or timer).
+    unsafe { api(raw::RedisModule_GetSelectedDb)(ctx.ctx) }
+}
+
+/// Selects database `db` for the context; false if there is no such database.
+pub fn select_db(ctx: &Context, db: i32) -> bool {
+    // SAFETY: ctx is a live context; an invalid id is refused, not a crash.
+    unsafe { api(raw::RedisModule_SelectDb)(ctx.ctx, db) == raw::REDISMODULE_OK as c_int }
+}
+
 /// The server clock in milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -239,8 +239,15 @@ pub fn failed_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     Ok(RedisValue::Integer(i64::from(changed)))
 }
 
-/// Raises a ready or running task's progress to at least `progress` and renews its lease.
-pub fn progress(db: &Db, job_id: &str, task_id: &[u8], progress: f64, now: i64) -> Result<bool> {
+/// Raises a ready or running task's progress to at least `progress` (unless `None`: a
+/// heartbeat) and renews its lease.
+pub fn progress(
+    db: &Db,
+    job_id: &str,
+    task_id: &[u8],
+    progress: Option<f64>,
+    now: i64,
+) -> Result<bool> {
     let Some((k, mut t)) = db.task(job_id, task_id, true)? else {
         return Ok(false);
     };
@@ -253,14 +260,15 @@ pub fn progress(db: &Db, job_id: &str, task_id: &[u8], progress: f64, now: i64) 
         Some(v) => parse_num(k.name(), "progress", v.as_bytes())?,
         None => 0.0,
     };
-    let shown = model::format_double(progress);
-    if progress > old {
-        k.hmset(&[
-            (&field::PROGRESS, Val::Bytes(shown.as_bytes())),
+    match progress.filter(|p| *p > old) {
+        Some(p) => k.hmset(&[
+            (
+                &field::PROGRESS,
+                Val::Bytes(model::format_double(p).as_bytes()),
+            ),
             (&field::UPDATED_AT, Val::Int(now)),
-        ]);
-    } else {
-        k.hmset(&[(&field::UPDATED_AT, Val::Int(now))]);
+        ]),
+        None => k.hmset(&[(&field::UPDATED_AT, Val::Int(now))]),
     }
     t.updated_at = Some(now);
     db.renew_lease(&t)?;
@@ -283,10 +291,26 @@ pub fn progress_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let value = parse_progress(a.bytes()?)?;
     let db = Db::new(ctx, keys);
     let now = now_ms();
-    let changed = progress(&db, &job_id, task_id, value, now)?;
+    let changed = progress(&db, &job_id, task_id, Some(value), now)?;
     if changed {
         db.flush()?;
         replicate::decision_as_sent(ctx, args, now, c"PROGRESS");
+    }
+    Ok(RedisValue::Integer(i64::from(changed)))
+}
+
+/// `TASKDB.HEARTBEAT ns job_id task_id` -> 1 if a ready or running task's lease was
+/// renewed (updated_at = now), else 0; its progress stays as it is
+pub fn heartbeat_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, "TASKDB.HEARTBEAT ns job_id task_id", 3, 3)?;
+    let (_, keys) = a.ns()?;
+    let (job_id, task_id) = job_task(&mut a)?;
+    let db = Db::new(ctx, keys);
+    let now = now_ms();
+    let changed = progress(&db, &job_id, task_id, None, now)?;
+    if changed {
+        db.flush()?;
+        replicate::decision_as_sent(ctx, args, now, c"HEARTBEAT");
     }
     Ok(RedisValue::Integer(i64::from(changed)))
 }

@@ -76,6 +76,9 @@ impl Server {
                 .args(extra)
                 .arg("--loadmodule")
                 .arg(module_path())
+                // The lease reaper is off unless a test turns it on (CONFIG SET), so lease
+                // expiry in other tests happens only when they call REQUEUE.
+                .args(["requeue-interval-ms", "0"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
             let mut child = cmd.spawn().expect("redis-server on PATH");

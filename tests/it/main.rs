@@ -9,6 +9,7 @@ mod errors;
 mod jobs;
 mod maintenance;
 mod parity;
+mod reaper;
 mod replication;
 mod streams;
 mod tasks;

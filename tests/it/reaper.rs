@@ -1,0 +1,139 @@
+//! The lease reaper (a timer inside the server) and TASKDB.HEARTBEAT.
+
+use crate::common::*;
+use std::path::Path;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_timer_requeues_an_expired_task_without_any_requeue_call_and_the_replica_follows() {
+    let primary = Server::start();
+    let port = primary.port.to_string();
+    let replica = Server::with_args(&["--replicaof", "127.0.0.1", &port, "--save", ""]);
+    let mut rc = replica.conn();
+    wait_for(20, "replica link up", || {
+        let info: String = q(&mut rc, &["INFO", "replication"]);
+        info.contains("master_link_status:up").then_some(())
+    });
+    let mut db = Ns::new(&primary, "t");
+    let _: () = q(
+        &mut db.c,
+        &["CONFIG", "SET", "taskdb.requeue-interval-ms", "20"],
+    );
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job: String = db.q("CREATE_JOB", &[&st, "{}", "3", "0", "u"]);
+    db.claim("cpu").unwrap();
+    wait_for(10, "the reaper to requeue the task", || {
+        (db.task_field(&job, "init", "state").as_deref() == Some("ready")).then_some(())
+    });
+    assert_eq!(db.task_field(&job, "init", "retries").as_deref(), Some("1"));
+    let stats: String = q(&mut db.c, &["INFO", "commandstats"]);
+    assert!(!stats.contains("TASKDB.REQUEUE"), "no REQUEUE was called");
+    let acked: i64 = q(&mut db.c, &["WAIT", "1", "10000"]);
+    assert_eq!(acked, 1);
+    assert_eq!(digest(&mut rc), digest(&mut db.c));
+    assert!(db.check().is_empty());
+}
+
+#[test]
+fn an_interval_of_zero_turns_the_reaper_off() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let _: () = q(
+        &mut db.c,
+        &["CONFIG", "SET", "taskdb.requeue-interval-ms", "0"],
+    );
+    let v: Vec<String> = q(&mut db.c, &["CONFIG", "GET", "taskdb.requeue-interval-ms"]);
+    assert_eq!(v[1], "0");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job: String = db.q("CREATE_JOB", &[&st, "{}", "3", "0", "u"]);
+    db.claim("cpu").unwrap();
+    let started = db.task_ms(&job, "init", "started_at");
+    db.wait_past(started);
+    assert_eq!(
+        db.task_field(&job, "init", "state").as_deref(),
+        Some("running")
+    );
+    assert_eq!(
+        db.q::<i64>("REQUEUE", &["10"]),
+        1,
+        "REQUEUE still works by hand"
+    );
+    let e = err(
+        &mut db.c,
+        &["CONFIG", "SET", "taskdb.requeue-interval-ms", "-1"],
+    );
+    assert!(e.starts_with("ERR"), "{e}");
+}
+
+#[test]
+fn after_a_restart_the_reaper_finds_leases_it_never_saw() {
+    let first = Server::with_args(&[
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--save",
+        "",
+    ]);
+    let mut db = Ns::new(&first, "{tenant}x");
+    let _: () = q(
+        &mut db.c,
+        &["CONFIG", "SET", "taskdb.requeue-interval-ms", "0"],
+    );
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job: String = db.q("CREATE_JOB", &[&st, "{}", "3", "0", "u"]);
+    db.claim("cpu").unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(first.dir.path(), copy.path());
+    drop(db);
+    drop(first);
+    let second = Server::in_dir(copy, &["--appendonly", "yes", "--save", ""]);
+    let mut db = Ns::new(&second, "{tenant}x");
+    let _: () = q(&mut db.c, &["CONFIG", "SET", "taskdb.requeue-interval-ms", "20"]);
+    wait_for(20, "the reaper to requeue the task", || {
+        (db.task_field(&job, "init", "state").as_deref() == Some("ready")).then_some(())
+    });
+    assert!(db.check().is_empty());
+}
+
+#[test]
+fn heartbeat_renews_the_lease_and_leaves_progress_alone() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    db.claim("cpu").unwrap();
+    let _: i64 = db.q("PROGRESS", &[&job, "init", "0.4"]);
+    let before = db.task_ms(&job, "init", "updated_at");
+    db.wait_past(before);
+    assert_eq!(db.q::<i64>("HEARTBEAT", &[&job, "init"]), 1);
+    assert!(db.task_ms(&job, "init", "updated_at") > before);
+    assert_eq!(
+        db.task_field(&job, "init", "progress").as_deref(),
+        Some("0.4")
+    );
+    assert!(
+        db.check().is_empty(),
+        "the lease deadline moved with updated_at"
+    );
+    assert!(db.done(&job, "init"));
+    assert_eq!(db.q::<i64>("HEARTBEAT", &[&job, "init"]), 0);
+    assert_eq!(db.q::<i64>("HEARTBEAT", &[&job, "nope"]), 0);
+    let e = db.err("HEARTBEAT", &[&job]);
+    assert_eq!(
+        e,
+        "ERR wrong number of arguments: usage TASKDB.HEARTBEAT ns job_id task_id"
+    );
+}
