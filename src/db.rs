@@ -76,6 +76,8 @@ pub struct Job {
     pub unresolved: i64,
     /// Tasks created (the next task's index).
     pub tasks: i64,
+    /// Its priority (its tasks inherit it).
+    pub priority: model::Priority,
 }
 
 /// A task's stored fields that transitions need.
@@ -106,12 +108,18 @@ pub struct Task {
 }
 
 impl Job {
-    /// Its hot state as stored: "seq unresolved tasks".
+    /// Its hot state as stored: "seq unresolved tasks priority_rank".
     pub fn sched(&self) -> model::Packed {
         model::Packed::new()
             .int(self.seq as i64)
             .int(self.unresolved)
             .int(self.tasks)
+            .int(self.priority as i64)
+    }
+
+    /// The queue score of its ready tasks.
+    pub fn queue_score(&self) -> f64 {
+        model::queue_score(self.seq, self.priority)
     }
 }
 
@@ -319,6 +327,10 @@ impl<'c> Db<'c> {
             seq: u.num().ok_or_else(corrupt)?,
             unresolved: u.num().ok_or_else(corrupt)?,
             tasks: u.num().ok_or_else(corrupt)?,
+            priority: u
+                .num()
+                .and_then(model::Priority::from_rank)
+                .ok_or_else(corrupt)?,
         }))
     }
 
@@ -522,12 +534,9 @@ impl<'c> Db<'c> {
     }
 
     fn queue_add(&self, t: &Task) -> Result<()> {
-        let job_seq = self.with_job(&t.job_id, false, |j, _| j.seq)?;
+        let score = self.with_job(&t.job_id, false, |j, _| j.queue_score())?;
         self.open(self.keys.queue(&t.stream_id), true, Kind::Zset)?
-            .zadd(
-                model::queue_score(job_seq),
-                &model::queue_member(t.idx, &t.job_id, &t.id),
-            );
+            .zadd(score, &model::queue_member(t.idx, &t.job_id, &t.id));
         Ok(())
     }
 

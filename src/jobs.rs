@@ -8,7 +8,7 @@ use crate::args::Args;
 use crate::db::{Db, Job};
 use crate::error::{Error, Result};
 use crate::keys::field;
-use crate::model::{self, JobState, TaskState};
+use crate::model::{self, JobState, Priority, TaskState};
 use crate::replicate;
 use crate::store::{now_ms, Kind, Val};
 use crate::tasks::{self, NewTask};
@@ -31,26 +31,38 @@ pub struct NewJob<'a> {
     pub user_id: &'a [u8],
     /// The id asked for with `ID`, if any.
     pub id: Option<String>,
+    /// Its priority (`PRIORITY`, default medium).
+    pub priority: Priority,
 }
 
 impl<'a> NewJob<'a> {
-    /// Parses `stream_id task_def_json max_retries timeout_secs user_id [ID uuid]`.
+    /// Parses `stream_id task_def_json max_retries timeout_secs user_id [ID uuid]
+    /// [PRIORITY high|medium|low]`.
     pub fn parse(a: &mut Args<'a>) -> Result<Self> {
         let stream_id = a.uuid("stream_id")?;
         let task_def = a.json("task_def_json")?;
         let max_retries = a.int("max_retries", 0, i32::MAX.into())?;
         let timeout_secs = a.int("timeout_secs", 0, i32::MAX.into())?;
         let user_id = a.name("user_id")?;
-        let id = if a.has_more() {
+        let (mut id, mut priority) = (None, None);
+        while a.has_more() {
             let word = a.bytes()?;
-            if !word.eq_ignore_ascii_case(b"ID") {
-                return Err(Error::invalid("option", word, "expected ID"));
+            if word.eq_ignore_ascii_case(b"ID") && id.is_none() {
+                id = Some(a.uuid("ID")?);
+            } else if word.eq_ignore_ascii_case(b"PRIORITY") && priority.is_none() {
+                let p = a.bytes()?;
+                priority =
+                    Some(Priority::parse(p).ok_or_else(|| {
+                        Error::invalid("PRIORITY", p, "must be high, medium or low")
+                    })?);
+            } else {
+                return Err(Error::invalid(
+                    "option",
+                    word,
+                    "expected ID uuid or PRIORITY high|medium|low, each at most once",
+                ));
             }
-            Some(a.uuid("ID")?)
-        } else {
-            None
-        };
-        a.end()?;
+        }
         Ok(NewJob {
             stream_id,
             task_def,
@@ -58,6 +70,7 @@ impl<'a> NewJob<'a> {
             timeout_secs,
             user_id,
             id,
+            priority: priority.unwrap_or(Priority::Medium),
         })
     }
 }
@@ -76,12 +89,14 @@ pub fn insert(db: &Db, id: &str, j: &NewJob, now: i64) -> Result<()> {
         seq,
         unresolved: 0,
         tasks: 0,
+        priority: j.priority,
     };
     jk.hmset(&[
         (&field::STATE, Val::Bytes(b"running")),
         (&field::SCHED, Val::Bytes(job.sched().bytes())),
         (&field::USER_ID, Val::Bytes(j.user_id)),
         (&field::CREATED_AT, Val::Int(now)),
+        (&field::PRIORITY, Val::Bytes(j.priority.as_str().as_bytes())),
     ]);
     db.open(db.keys.jobs(), true, Kind::Hash)?
         .hset(id.as_bytes(), JobState::Running.as_str().as_bytes());
@@ -104,9 +119,8 @@ pub fn insert(db: &Db, id: &str, j: &NewJob, now: i64) -> Result<()> {
 
 /// `TASKDB.CREATE_JOB ns stream_id task_def_json max_retries timeout_secs user_id [ID uuid]` -> job id
 pub fn create_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    const USAGE: &str =
-        "TASKDB.CREATE_JOB ns stream_id task_def_json max_retries timeout_secs user_id [ID uuid]";
-    let mut a = Args::new(args, USAGE, 6, 8)?;
+    const USAGE: &str = "TASKDB.CREATE_JOB ns stream_id task_def_json max_retries timeout_secs user_id [ID uuid] [PRIORITY high|medium|low]";
+    let mut a = Args::new(args, USAGE, 6, 10)?;
     let (ns, keys) = a.ns()?;
     let j = NewJob::parse(&mut a)?;
     let db = Db::new(ctx, keys);
@@ -117,7 +131,12 @@ pub fn create_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     insert(&db, &id, &j, now)?;
     db.flush()?;
     let mut rep: Vec<&[u8]> = args.iter().skip(2).take(5).map(|a| a.as_slice()).collect();
-    rep.extend_from_slice(&[b"ID", id.as_bytes()]);
+    rep.extend_from_slice(&[
+        b"ID",
+        id.as_bytes(),
+        b"PRIORITY",
+        j.priority.as_str().as_bytes(),
+    ]);
     replicate::decision(ctx, ns, now, "CREATE_JOB", &rep);
     Ok(RedisValue::BulkString(id))
 }

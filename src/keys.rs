@@ -187,6 +187,8 @@ pub mod field {
     pub static OUTPUT: Field = Field::new(c"output");
     /// `prerequisites`
     pub static PREREQUISITES: Field = Field::new(c"prerequisites");
+    /// `priority`
+    pub static PRIORITY: Field = Field::new(c"priority");
     /// `progress`
     pub static PROGRESS: Field = Field::new(c"progress");
     /// `reserved`

@@ -282,10 +282,10 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
             sc[state as usize] += 1;
             match state {
                 TaskState::Ready => {
-                    queues.entry(t.stream_id.clone()).or_default().insert(
-                        model::queue_member(t.idx, &job_id, id),
-                        model::queue_score(job.seq),
-                    );
+                    queues
+                        .entry(t.stream_id.clone())
+                        .or_default()
+                        .insert(model::queue_member(t.idx, &job_id, id), job.queue_score());
                 }
                 TaskState::Running => {
                     leases.insert(model::task_ref(&job_id, id), t.deadline() as f64);

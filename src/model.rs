@@ -94,6 +94,42 @@ impl JobState {
     }
 }
 
+/// A job's priority: within a stream, higher-priority jobs are served first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Served before medium and low.
+    High = 0,
+    /// The default.
+    Medium = 1,
+    /// Served after high and medium.
+    Low = 2,
+}
+
+impl Priority {
+    /// The stored and accepted name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::High => "high",
+            Priority::Medium => "medium",
+            Priority::Low => "low",
+        }
+    }
+
+    /// Parses a name (any case).
+    pub fn parse(s: &[u8]) -> Option<Priority> {
+        [Priority::High, Priority::Medium, Priority::Low]
+            .into_iter()
+            .find(|p| p.as_str().as_bytes().eq_ignore_ascii_case(s))
+    }
+
+    /// From its rank (0 high, 1 medium, 2 low).
+    pub fn from_rank(r: i64) -> Option<Priority> {
+        [Priority::High, Priority::Medium, Priority::Low]
+            .get(usize::try_from(r).ok()?)
+            .copied()
+    }
+}
+
 /// How REQUEST_WORK picks a stream among those of a worker type with ready work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
@@ -157,10 +193,11 @@ pub fn stream_of_schedule_member(member: &[u8]) -> Result<&str> {
         .ok_or_else(|| Error::Corrupt("schedule member".into()))
 }
 
-/// The score of a ready task in its stream's queue: its job's creation sequence, so the
-/// oldest job is served first. Sequences stay far below 2^53, where doubles are exact.
-pub fn queue_score(job_seq: u64) -> f64 {
-    job_seq as f64
+/// The score of a ready task in its stream's queue: its job's priority, then its job's
+/// creation sequence, so higher-priority jobs come first and then the oldest job.
+/// `rank * 2^50 + seq` stays below 2^53, where doubles are exact, for 10^15 jobs.
+pub fn queue_score(job_seq: u64, priority: Priority) -> f64 {
+    (priority as u64 * (1u64 << 50) + job_seq) as f64
 }
 
 /// The member of a ready task in its stream's queue: its index in its job (fixed-width
@@ -457,6 +494,16 @@ mod tests {
         assert!(link.starts_with(&dependents_prefix(b"seg")));
         assert!(!dependent_link(b"se", b"gjoin").starts_with(&dependents_prefix(b"seg")));
         assert_eq!(&link[dependents_prefix(b"seg").len()..], b"join");
+    }
+
+    #[test]
+    fn priority_orders_before_age() {
+        assert!(queue_score(1_000_000, Priority::High) < queue_score(1, Priority::Medium));
+        assert!(queue_score(5, Priority::Medium) < queue_score(6, Priority::Medium));
+        assert!(queue_score(1, Priority::Low) > queue_score(1 << 49, Priority::Medium));
+        assert_eq!(Priority::parse(b"HIGH"), Some(Priority::High));
+        assert_eq!(Priority::from_rank(2), Some(Priority::Low));
+        assert_eq!(Priority::from_rank(3), None);
     }
 
     #[test]

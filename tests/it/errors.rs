@@ -35,7 +35,7 @@ fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
         (vec!["TASKDB.CREATE_JOB", "t", &st, "{}", "1", "-1", "u"], "ERR invalid timeout_secs '-1': must be an integer from 0 to 2147483647"),
         (vec!["TASKDB.CREATE_JOB", "t", NO_UUID, "{}", "1", "1", "u"], "ERR invalid stream_id 'not-a-uuid': must be a UUID"),
         (vec!["TASKDB.CREATE_JOB", "t", "00000000-0000-0000-0000-000000000000", "{}", "1", "1", "u"], "NOTFOUND stream '00000000-0000-0000-0000-000000000000' does not exist"),
-        (vec!["TASKDB.CREATE_JOB", "t", &st, "{}", "1", "1", "u", "KEY", "x"], "ERR invalid option 'KEY': expected ID"),
+        (vec!["TASKDB.CREATE_JOB", "t", &st, "{}", "1", "1", "u", "KEY", "x"], "ERR invalid option 'KEY': expected ID uuid or PRIORITY high|medium|low, each at most once"),
         (vec!["TASKDB.CREATE_JOB", "t", &st, "{}", "1", "1", "u", "ID", "x"], "ERR invalid ID 'x': must be a UUID"),
         (vec!["TASKDB.CREATE_TASK", "t", &job, "a", &st, "{}", "{}", "1", "1"], "ERR invalid prereqs_json '{}': must be a JSON array of strings"),
         (vec!["TASKDB.CREATE_TASK", "t", &job, "a", &st, "{}", "[1]", "1", "1"], "ERR invalid prereqs_json '[1]': must be a JSON array of strings"),

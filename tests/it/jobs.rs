@@ -170,3 +170,54 @@ fn stats_counts_tasks_per_worker_type_and_jobs_per_state() {
     assert_eq!(wt, "gpu");
     assert_eq!(gpu_counts[0], ("pending".into(), 1));
 }
+
+#[test]
+fn higher_priority_jobs_are_served_first_within_a_stream() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let low: String = db.q(
+        "CREATE_JOB",
+        &[&st, "{}", "1", "60", "u", "PRIORITY", "low"],
+    );
+    let medium = db.job(&st, "u");
+    let high: String = db.q(
+        "CREATE_JOB",
+        &[&st, "{}", "1", "60", "u", "PRIORITY", "HIGH"],
+    );
+    let high2: String = db.q(
+        "CREATE_JOB",
+        &[
+            &st,
+            "{}",
+            "1",
+            "60",
+            "u",
+            "ID",
+            "00000000-0000-4000-8000-000000000002",
+            "PRIORITY",
+            "high",
+        ],
+    );
+    assert_eq!(high2, "00000000-0000-4000-8000-000000000002");
+    // The tasks a job creates later inherit its priority.
+    db.task(&low, "later", &st, &[]);
+    let order: Vec<String> = (0..5).map(|_| db.claim("cpu").unwrap().0).collect();
+    assert_eq!(order, [high.clone(), high2, medium, low.clone(), low]);
+    let e = db.err(
+        "CREATE_JOB",
+        &[&st, "{}", "1", "60", "u", "PRIORITY", "urgent"],
+    );
+    assert_eq!(
+        e,
+        "ERR invalid PRIORITY 'urgent': must be high, medium or low"
+    );
+    let e = db.err(
+        "CREATE_JOB",
+        &[
+            &st, "{}", "1", "60", "u", "PRIORITY", "low", "PRIORITY", "high",
+        ],
+    );
+    assert!(e.contains("each at most once"), "{e}");
+    assert!(db.check().is_empty());
+}

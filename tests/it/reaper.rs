@@ -101,7 +101,10 @@ fn after_a_restart_the_reaper_finds_leases_it_never_saw() {
     drop(first);
     let second = Server::in_dir(copy, &["--appendonly", "yes", "--save", ""]);
     let mut db = Ns::new(&second, "{tenant}x");
-    let _: () = q(&mut db.c, &["CONFIG", "SET", "taskdb.requeue-interval-ms", "20"]);
+    let _: () = q(
+        &mut db.c,
+        &["CONFIG", "SET", "taskdb.requeue-interval-ms", "20"],
+    );
     wait_for(20, "the reaper to requeue the task", || {
         (db.task_field(&job, "init", "state").as_deref() == Some("ready")).then_some(())
     });
