@@ -32,7 +32,7 @@ pub struct Stream {
     /// Creation sequence (tie-break: older first).
     pub seq: u64,
     /// Its tasks per state, indexed like [`TaskState::ALL`].
-    pub counts: [i64; 5],
+    pub counts: [i64; model::STATES],
 }
 
 impl Stream {
@@ -422,15 +422,38 @@ impl<'c> Db<'c> {
         Ok(())
     }
 
-    /// Fails a job (if still running) with `error`.
-    pub fn fail_job(&self, job_id: &str, error: &[u8]) -> Result<()> {
-        self.with_job(job_id, false, |j, k| {
+    /// Fails a job (if still running) with `error`, and cancels its ready and pending
+    /// tasks so they leave every queue; true if the job was running.
+    pub fn fail_job(&self, job_id: &str, error: &[u8]) -> Result<bool> {
+        let failed = self.with_job(job_id, false, |j, k| {
             if j.state == JobState::Running {
-                self.set_job_state(k, j, JobState::Failed, Some(error))
+                self.set_job_state(k, j, JobState::Failed, Some(error))?;
+                Ok(true)
             } else {
-                Ok(())
+                Ok(false)
             }
-        })?
+        })??;
+        if failed {
+            self.cancel_tasks(job_id)?;
+        }
+        Ok(failed)
+    }
+
+    /// Cancels every ready and pending task of a job (linear in its tasks; only when a job
+    /// fails).
+    pub fn cancel_tasks(&self, job_id: &str) -> Result<()> {
+        // Read through a handle of its own: the list is not changed while we walk it.
+        let ids = self
+            .open(self.keys.job_tasks(job_id), false, Kind::List)?
+            .litems();
+        for id in ids {
+            if let Some((k, mut t)) = self.task(job_id, &id, true)? {
+                if matches!(t.state, TaskState::Ready | TaskState::Pending) {
+                    self.move_task(&k, &mut t, TaskState::Cancelled, &[])?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Runs `f` on a job's key: the command's cached handle, else a new one (the job's
@@ -635,6 +658,6 @@ impl<'c> Db<'c> {
         }
         self.move_task(k, t, TaskState::Failed, &fields)?;
         self.touch_job(&t.job_id, None, Some(now))?;
-        self.fail_job(&t.job_id, error)
+        self.fail_job(&t.job_id, error).map(|_| ())
     }
 }

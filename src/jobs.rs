@@ -236,6 +236,26 @@ pub fn job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     ))
 }
 
+/// The error a job cancelled without a reason gets.
+pub const CANCELLED: &[u8] = b"cancelled";
+
+/// `TASKDB.CANCEL_JOB ns job_id [reason]` -> 1 if a running job was stopped (state failed,
+/// error = reason, its ready and pending tasks cancelled), 0 if it had already ended
+pub fn cancel_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, "TASKDB.CANCEL_JOB ns job_id [reason]", 2, 3)?;
+    let (_, keys) = a.ns()?;
+    let job_id = a.uuid("job_id")?;
+    let reason = if a.has_more() { a.bytes()? } else { CANCELLED };
+    let db = Db::new(ctx, keys);
+    db.with_job(&job_id, false, |_, _| ())?;
+    let stopped = db.fail_job(&job_id, reason)?;
+    if stopped {
+        db.flush()?;
+        replicate::verbatim(ctx);
+    }
+    Ok(RedisValue::Integer(i64::from(stopped)))
+}
+
 /// Deletes a job, its tasks and every index entry of them; false if there is no such job.
 pub fn delete(db: &Db, job_id: &str) -> Result<bool> {
     let Some((jk, j)) = db.job(job_id)? else {

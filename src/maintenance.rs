@@ -159,8 +159,10 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
         }
     }
 
-    let mut stream_counts: HashMap<String, [i64; 5]> =
-        streams.keys().map(|k| (k.clone(), [0; 5])).collect();
+    let mut stream_counts: HashMap<String, [i64; model::STATES]> = streams
+        .keys()
+        .map(|k| (k.clone(), [0; model::STATES]))
+        .collect();
     let mut job_counts: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
     let mut running_jobs: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
     let mut done_jobs: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
@@ -261,6 +263,32 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
             "dependent_link",
             &mut out,
         )?;
+        // A failed job's ready and pending tasks must be cancelled.
+        if job.state == JobState::Failed {
+            for (id, (k, t, _)) in &tasks {
+                let state = new_states.get(id).copied().unwrap_or(t.state);
+                if !matches!(state, TaskState::Ready | TaskState::Pending) {
+                    continue;
+                }
+                out.push(violation(
+                    "not_cancelled",
+                    &[
+                        ("job_id", &jid),
+                        ("task_id", id),
+                        ("state", state.as_str().as_bytes()),
+                    ],
+                ));
+                new_states.insert(id.clone(), TaskState::Cancelled);
+                if fix {
+                    let mut fixed = t.clone();
+                    fixed.state = TaskState::Cancelled;
+                    k.hmset(&[
+                        (&field::SCHED, Val::Bytes(fixed.sched().pack().bytes())),
+                        (&field::STATE, Val::Bytes(b"cancelled")),
+                    ]);
+                }
+            }
+        }
         // Derived data from the (repaired) task states.
         let mut unresolved = 0;
         let mut any_failed = false;
@@ -356,7 +384,8 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
         let k = db.open(db.keys.stream(id), fix, Kind::Hash)?;
         let p = model::priority(ready, running, s.reserved, s.be_mult);
         if s.counts != counts {
-            let text = |c: &[i64; 5]| c.iter().fold(model::Packed::new(), |p, n| p.int(*n));
+            let text =
+                |c: &[i64; model::STATES]| c.iter().fold(model::Packed::new(), |p, n| p.int(*n));
             let (stored, want) = (text(&s.counts), text(&counts));
             out.push(violation(
                 "stream_counts",
@@ -456,7 +485,7 @@ pub fn stats(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, "TASKDB.STATS ns", 1, 1)?;
     let (_, keys) = a.ns()?;
     let db = Db::new(ctx, keys);
-    let mut per_type: BTreeMap<Vec<u8>, [i64; 5]> = BTreeMap::new();
+    let mut per_type: BTreeMap<Vec<u8>, [i64; model::STATES]> = BTreeMap::new();
     for (sid, _) in db
         .open(db.keys.streams(), false, Kind::Hash)?
         .hgetall(ctx)?

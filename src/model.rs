@@ -14,6 +14,8 @@
 //!                                                        running ─────────────────────┘
 //!                                                           │
 //!                     DONE (from ready or running) ──► done │ FAILED / retry limit ──► failed
+//!
+//!   ready or pending ──(its job fails or is cancelled)──► cancelled
 //! ```
 
 use crate::error::{Error, Result};
@@ -31,16 +33,22 @@ pub enum TaskState {
     Done,
     /// Failed explicitly or by the retry limit. Final.
     Failed,
+    /// Was ready or pending when its job failed or was cancelled: never handed out. Final.
+    Cancelled,
 }
+
+/// The number of task states.
+pub const STATES: usize = 6;
 
 impl TaskState {
     /// Every state, in the order STATS reports them.
-    pub const ALL: [TaskState; 5] = [
+    pub const ALL: [TaskState; STATES] = [
         TaskState::Pending,
         TaskState::Ready,
         TaskState::Running,
         TaskState::Done,
         TaskState::Failed,
+        TaskState::Cancelled,
     ];
 
     /// The stored and replied name.
@@ -51,6 +59,7 @@ impl TaskState {
             TaskState::Running => "running",
             TaskState::Done => "done",
             TaskState::Failed => "failed",
+            TaskState::Cancelled => "cancelled",
         }
     }
 
@@ -348,13 +357,14 @@ pub struct StreamSched {
     /// Creation sequence (tie-break: older first).
     pub seq: u64,
     /// Its tasks per state, indexed like [`TaskState::ALL`].
-    pub counts: [i64; 5],
+    pub counts: [i64; STATES],
     /// The worker type that runs its tasks.
     pub worker_type: Vec<u8>,
 }
 
 impl StreamSched {
-    /// Stored form: `reserved be_mult seq pending ready running done failed worker_type`.
+    /// Stored form: `reserved be_mult seq pending ready running done failed cancelled
+    /// worker_type`.
     pub fn pack(&self) -> Packed {
         let mut p = Packed::new()
             .int(self.reserved)
@@ -372,7 +382,7 @@ impl StreamSched {
         let reserved = u.num()?;
         let be_mult = u.num()?;
         let seq = u.num()?;
-        let mut counts = [0i64; 5];
+        let mut counts = [0i64; STATES];
         for c in counts.iter_mut() {
             *c = u.num()?;
         }
@@ -540,10 +550,10 @@ mod tests {
             reserved: 2,
             be_mult: 1.5,
             seq: 7,
-            counts: [1, 2, 3, 40, -5],
+            counts: [1, 2, 3, 40, -5, 6],
             worker_type: b"gpu big".to_vec(),
         };
-        assert_eq!(s.pack().bytes(), b"2 1.5 7 1 2 3 40 -5 gpu big");
+        assert_eq!(s.pack().bytes(), b"2 1.5 7 1 2 3 40 -5 6 gpu big");
         assert_eq!(StreamSched::unpack(s.pack().bytes()), Some(s));
         assert_eq!(StreamSched::unpack(b"2 1.5 7 1 2 3"), None);
         let t = TaskSched {

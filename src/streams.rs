@@ -73,7 +73,7 @@ pub fn insert(db: &Db, id: &str, s: &NewStream, now: i64) -> Result<()> {
         reserved: s.reserved,
         be_mult,
         seq,
-        counts: [0; 5],
+        counts: [0; model::STATES],
         worker_type: s.worker_type.to_vec(),
     };
     k.hmset(&[

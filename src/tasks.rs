@@ -72,7 +72,8 @@ impl<'a> NewTask<'a> {
 /// Creates a task in job `job_id`. Validates the job, the stream, the task id and the
 /// prerequisites before the first write.
 pub fn insert(db: &Db, job_id: &str, t: &NewTask, now: i64) -> Result<()> {
-    if db.with_job(job_id, false, |j, _| j.state)? == JobState::Done {
+    let job_state = db.with_job(job_id, false, |j, _| j.state)?;
+    if job_state == JobState::Done {
         return Err(Error::Refused(format!(
             "job '{job_id}' is done: a finished job takes no new tasks"
         )));
@@ -104,7 +105,10 @@ pub fn insert(db: &Db, job_id: &str, t: &NewTask, now: i64) -> Result<()> {
         j.tasks += 1;
         j.tasks - 1
     })?;
-    let state = if not_done == 0 {
+    let state = if job_state == JobState::Failed {
+        // A failed job's new tasks are never handed out.
+        TaskState::Cancelled
+    } else if not_done == 0 {
         TaskState::Ready
     } else {
         TaskState::Pending

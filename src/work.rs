@@ -9,7 +9,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::keys::field;
 use crate::keys::Keys;
-use crate::model::{self, TaskState};
+use crate::model::{self, JobState, TaskState};
 use crate::replicate;
 use crate::store::{now_ms, parse_num, Kind, Val};
 use redis_module::{Context, ContextFlags, RedisString, RedisValue};
@@ -324,6 +324,8 @@ pub enum Retried {
     Requeued,
     /// It passed its retry limit and failed with its job.
     LimitHit,
+    /// Its job had failed, so instead of going back to ready it was cancelled.
+    Cancelled,
 }
 
 /// Sends a running task back to ready at `now`, or fails it past its retry limit.
@@ -343,10 +345,16 @@ pub fn retry(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<Retried>
     }
     t.updated_at = Some(now);
     let retries = t.retries;
+    let failed_job = db.with_job(job_id, false, |j, _| j.state == JobState::Failed)?;
+    let (to, outcome) = if failed_job {
+        (TaskState::Cancelled, Retried::Cancelled)
+    } else {
+        (TaskState::Ready, Retried::Requeued)
+    };
     db.move_task(
         &k,
         &mut t,
-        TaskState::Ready,
+        to,
         &[
             (&field::RETRIES, Val::Int(retries)),
             (&field::PROGRESS, Val::Bytes(b"0")),
@@ -355,7 +363,7 @@ pub fn retry(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<Retried>
         ],
     )?;
     db.touch_job(job_id, None, Some(now))?;
-    Ok(Retried::Requeued)
+    Ok(outcome)
 }
 
 /// `TASKDB.RETRY ns job_id task_id` -> 1 if a running task went back to ready, else 0

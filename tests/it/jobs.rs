@@ -221,3 +221,85 @@ fn higher_priority_jobs_are_served_first_within_a_stream() {
     assert!(e.contains("each at most once"), "{e}");
     assert!(db.check().is_empty());
 }
+
+#[test]
+fn a_failed_job_stops_consuming_workers() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    db.task(&job, "a", &st, &["init"]);
+    db.task(&job, "b", &st, &["init"]);
+    db.task(&job, "c", &st, &["a"]);
+    db.task(&job, "d", &st, &["init"]);
+    db.claim("cpu").unwrap();
+    assert!(db.done(&job, "init"));
+    assert_eq!(db.claim("cpu").map(|(_, t)| t).as_deref(), Some("a"));
+    assert_eq!(db.claim("cpu").map(|(_, t)| t).as_deref(), Some("b"));
+    // b fails: the job fails, d (ready) and c (pending) are cancelled, a keeps running.
+    assert_eq!(db.q::<i64>("FAILED", &[&job, "b", "bad proof"]), 1);
+    for t in ["c", "d"] {
+        assert_eq!(
+            db.task_field(&job, t, "state").as_deref(),
+            Some("cancelled")
+        );
+    }
+    assert_eq!(
+        db.task_field(&job, "a", "state").as_deref(),
+        Some("running")
+    );
+    assert_eq!(
+        db.claim("cpu"),
+        None,
+        "nothing of the failed job is handed out"
+    );
+    assert_eq!(db.stream_field(&st, "ready").as_deref(), Some("0"));
+    // a may still finish (accepted) but never revives the job; a retry cancels instead.
+    let other = db.job(&st, "u");
+    assert_eq!(db.claim("cpu").unwrap().0, other);
+    assert_eq!(db.q::<i64>("RETRY", &[&job, "a"]), 0);
+    assert_eq!(
+        db.task_field(&job, "a", "state").as_deref(),
+        Some("cancelled")
+    );
+    assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "failed");
+    // New tasks of a failed job are cancelled at once.
+    db.task(&job, "late", &st, &[]);
+    assert_eq!(
+        db.task_field(&job, "late", "state").as_deref(),
+        Some("cancelled")
+    );
+    let (tasks, _) = db.stats();
+    let cancelled = tasks[0].1.iter().find(|(s, _)| s == "cancelled").unwrap().1;
+    assert_eq!(cancelled, 4);
+    assert!(db.check().is_empty());
+}
+
+#[test]
+fn cancel_job_stops_a_job_on_purpose() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    db.task(&job, "a", &st, &["init"]);
+    assert_eq!(db.q::<i64>("CANCEL_JOB", &[&job, "user asked"]), 1);
+    assert_eq!(db.q::<i64>("CANCEL_JOB", &[&job]), 0, "already ended");
+    assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "failed");
+    assert_eq!(db.q::<String>("JOB_FAILURE", &[&job]), "user asked");
+    assert_eq!(
+        db.task_field(&job, "init", "state").as_deref(),
+        Some("cancelled")
+    );
+    assert_eq!(
+        db.task_field(&job, "a", "state").as_deref(),
+        Some("cancelled")
+    );
+    assert_eq!(db.claim("cpu"), None);
+    let plain = db.job(&st, "u");
+    assert_eq!(db.q::<i64>("CANCEL_JOB", &[&plain]), 1);
+    assert_eq!(db.q::<String>("JOB_FAILURE", &[&plain]), "cancelled");
+    let e = db.err("CANCEL_JOB", &["00000000-0000-4000-8000-000000000009"]);
+    assert!(e.starts_with("NOTFOUND job"), "{e}");
+    assert_eq!(db.q::<i64>("CONCURRENT_JOBS", &["u"]), 0);
+    assert!(db.check().is_empty());
+}

@@ -85,6 +85,17 @@ pub fn run(db: &mut Ns, seed: u64, steps: usize) {
             95 => {
                 let _: i64 = db.q("CLEAR_COMPLETED", &[]);
             }
+            97 if !jobs.is_empty() => {
+                let j = jobs[rng.gen_range(0..jobs.len())].clone();
+                // CLEAR_COMPLETED may have deleted it: NOTFOUND is fine here.
+                let mut c = redis::cmd("TASKDB.CANCEL_JOB");
+                c.arg(&db.ns).arg(&j).arg("changed my mind");
+                let _: redis::RedisResult<i64> = c.query(&mut db.c);
+            }
+            98 if !running.is_empty() => {
+                let (j, t) = running[rng.gen_range(0..running.len())].clone();
+                let _: i64 = db.q("HEARTBEAT", &[&j, &t]);
+            }
             96 => {
                 // A transaction of several commands replicates as one.
                 let mut p = redis::pipe();
