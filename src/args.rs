@@ -6,8 +6,7 @@ use crate::keys::Keys;
 use redis_module::RedisString;
 use uuid::Uuid;
 
-/// The longest id or name accepted (task ids, user ids, worker types), in bytes.
-pub const MAX_NAME_LEN: usize = 1024;
+use crate::config::{limit, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MAX_PREREQUISITES};
 
 /// A command's arguments, consumed front to back.
 pub struct Args<'a> {
@@ -61,7 +60,7 @@ impl<'a> Args<'a> {
         Ok((ns, Keys::new(ns)?))
     }
 
-    /// A non-empty id or name of at most [`MAX_NAME_LEN`] bytes.
+    /// A non-empty id or name of at most `taskdb.max-name-bytes`.
     pub fn name(&mut self, arg: &'static str) -> Result<&'a [u8]> {
         name(arg, self.bytes()?)
     }
@@ -69,6 +68,11 @@ impl<'a> Args<'a> {
     /// A UUID, returned in canonical lowercase hyphenated form.
     pub fn uuid(&mut self, arg: &'static str) -> Result<String> {
         uuid(arg, self.bytes()?)
+    }
+
+    /// A payload (an error text) of at most `taskdb.max-payload-bytes`.
+    pub fn payload(&mut self, arg: &'static str) -> Result<&'a [u8]> {
+        payload(arg, self.bytes()?)
     }
 
     /// A valid JSON document, returned as given.
@@ -103,11 +107,12 @@ pub fn name<'b>(arg: &'static str, v: &'b [u8]) -> Result<&'b [u8]> {
     if v.is_empty() {
         return Err(Error::invalid(arg, v, "must not be empty"));
     }
-    if v.len() > MAX_NAME_LEN {
+    let max = limit(&MAX_NAME_BYTES);
+    if v.len() > max {
         return Err(Error::invalid(
             arg,
             v,
-            format!("must be at most {MAX_NAME_LEN} bytes"),
+            format!("must be at most {max} bytes (taskdb.max-name-bytes)"),
         ));
     }
     Ok(v)
@@ -122,8 +127,25 @@ pub fn uuid(arg: &'static str, v: &[u8]) -> Result<String> {
         .ok_or_else(|| Error::invalid(arg, v, "must be a UUID"))
 }
 
-/// Validates a JSON document.
+/// Validates a payload's size.
+pub fn payload<'b>(arg: &'static str, v: &'b [u8]) -> Result<&'b [u8]> {
+    let max = limit(&MAX_PAYLOAD_BYTES);
+    if v.len() > max {
+        return Err(Error::invalid(
+            arg,
+            v,
+            format!(
+                "is {} bytes, more than {max} (taskdb.max-payload-bytes)",
+                v.len()
+            ),
+        ));
+    }
+    Ok(v)
+}
+
+/// Validates a JSON document (within the payload limit).
 pub fn json<'b>(arg: &'static str, v: &'b [u8]) -> Result<&'b [u8]> {
+    payload(arg, v)?;
     serde_json::from_slice::<serde::de::IgnoredAny>(v)
         .map(|_| v)
         .map_err(|e| Error::invalid(arg, v, format!("must be valid JSON ({e})")))
@@ -161,12 +183,28 @@ pub fn float(arg: &'static str, v: &[u8], rule: &str, check: fn(f64) -> bool) ->
 /// Parses a prerequisite list: a JSON array of distinct, valid task ids, not containing
 /// `task_id` itself.
 pub fn prerequisites(v: &[u8], task_id: &[u8]) -> Result<Vec<String>> {
+    payload("prereqs_json", v)?;
     let list: Vec<String> = serde_json::from_slice(v)
         .map_err(|_| Error::invalid("prereqs_json", v, "must be a JSON array of strings"))?;
+    let max = limit(&MAX_PREREQUISITES);
+    if list.len() > max {
+        return Err(Error::invalid(
+            "prereqs_json",
+            v,
+            format!(
+                "lists {} tasks, more than {max} (taskdb.max-prerequisites)",
+                list.len()
+            ),
+        ));
+    }
     let mut seen = std::collections::HashSet::with_capacity(list.len());
     for p in &list {
         name("prereqs_json", p.as_bytes()).map_err(|_| {
-            Error::invalid("prereqs_json", v, "each task id must be 1 to 1024 bytes")
+            Error::invalid(
+                "prereqs_json",
+                v,
+                "each task id must be non-empty and within taskdb.max-name-bytes",
+            )
         })?;
         if p.as_bytes() == task_id {
             return Err(Error::invalid(

@@ -34,3 +34,18 @@ pub static REQUEUE_INTERVAL_MS: AtomicI64 = AtomicI64::new(1000);
 pub fn requeue_interval_ms() -> i64 {
     REQUEUE_INTERVAL_MS.load(Ordering::Relaxed)
 }
+
+/// `taskdb.max-name-bytes`: the longest task id, user id or worker type accepted.
+pub static MAX_NAME_BYTES: AtomicI64 = AtomicI64::new(1024);
+
+/// `taskdb.max-payload-bytes`: the longest task definition, output, error or prerequisite
+/// list accepted (16 MiB by default).
+pub static MAX_PAYLOAD_BYTES: AtomicI64 = AtomicI64::new(16 << 20);
+
+/// `taskdb.max-prerequisites`: the most prerequisites one task may have.
+pub static MAX_PREREQUISITES: AtomicI64 = AtomicI64::new(10_000);
+
+/// Reads a size limit.
+pub fn limit(l: &AtomicI64) -> usize {
+    l.load(Ordering::Relaxed).max(0) as usize
+}

@@ -153,6 +153,9 @@ redis_module! {
     configurations: [
         i64: [
             ["requeue-interval-ms", &config::REQUEUE_INTERVAL_MS, 1000, 0, 3_600_000, ConfigurationFlags::DEFAULT, None],
+            ["max-name-bytes", &config::MAX_NAME_BYTES, 1024, 1, 65_536, ConfigurationFlags::DEFAULT, None],
+            ["max-payload-bytes", &config::MAX_PAYLOAD_BYTES, 16 << 20, 1, 512 << 20, ConfigurationFlags::DEFAULT, None],
+            ["max-prerequisites", &config::MAX_PREREQUISITES, 10_000, 0, 10_000_000, ConfigurationFlags::DEFAULT, None],
         ],
         string: [],
         bool: [],

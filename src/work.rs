@@ -228,7 +228,7 @@ pub fn failed_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, "TASKDB.FAILED ns job_id task_id error", 4, 4)?;
     let (_, keys) = a.ns()?;
     let (job_id, task_id) = job_task(&mut a)?;
-    let error = a.bytes()?;
+    let error = a.payload("error")?;
     let db = Db::new(ctx, keys);
     let now = now_ms();
     let changed = failed(&db, &job_id, task_id, error, now)?;

@@ -24,7 +24,7 @@ fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
         (vec!["TASKDB.CREATE_STREAM", "t", "cpu", "1", "inf", "u"], "ERR invalid be_mult 'inf': must be a finite number > 0"),
         (vec!["TASKDB.CREATE_STREAM", "t", "cpu", "1", "-2", "u"], "ERR invalid be_mult '-2': must be a finite number > 0"),
         (vec!["TASKDB.CREATE_STREAM", "t", "", "1", "1", "u"], "ERR invalid worker_type '': must not be empty"),
-        (vec!["TASKDB.CREATE_STREAM", "t", "cpu", "1", "1", &long], "ERR invalid user_id 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...': must be at most 1024 bytes"),
+        (vec!["TASKDB.CREATE_STREAM", "t", "cpu", "1", "1", &long], "ERR invalid user_id 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...': must be at most 1024 bytes (taskdb.max-name-bytes)"),
         (vec!["TASKDB.CREATE_STREAM", "", "cpu", "1", "1", "u"], "ERR invalid ns '': must not be empty"),
         (vec!["TASKDB.CREATE_STREAM", "a}b", "cpu", "1", "1", "u"], "ERR invalid ns 'a}b': a '}' is only allowed to close a non-empty {hash tag}"),
         (vec!["TASKDB.GET_OR_CREATE_STREAM", "t", "cpu", "1", "0", "u"], "ERR invalid be_mult '0': must be a finite number > 0"),
@@ -146,4 +146,49 @@ fn an_out_of_memory_server_refuses_writes_and_serves_reads() {
     assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "running");
     let _: () = q(&mut db.c, &["CONFIG", "SET", "maxmemory", "0"]);
     assert!(db.claim("cpu").is_some());
+}
+
+#[test]
+fn configured_limits_refuse_oversized_input() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    for (name, value) in [
+        ("taskdb.max-payload-bytes", "100"),
+        ("taskdb.max-prerequisites", "2"),
+        ("taskdb.max-name-bytes", "8"),
+    ] {
+        let _: () = q(&mut db.c, &["CONFIG", "SET", name, value]);
+    }
+    let before = digest(&mut db.c);
+    let big = format!("\"{}\"", "x".repeat(200));
+    let e = db.err("CREATE_TASK", &[&job, "a", &st, &big, "[]", "1", "1"]);
+    assert!(
+        e.ends_with("is 202 bytes, more than 100 (taskdb.max-payload-bytes)"),
+        "{e}"
+    );
+    let e = db.err("DONE", &[&job, "init", &big]);
+    assert!(e.starts_with("ERR invalid output_json"), "{e}");
+    let e = db.err("FAILED", &[&job, "init", &"e".repeat(101)]);
+    assert!(e.starts_with("ERR invalid error"), "{e}");
+    let e = db.err(
+        "CREATE_TASK",
+        &[&job, "a", &st, "{}", r#"["p","q","r"]"#, "1", "1"],
+    );
+    assert!(
+        e.ends_with("lists 3 tasks, more than 2 (taskdb.max-prerequisites)"),
+        "{e}"
+    );
+    let e = db.err(
+        "CREATE_TASK",
+        &[&job, "ninechars", &st, "{}", "[]", "1", "1"],
+    );
+    assert!(
+        e.ends_with("must be at most 8 bytes (taskdb.max-name-bytes)"),
+        "{e}"
+    );
+    assert_eq!(digest(&mut db.c), before);
+    let v: Vec<String> = q(&mut db.c, &["CONFIG", "GET", "taskdb.max-payload-bytes"]);
+    assert_eq!(v[1], "100");
 }
