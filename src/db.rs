@@ -398,6 +398,7 @@ impl<'c> Db<'c> {
             return Ok(());
         }
         j.state = to;
+        crate::store::notify(self.ctx, to.event(), k.name());
         match error {
             Some(e) => k.hmset(&[
                 (&field::STATE, Val::Bytes(to.as_str().as_bytes())),
@@ -565,6 +566,7 @@ impl<'c> Db<'c> {
 
     /// Accounts for a task just written in state `t.state`: stream counts, queue.
     pub fn add_task(&self, t: &Task) -> Result<()> {
+        crate::store::notify(self.ctx, t.state.event(), &self.keys.task(&t.job_id, &t.id));
         self.with_stream(&t.stream_id, true, |s| s.counts[t.state as usize] += 1)?;
         if t.state == TaskState::Ready {
             self.queue_add(t)?;
@@ -594,6 +596,7 @@ impl<'c> Db<'c> {
         if from == to {
             return Ok(());
         }
+        crate::store::notify(self.ctx, to.event(), k.name());
         self.with_stream(&t.stream_id, true, |s| {
             s.counts[from as usize] -= 1;
             s.counts[to as usize] += 1;

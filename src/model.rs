@@ -63,6 +63,18 @@ impl TaskState {
         }
     }
 
+    /// The keyspace event published when a task enters this state.
+    pub fn event(self) -> &'static str {
+        match self {
+            TaskState::Pending => "taskdb.pending",
+            TaskState::Ready => "taskdb.ready",
+            TaskState::Running => "taskdb.running",
+            TaskState::Done => "taskdb.done",
+            TaskState::Failed => "taskdb.failed",
+            TaskState::Cancelled => "taskdb.cancelled",
+        }
+    }
+
     /// Parses a stored name.
     pub fn parse(s: &[u8]) -> Option<TaskState> {
         TaskState::ALL
@@ -92,6 +104,15 @@ impl JobState {
             JobState::Running => "running",
             JobState::Done => "done",
             JobState::Failed => "failed",
+        }
+    }
+
+    /// The keyspace event published when a job enters this state.
+    pub fn event(self) -> &'static str {
+        match self {
+            JobState::Running => "taskdb.job_running",
+            JobState::Done => "taskdb.job_done",
+            JobState::Failed => "taskdb.job_failed",
         }
     }
 

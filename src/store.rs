@@ -634,6 +634,17 @@ pub fn replicate_apply2(
     };
 }
 
+/// Publishes a keyspace notification of the module class (`event` on `key`), when the
+/// server has module notifications on (`notify-keyspace-events` with `d`).
+pub fn notify(ctx: &Context, event: &str, key: &[u8]) {
+    use redis_module::NotifyEvent;
+    if !redis_module::raw::get_keyspace_events().contains(NotifyEvent::MODULE) {
+        return;
+    }
+    let name = RedisString::create_from_slice(ctx.ctx, key);
+    ctx.notify_keyspace_event(NotifyEvent::MODULE, event, &name);
+}
+
 /// The database the context has selected.
 pub fn selected_db(ctx: &Context) -> i32 {
     // SAFETY: ctx is a live context (command or timer).

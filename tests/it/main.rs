@@ -8,6 +8,7 @@ mod cluster;
 mod errors;
 mod jobs;
 mod maintenance;
+mod observe;
 mod parity;
 mod reaper;
 mod replication;
