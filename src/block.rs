@@ -15,21 +15,24 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Parks the running client on `key` for `timeout_ms` (0: forever); whenever the key is
 /// signalled, `work::serve_blocked` retries the client's own command.
-pub fn wait_on(ctx: &Context, key: &[u8], timeout_ms: i64) {
+pub fn wait_on(ctx: &Context, key: &[u8], worker_type: &[u8], timeout_ms: i64) {
     let name = RedisString::create_from_slice(ctx.ctx, key);
     let mut keys = [name.inner];
+    crate::info::blocked(worker_type, 1);
+    let privdata = Box::into_raw(Box::new(worker_type.to_vec()));
     // SAFETY: ctx is the running command's; the callbacks are extern "C" functions of this
-    // module; the key array holds one live string that Redis retains.
+    // module; the key array holds one live string that Redis retains; Redis hands
+    // privdata back to on_free exactly once, however the wait ends.
     unsafe {
         api(raw::RedisModule_BlockClientOnKeys)(
             ctx.ctx,
             Some(on_ready),
             Some(on_timeout),
-            None,
+            Some(on_free),
             timeout_ms,
             keys.as_mut_ptr(),
             1,
-            std::ptr::null_mut(),
+            privdata.cast(),
         )
     };
 }
@@ -77,4 +80,13 @@ extern "C" fn on_timeout(
 ) -> c_int {
     Context::new(ctx).reply(Ok(RedisValue::Null));
     raw::REDISMODULE_OK as c_int
+}
+
+extern "C" fn on_free(_ctx: *mut raw::RedisModuleCtx, privdata: *mut std::os::raw::c_void) {
+    if privdata.is_null() {
+        return;
+    }
+    // SAFETY: privdata is the Box<Vec<u8>> wait_on leaked, freed here once.
+    let worker_type = unsafe { Box::from_raw(privdata.cast::<Vec<u8>>()) };
+    crate::info::blocked(&worker_type, -1);
 }

@@ -660,6 +660,7 @@ impl<'c> Db<'c> {
             fields.push((&field::RETRIES, Val::Int(r)));
         }
         self.move_task(k, t, TaskState::Failed, &fields)?;
+        crate::info::count(&crate::info::FAILED);
         self.touch_job(&t.job_id, None, Some(now))?;
         self.fail_job(&t.job_id, error).map(|_| ())
     }

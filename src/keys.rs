@@ -21,6 +21,7 @@ pub const MAX_NAMESPACE_LEN: usize = 256;
 #[derive(Debug, Clone)]
 pub struct Keys {
     prefix: Vec<u8>,
+    ns: Vec<u8>,
 }
 
 /// The part of a key that Redis Cluster hashes, as `CLUSTER KEYSLOT` defines it.
@@ -68,7 +69,15 @@ impl Keys {
             prefix.extend_from_slice(ns);
             prefix.push(b':');
         }
-        Ok(Keys { prefix })
+        Ok(Keys {
+            prefix,
+            ns: ns.to_vec(),
+        })
+    }
+
+    /// The namespace these keys belong to.
+    pub fn ns(&self) -> &[u8] {
+        &self.ns
     }
 
     fn key(&self, kind: &str, ids: &[&[u8]]) -> Vec<u8> {
@@ -212,7 +221,17 @@ pub mod field {
 /// The namespace whose `leases` key is `key`, if it is one (the lease reaper finds
 /// namespaces by their lease keys).
 pub fn namespace_of_leases(key: &[u8]) -> Option<Vec<u8>> {
-    let body = key.strip_suffix(b":leases")?;
+    namespace_of(key, "leases")
+}
+
+/// The namespace whose `streams` key is `key`, if it is one (INFO finds namespaces by
+/// their stream registries).
+pub fn namespace_of_streams(key: &[u8]) -> Option<Vec<u8>> {
+    namespace_of(key, "streams")
+}
+
+fn namespace_of(key: &[u8], kind: &str) -> Option<Vec<u8>> {
+    let body = key.strip_suffix(kind.as_bytes())?.strip_suffix(b":")?;
     let inner = body.strip_prefix(b"{")?;
     let close = inner.iter().position(|&b| b == b'}')?;
     let (tag, rest) = (&inner[..close], &inner[close + 1..]);
@@ -229,7 +248,7 @@ pub fn namespace_of_leases(key: &[u8]) -> Option<Vec<u8>> {
         ns.to_vec()
     };
     // Only a namespace whose own key schema gives back `key` is one.
-    (Keys::new(&ns).ok()?.leases() == key).then_some(ns)
+    (Keys::new(&ns).ok()?.key(kind, &[]) == key).then_some(ns)
 }
 
 #[cfg(test)]
@@ -251,6 +270,11 @@ mod tests {
         assert_eq!(namespace_of_leases(b"{prod}:queue:x"), None);
         assert_eq!(namespace_of_leases(b"leases"), None);
         assert_eq!(namespace_of_leases(b"{a}~9:xx:leases"), None);
+        let k = Keys::new(b"{x}y").unwrap();
+        assert_eq!(
+            namespace_of_streams(&k.streams()).as_deref(),
+            Some(&b"{x}y"[..])
+        );
     }
 
     #[test]

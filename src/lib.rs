@@ -16,6 +16,7 @@ pub mod block;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod info;
 pub mod jobs;
 pub mod keys;
 pub mod maintenance;
@@ -97,6 +98,7 @@ commands! {
 
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     reaper::start(ctx);
+    info::init(ctx);
     ctx.log_notice("TaskDB loaded");
     Status::Ok
 }

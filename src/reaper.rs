@@ -106,7 +106,12 @@ fn reap(ctx: &Context, key: &[u8]) -> bool {
         };
         match retry(&db, job_id, task_id, now) {
             Ok(Retried::NotRunning) => {}
-            Ok(_) => retried.push((job_id.to_string(), task_id.to_vec())),
+            Ok(r) => {
+                if r == Retried::Requeued {
+                    crate::info::count(&crate::info::REQUEUED);
+                }
+                retried.push((job_id.to_string(), task_id.to_vec()));
+            }
             Err(e) => ctx.log_warning(&format!("TaskDB lease reaper: {e}")),
         }
     }
@@ -121,6 +126,21 @@ fn reap(ctx: &Context, key: &[u8]) -> bool {
 
 /// Finds every lease key of every database, once.
 fn scan(ctx: &Context) {
+    let found = scan_keys(ctx, b"*:leases", b"zset", namespace_of_leases);
+    if let Ok(mut r) = REGISTRY.lock() {
+        r.leases.extend(found);
+        r.scanned = true;
+    }
+}
+
+/// Every (database, key) matching `pattern` with Redis type `kind` that `is_ours` accepts,
+/// over every database (one SCAN: linear in the keyspace, run once after a start).
+pub fn scan_keys(
+    ctx: &Context,
+    pattern: &[u8],
+    kind: &[u8],
+    is_ours: fn(&[u8]) -> Option<Vec<u8>>,
+) -> Vec<(i32, Vec<u8>)> {
     let dbs: i32 = ctx
         .call("CONFIG", &["GET", "databases"])
         .ok()
@@ -137,31 +157,22 @@ fn scan(ctx: &Context) {
         }
         let mut cursor = b"0".to_vec();
         loop {
-            let args: [&[u8]; 7] = [
-                &cursor,
-                b"MATCH",
-                b"*:leases",
-                b"TYPE",
-                b"zset",
-                b"COUNT",
-                b"1000",
-            ];
-            let Ok(reply) = ctx.call("SCAN", &args) else {
+            let args: [&[u8]; 7] = [&cursor, b"MATCH", pattern, b"TYPE", kind, b"COUNT", b"1000"];
+            let Ok(redis_module::RedisValue::Array(mut parts)) = ctx.call("SCAN", &args) else {
                 break;
             };
-            let (next, keys) = match reply {
-                redis_module::RedisValue::Array(mut parts) if parts.len() == 2 => {
-                    let keys = crate::store::bulk_list(
-                        parts.pop().unwrap_or(redis_module::RedisValue::Null),
-                    );
-                    let next = crate::store::bulk_list(redis_module::RedisValue::Array(parts));
-                    (next.into_iter().next().unwrap_or_default(), keys)
-                }
-                _ => break,
-            };
+            if parts.len() != 2 {
+                break;
+            }
+            let keys =
+                crate::store::bulk_list(parts.pop().unwrap_or(redis_module::RedisValue::Null));
+            let next = crate::store::bulk_list(redis_module::RedisValue::Array(parts))
+                .into_iter()
+                .next()
+                .unwrap_or_default();
             found.extend(
                 keys.into_iter()
-                    .filter(|k| namespace_of_leases(k).is_some())
+                    .filter(|k| is_ours(k).is_some())
                     .map(|k| (db, k)),
             );
             if next == b"0" || next.is_empty() {
@@ -171,8 +182,5 @@ fn scan(ctx: &Context) {
         }
     }
     select_db(ctx, 0);
-    if let Ok(mut r) = REGISTRY.lock() {
-        r.leases.extend(found);
-        r.scanned = true;
-    }
+    found
 }

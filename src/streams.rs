@@ -88,6 +88,7 @@ pub fn insert(db: &Db, id: &str, s: &NewStream, now: i64) -> Result<()> {
         (&field::CREATED_AT, Val::Int(now)),
     ]);
     streams.hset(id.as_bytes(), s.worker_type);
+    crate::info::note_namespace(db.ctx, db.keys.ns());
     if by_user.hget(s.worker_type).is_none() {
         by_user.hset(s.worker_type, id.as_bytes());
     }

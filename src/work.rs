@@ -35,6 +35,7 @@ pub fn claim(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<RedisVal
         &[(&field::STARTED_AT, Val::Int(now))],
     )?;
     db.touch_job(job_id, Some(now), None)?;
+    crate::info::count(&crate::info::CLAIMED);
     let [def, prereqs] = k.hmget([&field::TASK_DEF, &field::PREREQUISITES]);
     let bytes = |v: Option<crate::store::RStr>| v.map_or_else(Vec::new, |s| s.to_vec());
     Ok(RedisValue::Array(vec![
@@ -131,7 +132,7 @@ pub fn request_work(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         !flags.intersects(ContextFlags::MULTI | ContextFlags::LUA | ContextFlags::DENY_BLOCKING);
     match r.block_ms {
         Some(ms) if can_block => {
-            crate::block::wait_on(ctx, &r.keys.schedule(r.worker_type), ms);
+            crate::block::wait_on(ctx, &r.keys.schedule(r.worker_type), r.worker_type, ms);
             Ok(RedisValue::NoReply)
         }
         _ => Ok(RedisValue::Null),
@@ -165,6 +166,7 @@ pub fn done(db: &Db, job_id: &str, task_id: &[u8], output: &[u8], now: i64) -> R
         ],
     )?;
     db.touch_job(job_id, None, Some(now))?;
+    crate::info::count(&crate::info::DONE);
     let prefix = model::dependents_prefix(task_id);
     let links = db
         .open(db.keys.dependents(job_id), false, Kind::Zset)?
@@ -374,6 +376,9 @@ pub fn retry_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let db = Db::new(ctx, keys);
     let now = now_ms();
     let r = retry(&db, &job_id, task_id, now)?;
+    if r == Retried::Requeued {
+        crate::info::count(&crate::info::RETRIED);
+    }
     if r != Retried::NotRunning {
         db.flush()?;
         replicate::decision_as_sent(ctx, args, now, c"RETRY");
@@ -394,7 +399,11 @@ pub fn requeue(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut retried = Vec::new();
     for (member, _) in &expired {
         let (job_id, task_id) = model::task_of_ref(member)?;
-        if retry(&db, job_id, task_id, now)? != Retried::NotRunning {
+        let r = retry(&db, job_id, task_id, now)?;
+        if r == Retried::Requeued {
+            crate::info::count(&crate::info::REQUEUED);
+        }
+        if r != Retried::NotRunning {
             retried.push((job_id, task_id));
         }
     }

@@ -42,3 +42,68 @@ fn task_and_job_state_changes_are_published_as_keyspace_events() {
         ]
     );
 }
+
+fn info(c: &mut redis::Connection) -> std::collections::HashMap<String, String> {
+    let text: String = q(c, &["INFO", "taskdb"]);
+    text.lines()
+        .filter_map(|l| l.strip_prefix("taskdb_"))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn info_fields_move_as_operations_happen() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let mut other = Ns::new(&s, "u");
+    let i = info(&mut db.c);
+    assert_eq!(i["namespaces"], "0");
+    assert_eq!(i["tasks_ready"], "0");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    db.task(&job, "a", &st, &["init"]);
+    let ost = other.stream("gpu", 1, 1.0, "u");
+    other.job(&ost, "u");
+    let i = info(&mut db.c);
+    assert_eq!(i["namespaces"], "2");
+    assert_eq!(
+        (i["tasks_ready"].as_str(), i["tasks_pending"].as_str()),
+        ("2", "1")
+    );
+    assert_eq!(i["jobs_running"], "2");
+    db.claim("cpu").unwrap();
+    assert!(db.done(&job, "init"));
+    db.claim("cpu").unwrap();
+    assert_eq!(db.q::<i64>("FAILED", &[&job, "a", "x"]), 1);
+    let i = info(&mut db.c);
+    assert_eq!(i["claimed_total"], "2");
+    assert_eq!(i["done_total"], "1");
+    assert_eq!(i["failed_total"], "1");
+    assert_eq!(
+        (i["tasks_done"].as_str(), i["tasks_failed"].as_str()),
+        ("1", "1")
+    );
+    assert_eq!(i["jobs_failed"], "1");
+    // A worker waiting for AUX work shows up per worker type, and leaves when served.
+    let mut w = s.conn();
+    let waiter = std::thread::spawn(move || {
+        let v: Option<Vec<redis::Value>> = redis::cmd("TASKDB.REQUEST_WORK")
+            .arg("t")
+            .arg("aux")
+            .arg("BLOCK")
+            .arg("0")
+            .query(&mut w)
+            .unwrap();
+        v.is_some()
+    });
+    wait_for(10, "blocked_workers:aux=1", || {
+        (info(&mut db.c)["blocked_workers"] == "aux=1").then_some(())
+    });
+    let aux = db.stream("aux", 1, 1.0, "u");
+    db.job(&aux, "u");
+    assert!(waiter.join().unwrap());
+    wait_for(10, "no blocked workers", || {
+        info(&mut db.c)["blocked_workers"].is_empty().then_some(())
+    });
+}
