@@ -1,0 +1,548 @@
+//! `taskdb-redis`: the async client of TaskDB on Redis, a drop-in replacement for the
+//! PostgreSQL TaskDB crate.
+//!
+//! Every function the PostgreSQL crate offers exists here twice: as a method of
+//! [`RedisTaskDB`] and as a free function taking `&RedisTaskDB` where the PostgreSQL crate
+//! takes `&PgPool`, with the same names, argument order and types, and return types. Each
+//! call is one `TASKDB.*` command: no scripts, no multi-step client logic.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), taskdb_redis::TaskDbErr> {
+//! use taskdb_redis::RedisTaskDB;
+//! let db = RedisTaskDB::new("redis://127.0.0.1:6379").await?; // namespace "taskdb"
+//! let stream_id = db.create_stream("cpu", 2, 1.0, "user1").await?;
+//! let job_id = db.create_job(&stream_id, &serde_json::json!({"image": "app"}), 3, 60, "user1").await?;
+//! if let Some(task) = db.request_work("cpu").await? {
+//!     db.update_task_done(&task.job_id, &task.task_id, serde_json::json!({"ok": true})).await?;
+//! }
+//! # let _ = job_id; Ok(()) }
+//! ```
+
+mod error;
+pub mod test_helpers;
+mod types;
+
+pub use error::TaskDbErr;
+pub use types::{JobState, ReadyTask, StuckTaskInfo, TaskState, INIT_TASK};
+
+use error::from_redis;
+use redis::aio::ConnectionManager;
+use redis::{FromRedisValue, Value};
+use serde::de::DeserializeOwned;
+use serde_json::Value as JsonValue;
+use std::collections::HashMap;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The namespace `RedisTaskDB::new` uses.
+pub const DEFAULT_NAMESPACE: &str = "taskdb";
+
+/// A job's priority (`create_job_with_priority`): within a stream, higher first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobPriority {
+    /// Before medium and low.
+    High,
+    /// The default.
+    Medium,
+    /// After high and medium.
+    Low,
+}
+
+impl JobPriority {
+    fn as_str(self) -> &'static str {
+        match self {
+            JobPriority::High => "high",
+            JobPriority::Medium => "medium",
+            JobPriority::Low => "low",
+        }
+    }
+}
+
+/// A handle on one TaskDB namespace: an auto-reconnecting multiplexed connection, cheap
+/// to clone and share between tasks.
+#[derive(Clone)]
+pub struct RedisTaskDB {
+    client: redis::Client,
+    conn: ConnectionManager,
+    ns: String,
+}
+
+fn reply<T: FromRedisValue>(v: &Value) -> Result<T, TaskDbErr> {
+    T::from_redis_value(v).map_err(|e| TaskDbErr::Reply(e.to_string()))
+}
+
+fn uuid(s: &str) -> Result<Uuid, TaskDbErr> {
+    Uuid::parse_str(s).map_err(|e| TaskDbErr::Reply(format!("not a UUID '{s}': {e}")))
+}
+
+fn ready_task(v: &Value) -> Result<ReadyTask, TaskDbErr> {
+    let (job_id, task_id, task_def, prereqs, max_retries): (String, String, String, String, i64) =
+        reply(v)?;
+    Ok(ReadyTask {
+        job_id: uuid(&job_id)?,
+        task_id,
+        task_def: serde_json::from_str(&task_def)?,
+        prereqs: serde_json::from_str(&prereqs)?,
+        max_retries: max_retries as i32,
+    })
+}
+
+/// Field/value pairs of a reply as a map (nil values left out).
+pub(crate) fn pairs(v: &Value) -> Result<HashMap<String, String>, TaskDbErr> {
+    let items: Vec<Option<String>> = reply(v)?;
+    Ok(items
+        .chunks(2)
+        .filter_map(|p| match p {
+            [Some(k), Some(v)] => Some((k.clone(), v.clone())),
+            _ => None,
+        })
+        .collect())
+}
+
+impl RedisTaskDB {
+    /// Connects to `url`, namespace `taskdb`.
+    pub async fn new(url: &str) -> Result<Self, TaskDbErr> {
+        Self::with_namespace(url, DEFAULT_NAMESPACE).await
+    }
+
+    /// Connects to `url`, namespace `ns`.
+    pub async fn with_namespace(url: &str, ns: &str) -> Result<Self, TaskDbErr> {
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client.clone()).await?;
+        Ok(RedisTaskDB {
+            client,
+            conn,
+            ns: ns.to_string(),
+        })
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &str {
+        &self.ns
+    }
+
+    fn cmd(&self, name: &str) -> redis::Cmd {
+        let mut c = redis::cmd(name);
+        c.arg(&self.ns);
+        c
+    }
+
+    async fn run(&self, c: redis::Cmd) -> Result<Value, TaskDbErr> {
+        let mut conn = self.conn.clone();
+        c.query_async(&mut conn).await.map_err(from_redis)
+    }
+
+    async fn stream_call(
+        &self,
+        name: &str,
+        worker_type: &str,
+        reserved: i32,
+        be_mult: f32,
+        user_id: &str,
+    ) -> Result<Uuid, TaskDbErr> {
+        if !(be_mult.is_finite() && be_mult > 0.0) {
+            return Err(TaskDbErr::InvalidBeMult);
+        }
+        let mut c = self.cmd(name);
+        c.arg(worker_type)
+            .arg(reserved)
+            .arg(be_mult.to_string())
+            .arg(user_id);
+        uuid(&reply::<String>(&self.run(c).await?)?)
+    }
+
+    /// Creates a stream: a user's share of one worker type.
+    pub async fn create_stream(
+        &self,
+        worker_type: &str,
+        reserved: i32,
+        be_mult: f32,
+        user_id: &str,
+    ) -> Result<Uuid, TaskDbErr> {
+        self.stream_call(
+            "TASKDB.CREATE_STREAM",
+            worker_type,
+            reserved,
+            be_mult,
+            user_id,
+        )
+        .await
+    }
+
+    /// The user's stream of that worker type, created if missing (atomic in the server).
+    pub async fn get_or_create_stream(
+        &self,
+        worker_type: &str,
+        reserved: i32,
+        be_mult: f32,
+        user_id: &str,
+    ) -> Result<Uuid, TaskDbErr> {
+        self.stream_call(
+            "TASKDB.GET_OR_CREATE_STREAM",
+            worker_type,
+            reserved,
+            be_mult,
+            user_id,
+        )
+        .await
+    }
+
+    /// Creates a job and its `init` task on `stream_id`.
+    pub async fn create_job(
+        &self,
+        stream_id: &Uuid,
+        task_def: &JsonValue,
+        max_retries: i32,
+        timeout_secs: i32,
+        user_id: &str,
+    ) -> Result<Uuid, TaskDbErr> {
+        self.create_job_with_priority(
+            stream_id,
+            task_def,
+            max_retries,
+            timeout_secs,
+            user_id,
+            JobPriority::Medium,
+        )
+        .await
+    }
+
+    /// Creates a job with a priority (its tasks inherit it).
+    pub async fn create_job_with_priority(
+        &self,
+        stream_id: &Uuid,
+        task_def: &JsonValue,
+        max_retries: i32,
+        timeout_secs: i32,
+        user_id: &str,
+        priority: JobPriority,
+    ) -> Result<Uuid, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.CREATE_JOB");
+        c.arg(stream_id.to_string())
+            .arg(serde_json::to_string(task_def)?)
+            .arg(max_retries)
+            .arg(timeout_secs)
+            .arg(user_id)
+            .arg("PRIORITY")
+            .arg(priority.as_str());
+        uuid(&reply::<String>(&self.run(c).await?)?)
+    }
+
+    /// Creates a task in a job; it waits on `prereqs` (a JSON array of task ids).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_task(
+        &self,
+        job_id: &Uuid,
+        task_id: &str,
+        stream_id: &Uuid,
+        task_def: &JsonValue,
+        prereqs: &JsonValue,
+        max_retries: i32,
+        timeout_secs: i32,
+    ) -> Result<(), TaskDbErr> {
+        let mut c = self.cmd("TASKDB.CREATE_TASK");
+        c.arg(job_id.to_string())
+            .arg(task_id)
+            .arg(stream_id.to_string())
+            .arg(serde_json::to_string(task_def)?)
+            .arg(serde_json::to_string(prereqs)?)
+            .arg(max_retries)
+            .arg(timeout_secs);
+        self.run(c).await.map(|_| ())
+    }
+
+    /// Claims the next task for a worker of `worker_type`, if any.
+    pub async fn request_work(&self, worker_type: &str) -> Result<Option<ReadyTask>, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.REQUEST_WORK");
+        c.arg(worker_type);
+        match self.run(c).await? {
+            Value::Nil => Ok(None),
+            v => ready_task(&v).map(Some),
+        }
+    }
+
+    /// Claims the next task, waiting inside Redis up to `timeout` for one to become ready
+    /// (a zero timeout waits forever). Uses a connection of its own, so other calls on
+    /// this handle do not queue behind the wait.
+    pub async fn request_work_wait(
+        &self,
+        worker_type: &str,
+        timeout: Duration,
+    ) -> Result<Option<ReadyTask>, TaskDbErr> {
+        let mut conn = self.client.get_multiplexed_async_connection().await?;
+        let mut c = self.cmd("TASKDB.REQUEST_WORK");
+        c.arg(worker_type)
+            .arg("BLOCK")
+            .arg(timeout.as_millis() as u64);
+        match c.query_async(&mut conn).await.map_err(from_redis)? {
+            Value::Nil => Ok(None),
+            v => ready_task(&v).map(Some),
+        }
+    }
+
+    async fn flag(&self, c: redis::Cmd) -> Result<bool, TaskDbErr> {
+        Ok(reply::<i64>(&self.run(c).await?)? == 1)
+    }
+
+    /// Marks a ready or running task done with `output`; true if it changed.
+    pub async fn update_task_done(
+        &self,
+        job_id: &Uuid,
+        task_id: &str,
+        output: JsonValue,
+    ) -> Result<bool, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.DONE");
+        c.arg(job_id.to_string())
+            .arg(task_id)
+            .arg(serde_json::to_string(&output)?);
+        self.flag(c).await
+    }
+
+    /// Fails a task (and its job) with `error`; true if it changed.
+    pub async fn update_task_failed(
+        &self,
+        job_id: &Uuid,
+        task_id: &str,
+        error: &str,
+    ) -> Result<bool, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.FAILED");
+        c.arg(job_id.to_string()).arg(task_id).arg(error);
+        self.flag(c).await
+    }
+
+    /// Raises a task's progress (0 to 1) and renews its lease; true if it changed.
+    pub async fn update_task_progress(
+        &self,
+        job_id: &Uuid,
+        task_id: &str,
+        progress: f32,
+    ) -> Result<bool, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.PROGRESS");
+        c.arg(job_id.to_string())
+            .arg(task_id)
+            .arg(progress.to_string());
+        self.flag(c).await
+    }
+
+    /// Sends a running task back to ready; false if it was not running or hit its limit.
+    pub async fn update_task_retry(&self, job_id: &Uuid, task_id: &str) -> Result<bool, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.RETRY");
+        c.arg(job_id.to_string()).arg(task_id);
+        self.flag(c).await
+    }
+
+    /// Retries up to `limit` running tasks whose lease expired; how many.
+    pub async fn requeue_tasks(&self, limit: i64) -> Result<usize, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.REQUEUE");
+        c.arg(limit);
+        Ok(reply::<i64>(&self.run(c).await?)? as usize)
+    }
+
+    async fn stuck(&self, fix: bool) -> Result<Vec<StuckTaskInfo>, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.CHECK");
+        if fix {
+            c.arg("FIX");
+        }
+        let found: Vec<Value> = reply(&self.run(c).await?)?;
+        let mut out = Vec::new();
+        for v in &found {
+            let f = pairs(v)?;
+            if f.get("kind").map(String::as_str) != Some("stuck_pending") {
+                continue;
+            }
+            let num = |k: &str| f.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+            out.push(StuckTaskInfo {
+                job_id: uuid(f.get("job_id").map_or("", String::as_str))?,
+                task_id: f.get("task_id").cloned().unwrap_or_default(),
+                waiting_on: num("waiting_on") as i32,
+                actual_deps: num("prerequisites"),
+                completed_deps: num("done"),
+                should_be_ready: num("should_be_ready") == 1,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Pending tasks whose prerequisites are all done (TaskDB keeps none; kept so callers
+    /// compile and to inspect keyspaces edited by hand).
+    pub async fn check_stuck_pending_tasks(&self) -> Result<Vec<StuckTaskInfo>, TaskDbErr> {
+        self.stuck(false).await
+    }
+
+    /// Releases stuck pending tasks (and repairs every other drift CHECK finds); how many
+    /// stuck tasks were released.
+    pub async fn fix_stuck_pending_tasks(&self) -> Result<i32, TaskDbErr> {
+        Ok(self.stuck(true).await?.len() as i32)
+    }
+
+    /// Deletes every done job with its tasks; how many.
+    pub async fn clear_completed_jobs(&self) -> Result<i32, TaskDbErr> {
+        Ok(reply::<i64>(&self.run(self.cmd("TASKDB.CLEAR_COMPLETED")).await?)? as i32)
+    }
+
+    /// Nothing to do: TaskDB's counters are exact at every moment. Kept so callers compile.
+    pub async fn refresh_stream_counters(&self) -> Result<(), TaskDbErr> {
+        Ok(())
+    }
+
+    /// A job's state, if it belongs to `user_id` (else `NotFound`).
+    pub async fn get_job_state(&self, job_id: &Uuid, user_id: &str) -> Result<JobState, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.JOB_STATE");
+        c.arg(job_id.to_string()).arg(user_id);
+        let s: String = reply(&self.run(c).await?)?;
+        JobState::parse(&s).ok_or(TaskDbErr::Reply(s))
+    }
+
+    /// The number of a job's tasks not done.
+    pub async fn get_job_unresolved(&self, job_id: &Uuid) -> Result<i64, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.JOB_UNRESOLVED");
+        c.arg(job_id.to_string());
+        reply(&self.run(c).await?)
+    }
+
+    /// The number of a user's running jobs.
+    pub async fn get_concurrent_jobs(&self, user_id: &str) -> Result<i64, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.CONCURRENT_JOBS");
+        c.arg(user_id);
+        reply(&self.run(c).await?)
+    }
+
+    /// The user's stream of a worker type, if any.
+    pub async fn get_stream(
+        &self,
+        user_id: &str,
+        worker_type: &str,
+    ) -> Result<Option<Uuid>, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.GET_STREAM");
+        c.arg(user_id).arg(worker_type);
+        let s: Option<String> = reply(&self.run(c).await?)?;
+        s.map(|s| uuid(&s)).transpose()
+    }
+
+    /// Seconds from the job's first task start to its last task update (`NotFound` if no
+    /// task started).
+    pub async fn get_job_time(&self, job_id: &Uuid) -> Result<f64, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.JOB_TIME");
+        c.arg(job_id.to_string());
+        match self.run(c).await? {
+            Value::Nil => Err(TaskDbErr::NotFound(format!(
+                "job '{job_id}' has no started task"
+            ))),
+            v => {
+                let s: String = reply(&v)?;
+                s.parse().map_err(|_| TaskDbErr::Reply(s))
+            }
+        }
+    }
+
+    /// The error a job failed with (`NotFound` if it has not failed).
+    pub async fn get_job_failure(&self, job_id: &Uuid) -> Result<String, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.JOB_FAILURE");
+        c.arg(job_id.to_string());
+        reply(&self.run(c).await?)
+    }
+
+    /// A done task's output, deserialized (`NotFound` if the task is not done).
+    pub async fn get_task_output<T: DeserializeOwned>(
+        &self,
+        job_id: &Uuid,
+        task_id: &str,
+    ) -> Result<T, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.TASK_OUTPUT");
+        c.arg(job_id.to_string()).arg(task_id);
+        let s: String = reply(&self.run(c).await?)?;
+        Ok(serde_json::from_str(&s)?)
+    }
+
+    /// Deletes a job with its tasks (nothing happens if there is no such job).
+    pub async fn delete_job(&self, job_id: &Uuid) -> Result<(), TaskDbErr> {
+        let mut c = self.cmd("TASKDB.DELETE_JOB");
+        c.arg(job_id.to_string());
+        self.run(c).await.map(|_| ())
+    }
+
+    /// Tasks per state for each worker type.
+    pub async fn get_task_state_counts(
+        &self,
+    ) -> Result<HashMap<String, HashMap<TaskState, i64>>, TaskDbErr> {
+        let v: Vec<Value> = reply(&self.run(self.cmd("TASKDB.STATS")).await?)?;
+        let flat: Vec<Value> = reply(v.get(1).ok_or(TaskDbErr::Reply("STATS".into()))?)?;
+        let mut out = HashMap::new();
+        for pair in flat.chunks(2) {
+            let [wt, counts] = pair else { continue };
+            let wt: String = reply(wt)?;
+            let counts: Vec<(String, i64)> = reply(counts)?;
+            let by_state = counts
+                .into_iter()
+                .filter_map(|(s, n)| TaskState::parse(&s).map(|s| (s, n)))
+                .collect();
+            out.insert(wt, by_state);
+        }
+        Ok(out)
+    }
+}
+
+macro_rules! free_functions {
+    ($( $(#[$m:meta])* fn $name:ident $(<$g:ident: $b:path>)? ($($arg:ident: $ty:ty),*) -> $ret:ty; )*) => {
+        $(
+            $(#[$m])*
+            #[allow(clippy::too_many_arguments)]
+            pub async fn $name $(<$g: $b>)? (db: &RedisTaskDB, $($arg: $ty),*) -> Result<$ret, TaskDbErr> {
+                db.$name $(::<$g>)? ($($arg),*).await
+            }
+        )*
+    };
+}
+
+free_functions! {
+    /// See [`RedisTaskDB::create_stream`].
+    fn create_stream(worker_type: &str, reserved: i32, be_mult: f32, user_id: &str) -> Uuid;
+    /// See [`RedisTaskDB::get_or_create_stream`].
+    fn get_or_create_stream(worker_type: &str, reserved: i32, be_mult: f32, user_id: &str) -> Uuid;
+    /// See [`RedisTaskDB::create_job`].
+    fn create_job(stream_id: &Uuid, task_def: &JsonValue, max_retries: i32, timeout_secs: i32, user_id: &str) -> Uuid;
+    /// See [`RedisTaskDB::create_job_with_priority`].
+    fn create_job_with_priority(stream_id: &Uuid, task_def: &JsonValue, max_retries: i32, timeout_secs: i32, user_id: &str, priority: JobPriority) -> Uuid;
+    /// See [`RedisTaskDB::create_task`].
+    fn create_task(job_id: &Uuid, task_id: &str, stream_id: &Uuid, task_def: &JsonValue, prereqs: &JsonValue, max_retries: i32, timeout_secs: i32) -> ();
+    /// See [`RedisTaskDB::request_work`].
+    fn request_work(worker_type: &str) -> Option<ReadyTask>;
+    /// See [`RedisTaskDB::request_work_wait`].
+    fn request_work_wait(worker_type: &str, timeout: Duration) -> Option<ReadyTask>;
+    /// See [`RedisTaskDB::update_task_done`].
+    fn update_task_done(job_id: &Uuid, task_id: &str, output: JsonValue) -> bool;
+    /// See [`RedisTaskDB::update_task_failed`].
+    fn update_task_failed(job_id: &Uuid, task_id: &str, error: &str) -> bool;
+    /// See [`RedisTaskDB::update_task_progress`].
+    fn update_task_progress(job_id: &Uuid, task_id: &str, progress: f32) -> bool;
+    /// See [`RedisTaskDB::update_task_retry`].
+    fn update_task_retry(job_id: &Uuid, task_id: &str) -> bool;
+    /// See [`RedisTaskDB::requeue_tasks`].
+    fn requeue_tasks(limit: i64) -> usize;
+    /// See [`RedisTaskDB::check_stuck_pending_tasks`].
+    fn check_stuck_pending_tasks() -> Vec<StuckTaskInfo>;
+    /// See [`RedisTaskDB::fix_stuck_pending_tasks`].
+    fn fix_stuck_pending_tasks() -> i32;
+    /// See [`RedisTaskDB::clear_completed_jobs`].
+    fn clear_completed_jobs() -> i32;
+    /// See [`RedisTaskDB::refresh_stream_counters`].
+    fn refresh_stream_counters() -> ();
+    /// See [`RedisTaskDB::get_job_state`].
+    fn get_job_state(job_id: &Uuid, user_id: &str) -> JobState;
+    /// See [`RedisTaskDB::get_job_unresolved`].
+    fn get_job_unresolved(job_id: &Uuid) -> i64;
+    /// See [`RedisTaskDB::get_concurrent_jobs`].
+    fn get_concurrent_jobs(user_id: &str) -> i64;
+    /// See [`RedisTaskDB::get_stream`].
+    fn get_stream(user_id: &str, worker_type: &str) -> Option<Uuid>;
+    /// See [`RedisTaskDB::get_job_time`].
+    fn get_job_time(job_id: &Uuid) -> f64;
+    /// See [`RedisTaskDB::get_job_failure`].
+    fn get_job_failure(job_id: &Uuid) -> String;
+    /// See [`RedisTaskDB::get_task_output`].
+    fn get_task_output<T: DeserializeOwned>(job_id: &Uuid, task_id: &str) -> T;
+    /// See [`RedisTaskDB::delete_job`].
+    fn delete_job(job_id: &Uuid) -> ();
+    /// See [`RedisTaskDB::get_task_state_counts`].
+    fn get_task_state_counts() -> HashMap<String, HashMap<TaskState, i64>>;
+}

@@ -1,0 +1,103 @@
+//! The values the API returns.
+
+use serde_json::Value as JsonValue;
+use std::fmt;
+use uuid::Uuid;
+
+/// The id of the task every job starts with.
+pub const INIT_TASK: &str = "init";
+
+/// A job's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Has tasks not done.
+    Running,
+    /// Every task is done.
+    Done,
+    /// A task failed, or the job was cancelled.
+    Failed,
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JobState::Running => "RUNNING",
+            JobState::Done => "SUCCEEDED",
+            JobState::Failed => "FAILED",
+        })
+    }
+}
+
+impl JobState {
+    pub(crate) fn parse(s: &str) -> Option<JobState> {
+        match s {
+            "running" => Some(JobState::Running),
+            "done" => Some(JobState::Done),
+            "failed" => Some(JobState::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A task's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskState {
+    /// Waits on prerequisites.
+    Pending,
+    /// Queued.
+    Ready,
+    /// Leased by a worker.
+    Running,
+    /// Finished.
+    Done,
+    /// Failed.
+    Failed,
+    /// Never to run: its job failed or was cancelled.
+    Cancelled,
+}
+
+impl TaskState {
+    pub(crate) fn parse(s: &str) -> Option<TaskState> {
+        Some(match s {
+            "pending" => TaskState::Pending,
+            "ready" => TaskState::Ready,
+            "running" => TaskState::Running,
+            "done" => TaskState::Done,
+            "failed" => TaskState::Failed,
+            "cancelled" => TaskState::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// A task handed to a worker by `request_work`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadyTask {
+    /// Its job.
+    pub job_id: Uuid,
+    /// Its id in the job.
+    pub task_id: String,
+    /// Its definition.
+    pub task_def: JsonValue,
+    /// Its prerequisite list.
+    pub prereqs: JsonValue,
+    /// Its retry limit.
+    pub max_retries: i32,
+}
+
+/// A pending task whose prerequisites are all done (see `check_stuck_pending_tasks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StuckTaskInfo {
+    /// Its job.
+    pub job_id: Uuid,
+    /// Its id in the job.
+    pub task_id: String,
+    /// The waiting count stored.
+    pub waiting_on: i32,
+    /// Its prerequisites.
+    pub actual_deps: i64,
+    /// Those done.
+    pub completed_deps: i64,
+    /// Whether it should be ready.
+    pub should_be_ready: bool,
+}

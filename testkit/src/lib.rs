@@ -1,0 +1,130 @@
+//! Test fixture shared by TaskDB's crates: a real redis-server with the module loaded, on
+//! a free port, in its own temporary directory, killed when dropped. No mocks, no fixed
+//! sleeps: readiness and conditions are waited for with deadlines.
+
+use redis::Connection;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The built module: `$TASKDB_MODULE`, else the `libtaskdb.so` that cargo built beside this
+/// test binary in `deps/` (the lib is a cdylib and an rlib, so `cargo test` rebuilds it).
+pub fn module_path() -> PathBuf {
+    if let Ok(p) = std::env::var("TASKDB_MODULE") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let deps = exe.parent().expect("deps dir");
+    [deps, deps.parent().unwrap_or(deps)]
+        .iter()
+        .map(|d| d.join("libtaskdb.so"))
+        .find(|p| p.exists())
+        .expect("libtaskdb.so built by cargo")
+}
+
+/// Polls `f` until it returns Some, failing the test after `secs` seconds.
+pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A running redis-server with TaskDB.
+pub struct Server {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Its working directory (RDB, AOF, log).
+    pub dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// A server with persistence off.
+    pub fn start() -> Server {
+        Server::with_args(&["--save", "", "--appendonly", "no"])
+    }
+
+    /// A server with extra redis-server arguments.
+    pub fn with_args(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Server::in_dir(dir, extra)
+    }
+
+    /// A server started in an existing directory (to restart from its files).
+    pub fn in_dir(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new("redis-server");
+            cmd.arg("--port")
+                .arg(port.to_string())
+                .args(["--bind", "127.0.0.1", "--enable-debug-command", "yes"])
+                .arg("--dir")
+                .arg(dir.path())
+                .args(["--logfile", "redis.log"])
+                .args(extra)
+                .arg("--loadmodule")
+                .arg(module_path())
+                // The lease reaper is off unless a test turns it on (CONFIG SET), so lease
+                // expiry in other tests happens only when they call REQUEUE.
+                .args(["requeue-interval-ms", "0"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let mut child = cmd.spawn().expect("redis-server on PATH");
+            let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // exited: port taken or bad config; try another port
+                }
+                if let Ok(mut c) = client.get_connection() {
+                    let loading: redis::RedisResult<String> = redis::cmd("PING").query(&mut c);
+                    if loading.is_ok() {
+                        return Server { child, port, dir };
+                    }
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!("redis-server did not start; log: {}", read_log(dir.path()));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        panic!("redis-server did not start; log: {}", read_log(dir.path()));
+    }
+
+    /// A new connection.
+    pub fn conn(&self) -> Connection {
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection())
+            .expect("connect")
+    }
+
+    /// `redis://127.0.0.1:port/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+fn read_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default()
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
