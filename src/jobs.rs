@@ -341,3 +341,30 @@ pub fn clear_completed(ctx: &Context, args: &[RedisString]) -> Result<RedisValue
     }
     Ok(RedisValue::Integer(n))
 }
+
+/// `TASKDB.JOBS ns` -> the ids of every job of the namespace (for tools: migration,
+/// cleanup; linear in jobs)
+pub fn jobs(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, "TASKDB.JOBS ns", 1, 1)?;
+    let (_, keys) = a.ns()?;
+    let db = Db::new(ctx, keys);
+    let registry = db.open(db.keys.jobs(), false, Kind::Hash)?.hgetall(ctx)?;
+    Ok(RedisValue::Array(
+        registry
+            .into_iter()
+            .map(|(id, _)| RedisValue::StringBuffer(id))
+            .collect(),
+    ))
+}
+
+/// `TASKDB.JOB_TASKS ns job_id` -> the ids of a job's tasks, in creation order
+pub fn job_tasks(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let (db, job_id) = job_and_key(ctx, args, "TASKDB.JOB_TASKS ns job_id")?;
+    db.job_req(&job_id)?;
+    let ids = db
+        .open(db.keys.job_tasks(&job_id), false, Kind::List)?
+        .litems();
+    Ok(RedisValue::Array(
+        ids.into_iter().map(RedisValue::StringBuffer).collect(),
+    ))
+}

@@ -24,6 +24,7 @@ pub mod model;
 pub mod reaper;
 pub mod replicate;
 pub mod reply;
+pub mod restore;
 pub mod store;
 pub mod streams;
 pub mod tasks;
@@ -71,6 +72,9 @@ commands! {
     cmd_get_or_create_stream => streams::get_or_create_stream,
     cmd_get_stream => streams::get_stream,
     cmd_stream => streams::stream,
+    cmd_streams => streams::streams,
+    cmd_jobs => jobs::jobs,
+    cmd_job_tasks => jobs::job_tasks,
     cmd_create_job => jobs::create_job,
     cmd_job_state => jobs::job_state,
     cmd_job_unresolved => jobs::job_unresolved,
@@ -92,6 +96,9 @@ commands! {
     cmd_heartbeat => work::heartbeat_cmd,
     cmd_requeue => work::requeue,
     cmd_check => maintenance::check,
+    cmd_restore_stream => restore::restore_stream,
+    cmd_restore_job => restore::restore_job,
+    cmd_restore_task => restore::restore_task,
     cmd_stats => maintenance::stats,
     cmd_apply => apply::apply,
 }
@@ -128,6 +135,9 @@ redis_module! {
         ["TASKDB.GET_OR_CREATE_STREAM", cmd_get_or_create_stream, WF, 1, 1, 1, ""],
         ["TASKDB.GET_STREAM", cmd_get_stream, RF, 1, 1, 1, ""],
         ["TASKDB.STREAM", cmd_stream, RF, 1, 1, 1, ""],
+        ["TASKDB.STREAMS", cmd_streams, R, 1, 1, 1, ""],
+        ["TASKDB.JOBS", cmd_jobs, R, 1, 1, 1, ""],
+        ["TASKDB.JOB_TASKS", cmd_job_tasks, R, 1, 1, 1, ""],
         ["TASKDB.CREATE_JOB", cmd_create_job, WF, 1, 1, 1, ""],
         ["TASKDB.JOB_STATE", cmd_job_state, RF, 1, 1, 1, ""],
         ["TASKDB.JOB_UNRESOLVED", cmd_job_unresolved, RF, 1, 1, 1, ""],
@@ -149,6 +159,9 @@ redis_module! {
         ["TASKDB.HEARTBEAT", cmd_heartbeat, WF, 1, 1, 1, ""],
         ["TASKDB.REQUEUE", cmd_requeue, W, 1, 1, 1, ""],
         ["TASKDB.CHECK", cmd_check, W, 1, 1, 1, ""],
+        ["TASKDB.RESTORE_STREAM", cmd_restore_stream, W, 1, 1, 1, ""],
+        ["TASKDB.RESTORE_JOB", cmd_restore_job, W, 1, 1, 1, ""],
+        ["TASKDB.RESTORE_TASK", cmd_restore_task, W, 1, 1, 1, ""],
         ["TASKDB.STATS", cmd_stats, R, 1, 1, 1, ""],
         ["TASKDB.APPLY", cmd_apply, W, 1, 1, 1, ""],
     ],

@@ -172,3 +172,19 @@ pub fn stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         ),
     ]))
 }
+
+/// `TASKDB.STREAMS ns` -> the ids of every stream of the namespace (for tools)
+pub fn streams(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, "TASKDB.STREAMS ns", 1, 1)?;
+    let (_, keys) = a.ns()?;
+    let db = Db::new(ctx, keys);
+    let registry = db
+        .open(db.keys.streams(), false, Kind::Hash)?
+        .hgetall(ctx)?;
+    Ok(RedisValue::Array(
+        registry
+            .into_iter()
+            .map(|(id, _)| RedisValue::StringBuffer(id))
+            .collect(),
+    ))
+}

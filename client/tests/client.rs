@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use std::time::Duration;
-use taskdb_redis::test_helpers::{get_job, get_task};
+use taskdb_redis::test_helpers::{cleanup, get_job, get_task, get_tasks};
 use taskdb_redis::*;
 use taskdb_testkit::Server;
 use uuid::Uuid;
@@ -283,4 +283,29 @@ async fn get_or_create_stream_from_16_concurrent_callers_returns_one_stream() {
         ids.insert(h.await.unwrap().unwrap());
     }
     assert_eq!(ids.len(), 1);
+}
+
+#[tokio::test]
+async fn test_helpers_list_and_clean_up() {
+    let (_s, db) = setup().await;
+    let stream = db.create_stream("cpu", 1, 1.0, "u").await.unwrap();
+    let job = db
+        .create_job(&stream, &json!({"a": 1}), 1, 60, "u")
+        .await
+        .unwrap();
+    db.create_task(&job, "b", &stream, &json!({}), &json!(["init"]), 1, 60)
+        .await
+        .unwrap();
+    let tasks = get_tasks(&db, &job).await.unwrap();
+    let ids: Vec<&str> = tasks.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["init", "b"]);
+    assert_eq!(tasks[1].1.state, TaskState::Pending);
+    assert_eq!(tasks[1].1.waiting_on, 1);
+    assert_eq!(tasks[0].1.task_def, json!({"a": 1}));
+    cleanup(&db).await.unwrap();
+    assert!(matches!(
+        get_job(&db, &job).await,
+        Err(TaskDbErr::NotFound(_))
+    ));
+    assert_eq!(db.get_concurrent_jobs("u").await.unwrap(), 0);
 }

@@ -12,6 +12,7 @@ mod observe;
 mod parity;
 mod reaper;
 mod replication;
+mod restore;
 mod streams;
 mod tasks;
 mod work;

@@ -92,6 +92,33 @@ pub fn run(db: &mut Ns, seed: u64, steps: usize) {
                 c.arg(&db.ns).arg(&j).arg("changed my mind");
                 let _: redis::RedisResult<i64> = c.query(&mut db.c);
             }
+            99 => {
+                // A migrated job with a ready and a running task.
+                let j = format!("7e57a11e-0000-4000-8000-{step:012}");
+                let now = db.server_ms().to_string();
+                let _: i64 = db.q("RESTORE_JOB", &[&j, "running", "user1", &now]);
+                let _: i64 = db.q(
+                    "RESTORE_TASK",
+                    &[&j, "a", &stream, "{}", "[]", "ready", "1", "60", &now],
+                );
+                let _: i64 = db.q(
+                    "RESTORE_TASK",
+                    &[
+                        &j,
+                        "b",
+                        &stream,
+                        "{}",
+                        "[]",
+                        "running",
+                        "1",
+                        "0",
+                        &now,
+                        "STARTED_AT",
+                        &now,
+                    ],
+                );
+                jobs.push(j);
+            }
             98 if !running.is_empty() => {
                 let (j, t) = running[rng.gen_range(0..running.len())].clone();
                 let _: i64 = db.q("HEARTBEAT", &[&j, &t]);

@@ -1,0 +1,249 @@
+//! Writing entities as they are, for migrations: `TASKDB.RESTORE_STREAM`,
+//! `TASKDB.RESTORE_JOB`, `TASKDB.RESTORE_TASK`.
+//!
+//! A migration copies streams, jobs and tasks with their ids, states, counters, times,
+//! retries, outputs and errors, so that work in flight continues: a restored ready task is
+//! queued, a running one keeps its lease, a pending one is released by its prerequisites.
+//! Each command replies 1 when it wrote, 0 when the entity already exists (so a migration
+//! can be re-run without duplicates), and validates everything before writing. Restore a
+//! job's tasks in creation order: that order is the order they are served in.
+
+use crate::args::{self, Args};
+use crate::db::{Db, Job, Task};
+use crate::error::{Error, Result};
+use crate::keys::field;
+use crate::model::{self, JobState, Priority, TaskState};
+use crate::replicate;
+use crate::store::{now_ms, Kind, Val};
+use crate::streams::{self, NewStream};
+use redis_module::{Context, RedisString, RedisValue};
+
+/// `TASKDB.RESTORE_STREAM ns stream_id worker_type reserved be_mult user_id` -> 1 or 0
+pub fn restore_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    const USAGE: &str = "TASKDB.RESTORE_STREAM ns stream_id worker_type reserved be_mult user_id";
+    let mut a = Args::new(args, USAGE, 6, 6)?;
+    let (ns, keys) = a.ns()?;
+    let id = a.uuid("stream_id")?;
+    let s = NewStream::parse(&mut a)?;
+    let db = Db::new(ctx, keys);
+    if db.open(db.keys.stream(&id), false, Kind::Hash)?.exists() {
+        return Ok(RedisValue::Integer(0));
+    }
+    let now = now_ms();
+    streams::insert(&db, &id, &s, now)?;
+    let mut all: Vec<&[u8]> = vec![id.as_bytes()];
+    all.extend_from_slice(&s.to_args());
+    replicate::decision(ctx, ns, now, "CREATE_STREAM", &all);
+    Ok(RedisValue::Integer(1))
+}
+
+/// `TASKDB.RESTORE_JOB ns job_id state user_id created_at_ms [ERROR error]` -> 1 or 0
+pub fn restore_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    const USAGE: &str = "TASKDB.RESTORE_JOB ns job_id state user_id created_at_ms [ERROR error]";
+    let mut a = Args::new(args, USAGE, 5, 7)?;
+    let (_, keys) = a.ns()?;
+    let id = a.uuid("job_id")?;
+    let raw_state = a.bytes()?;
+    let state = JobState::parse(raw_state)
+        .ok_or_else(|| Error::invalid("state", raw_state, "must be running, done or failed"))?;
+    let user_id = a.name("user_id")?;
+    let created_at = a.int("created_at_ms", 0, i64::MAX)?;
+    let error = if a.has_more() {
+        let w = a.bytes()?;
+        if !w.eq_ignore_ascii_case(b"ERROR") {
+            return Err(Error::invalid("option", w, "expected ERROR"));
+        }
+        Some(a.payload("error")?)
+    } else {
+        None
+    };
+    a.end()?;
+    let db = Db::new(ctx, keys);
+    let jk = db.open(db.keys.job(&id), true, Kind::Hash)?;
+    if jk.exists() {
+        return Ok(RedisValue::Integer(0));
+    }
+    let seq = db.next_seq()?;
+    let job = Job {
+        id: id.clone(),
+        state,
+        seq,
+        unresolved: 0,
+        tasks: 0,
+        priority: Priority::Medium,
+    };
+    let sched = job.sched();
+    let mut fields = vec![
+        (&field::STATE, Val::Bytes(state.as_str().as_bytes())),
+        (&field::SCHED, Val::Bytes(sched.bytes())),
+        (&field::USER_ID, Val::Bytes(user_id)),
+        (&field::CREATED_AT, Val::Int(created_at)),
+        (&field::PRIORITY, Val::Bytes(b"medium")),
+    ];
+    if let Some(e) = error {
+        fields.push((&field::ERROR, Val::Bytes(e)));
+    }
+    jk.hmset(&fields);
+    db.open(db.keys.jobs(), true, Kind::Hash)?
+        .hset(id.as_bytes(), state.as_str().as_bytes());
+    match state {
+        JobState::Running => {
+            db.open(db.keys.running_jobs(), true, Kind::Hash)?
+                .counter_add(user_id, 1)?;
+        }
+        JobState::Done => db
+            .open(db.keys.done_jobs(), true, Kind::Hash)?
+            .hset(id.as_bytes(), b""),
+        JobState::Failed => {}
+    }
+    db.open(db.keys.job_counts(), true, Kind::Hash)?
+        .counter_add(state.as_str().as_bytes(), 1)?;
+    replicate::verbatim(ctx);
+    Ok(RedisValue::Integer(1))
+}
+
+/// A restored task's optional fields.
+#[derive(Default)]
+struct Extras<'a> {
+    waiting_on: Option<i64>,
+    progress: Option<&'a [u8]>,
+    retries: Option<i64>,
+    started_at: Option<i64>,
+    updated_at: Option<i64>,
+    output: Option<&'a [u8]>,
+    error: Option<&'a [u8]>,
+}
+
+fn parse_extras<'a>(a: &mut Args<'a>) -> Result<Extras<'a>> {
+    let mut x = Extras::default();
+    while a.has_more() {
+        let word = a.bytes()?.to_ascii_uppercase();
+        let dup = || Error::invalid("option", &word, "given twice");
+        match word.as_slice() {
+            b"WAITING_ON" if x.waiting_on.is_none() => {
+                x.waiting_on = Some(a.int("WAITING_ON", 0, i64::from(i32::MAX))?)
+            }
+            b"PROGRESS" if x.progress.is_none() => {
+                let v = a.bytes()?;
+                crate::work::parse_progress(v)?;
+                x.progress = Some(v);
+            }
+            b"RETRIES" if x.retries.is_none() => {
+                x.retries = Some(a.int("RETRIES", 0, i64::from(i32::MAX))?)
+            }
+            b"STARTED_AT" if x.started_at.is_none() => {
+                x.started_at = Some(a.int("STARTED_AT", 0, i64::MAX)?)
+            }
+            b"UPDATED_AT" if x.updated_at.is_none() => {
+                x.updated_at = Some(a.int("UPDATED_AT", 0, i64::MAX)?)
+            }
+            b"OUTPUT" if x.output.is_none() => x.output = Some(a.json("OUTPUT")?),
+            b"ERROR" if x.error.is_none() => x.error = Some(a.payload("ERROR")?),
+            b"WAITING_ON" | b"PROGRESS" | b"RETRIES" | b"STARTED_AT" | b"UPDATED_AT"
+            | b"OUTPUT" | b"ERROR" => return Err(dup()),
+            _ => return Err(Error::invalid(
+                "option",
+                &word,
+                "expected WAITING_ON, PROGRESS, RETRIES, STARTED_AT, UPDATED_AT, OUTPUT or ERROR",
+            )),
+        }
+    }
+    Ok(x)
+}
+
+/// `TASKDB.RESTORE_TASK ns job_id task_id stream_id task_def_json prereqs_json state
+/// max_retries timeout_secs created_at_ms [WAITING_ON n] [PROGRESS p] [RETRIES n]
+/// [STARTED_AT ms] [UPDATED_AT ms] [OUTPUT json] [ERROR text]` -> 1 or 0
+pub fn restore_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    const USAGE: &str = "TASKDB.RESTORE_TASK ns job_id task_id stream_id task_def_json prereqs_json state max_retries timeout_secs created_at_ms [WAITING_ON n] [PROGRESS p] [RETRIES n] [STARTED_AT ms] [UPDATED_AT ms] [OUTPUT json] [ERROR text]";
+    let mut a = Args::new(args, USAGE, 10, 24)?;
+    let (_, keys) = a.ns()?;
+    let job_id = a.uuid("job_id")?;
+    let task_id = a.name("task_id")?;
+    let stream_id = a.uuid("stream_id")?;
+    let task_def = a.json("task_def_json")?;
+    let prereqs_json = a.bytes()?;
+    let prereqs = args::prerequisites(prereqs_json, task_id)?;
+    let raw_state = a.bytes()?;
+    let state = TaskState::parse(raw_state).ok_or_else(|| {
+        Error::invalid(
+            "state",
+            raw_state,
+            "must be pending, ready, running, done, failed or cancelled",
+        )
+    })?;
+    let max_retries = a.int("max_retries", 0, i32::MAX.into())?;
+    let timeout_secs = a.int("timeout_secs", 0, i32::MAX.into())?;
+    let created_at = a.int("created_at_ms", 0, i64::MAX)?;
+    let x = parse_extras(&mut a)?;
+    let db = Db::new(ctx, keys);
+    db.with_job(&job_id, false, |_, _| ())?;
+    db.stream_worker_type(&stream_id)?;
+    let k = db.open(db.keys.task(&job_id, task_id), true, Kind::Hash)?;
+    if k.exists() {
+        return Ok(RedisValue::Integer(0));
+    }
+    let idx = db.with_job(&job_id, true, |j, _| {
+        j.tasks += 1;
+        j.unresolved += i64::from(state != TaskState::Done);
+        j.tasks - 1
+    })?;
+    let task = Task {
+        job_id: job_id.clone(),
+        id: task_id.to_vec(),
+        state,
+        stream_id,
+        idx: idx as u64,
+        waiting_on: x.waiting_on.unwrap_or(0),
+        retries: x.retries.unwrap_or(0),
+        max_retries,
+        timeout_secs,
+        started_at: x.started_at,
+        updated_at: x.updated_at,
+    };
+    let sched = task.sched().pack();
+    let mut fields = vec![
+        (&field::SCHED, Val::Bytes(sched.bytes())),
+        (&field::STATE, Val::Bytes(state.as_str().as_bytes())),
+        (&field::TASK_DEF, Val::Bytes(task_def)),
+        (&field::PREREQUISITES, Val::Bytes(prereqs_json)),
+        (&field::CREATED_AT, Val::Int(created_at)),
+    ];
+    if let Some(p) = x.progress {
+        fields.push((&field::PROGRESS, Val::Bytes(p)));
+    }
+    if let Some(r) = x.retries {
+        fields.push((&field::RETRIES, Val::Int(r)));
+    }
+    if let Some(t) = x.started_at {
+        fields.push((&field::STARTED_AT, Val::Int(t)));
+    }
+    if let Some(t) = x.updated_at {
+        fields.push((&field::UPDATED_AT, Val::Int(t)));
+    }
+    if let Some(o) = x.output {
+        fields.push((&field::OUTPUT, Val::Bytes(o)));
+    }
+    if let Some(e) = x.error {
+        fields.push((&field::ERROR, Val::Bytes(e)));
+    }
+    k.hmset(&fields);
+    db.open(db.keys.job_tasks(&job_id), true, Kind::List)?
+        .rpush(task_id);
+    if !prereqs.is_empty() {
+        let deps = db.open(db.keys.dependents(&job_id), true, Kind::Zset)?;
+        for p in &prereqs {
+            deps.zadd(0.0, &model::dependent_link(p.as_bytes(), task_id));
+        }
+    }
+    db.add_task(&task)?;
+    if state == TaskState::Running {
+        let leases = db.open(db.keys.leases(), true, Kind::Zset)?;
+        leases.zadd(task.deadline() as f64, &model::task_ref(&job_id, task_id));
+        crate::reaper::note(ctx, leases.name());
+    }
+    db.touch_job(&job_id, x.started_at, x.updated_at)?;
+    db.flush()?;
+    replicate::verbatim(ctx);
+    Ok(RedisValue::Integer(1))
+}
