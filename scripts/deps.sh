@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing TaskDB needs on Debian, when it is missing:
-# redis-server (7.0+) and libclang-dev (the redis-module crate's bindgen needs libclang).
+# redis-server (7.0+), libclang-dev (the redis-module crate's bindgen needs libclang) and
+# postgresql (the migration tests start their own server in a temporary directory).
 set -euo pipefail
 
 missing=()
@@ -8,6 +9,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+# The migration tests start a throwaway PostgreSQL server.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing: ${missing[*]}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs TaskDB's whole test suite: unit tests and integration tests against real
-# redis-servers (each test starts its own on a free port, in its own temp directory).
+# Runs TaskDB's whole test suite: unit tests, integration tests against real redis-servers
+# and the client's and migration's tests against real redis-servers and PostgreSQL (each
+# test starts its own servers on free ports, in temporary directories).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh

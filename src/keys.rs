@@ -202,6 +202,8 @@ pub mod field {
     pub static PROGRESS: Field = Field::new(c"progress");
     /// `reserved`
     pub static RESERVED: Field = Field::new(c"reserved");
+    /// `reported` (migrated from PostgreSQL)
+    pub static REPORTED: Field = Field::new(c"reported");
     /// `retries`
     pub static RETRIES: Field = Field::new(c"retries");
     /// `started_at`

@@ -37,10 +37,13 @@ pub fn restore_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue>
     Ok(RedisValue::Integer(1))
 }
 
-/// `TASKDB.RESTORE_JOB ns job_id state user_id created_at_ms [ERROR error]` -> 1 or 0
+/// `TASKDB.RESTORE_JOB ns job_id state user_id created_at_ms [ERROR error]
+/// [REPORTED true|false]` -> 1 or 0 (`reported` is the PostgreSQL TaskDB's flag for
+/// post-processing, kept so a copy back is equal)
 pub fn restore_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    const USAGE: &str = "TASKDB.RESTORE_JOB ns job_id state user_id created_at_ms [ERROR error]";
-    let mut a = Args::new(args, USAGE, 5, 7)?;
+    const USAGE: &str =
+        "TASKDB.RESTORE_JOB ns job_id state user_id created_at_ms [ERROR error] [REPORTED true|false]";
+    let mut a = Args::new(args, USAGE, 5, 9)?;
     let (_, keys) = a.ns()?;
     let id = a.uuid("job_id")?;
     let raw_state = a.bytes()?;
@@ -48,16 +51,25 @@ pub fn restore_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         .ok_or_else(|| Error::invalid("state", raw_state, "must be running, done or failed"))?;
     let user_id = a.name("user_id")?;
     let created_at = a.int("created_at_ms", 0, i64::MAX)?;
-    let error = if a.has_more() {
+    let (mut error, mut reported) = (None, None);
+    while a.has_more() {
         let w = a.bytes()?;
-        if !w.eq_ignore_ascii_case(b"ERROR") {
-            return Err(Error::invalid("option", w, "expected ERROR"));
+        if w.eq_ignore_ascii_case(b"ERROR") && error.is_none() {
+            error = Some(a.payload("error")?);
+        } else if w.eq_ignore_ascii_case(b"REPORTED") && reported.is_none() {
+            let v = a.bytes()?;
+            if v != b"true" && v != b"false" {
+                return Err(Error::invalid("REPORTED", v, "must be true or false"));
+            }
+            reported = Some(v);
+        } else {
+            return Err(Error::invalid(
+                "option",
+                w,
+                "expected ERROR or REPORTED, each at most once",
+            ));
         }
-        Some(a.payload("error")?)
-    } else {
-        None
-    };
-    a.end()?;
+    }
     let db = Db::new(ctx, keys);
     let jk = db.open(db.keys.job(&id), true, Kind::Hash)?;
     if jk.exists() {
@@ -82,6 +94,9 @@ pub fn restore_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     ];
     if let Some(e) = error {
         fields.push((&field::ERROR, Val::Bytes(e)));
+    }
+    if let Some(r) = reported {
+        fields.push((&field::REPORTED, Val::Bytes(r)));
     }
     jk.hmset(&fields);
     db.open(db.keys.jobs(), true, Kind::Hash)?

@@ -19,6 +19,7 @@
 //! ```
 
 mod error;
+pub mod migration;
 pub mod test_helpers;
 mod types;
 

@@ -2,6 +2,9 @@
 //! a free port, in its own temporary directory, killed when dropped. No mocks, no fixed
 //! sleeps: readiness and conditions are waited for with deadlines.
 
+mod postgres;
+
+pub use postgres::Postgres;
 use redis::Connection;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
