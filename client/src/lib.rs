@@ -18,6 +18,8 @@
 //! # let _ = job_id; Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod error;
 pub mod migration;
 pub mod test_helpers;
