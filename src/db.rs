@@ -188,7 +188,7 @@ fn req(v: Option<RStr>, key: &Key, field: &str) -> Result<RStr> {
     v.ok_or_else(|| {
         Error::Corrupt(format!(
             "field '{field}' of '{}' is missing",
-            String::from_utf8_lossy(key.name())
+            crate::error::escape(key.name())
         ))
     })
 }
@@ -519,7 +519,7 @@ impl<'c> Db<'c> {
         let [sched] = k.hmget([&field::SCHED]);
         let sched =
             model::TaskSched::unpack(req(sched, &k, "sched")?.as_bytes()).ok_or_else(|| {
-                Error::Corrupt(format!("sched of '{}'", String::from_utf8_lossy(k.name())))
+                Error::Corrupt(format!("sched of '{}'", crate::error::escape(k.name())))
             })?;
         let t = Task {
             job_id: job_id.to_string(),

@@ -48,16 +48,25 @@ impl Error {
     }
 }
 
-/// Shows a user value in an error reply: lossy UTF-8, at most 64 characters, one line.
+/// Shows a user value in an error reply: printable ASCII as is, any other byte as `\xNN`
+/// (Redis mangles other bytes in error replies), at most 64 bytes of the value.
 pub fn shorten(value: &[u8]) -> String {
-    let text = String::from_utf8_lossy(value);
-    let mut out: String = text
-        .chars()
-        .take(64)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if text.chars().count() > 64 {
+    let mut out = escape(&value[..value.len().min(64)]);
+    if value.len() > 64 {
         out.push_str("...");
+    }
+    out
+}
+
+/// Shows bytes (a key name) in an error reply: printable ASCII as is, others as `\xNN`.
+pub fn escape(value: &[u8]) -> String {
+    let mut out = String::with_capacity(value.len());
+    for &b in value {
+        if (0x20..0x7f).contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
     }
     out
 }
@@ -123,6 +132,7 @@ mod tests {
     fn long_values_are_shortened() {
         let long = vec![b'a'; 200];
         assert_eq!(shorten(&long).len(), 67);
-        assert_eq!(shorten(b"a\nb"), "a b");
+        assert_eq!(shorten(b"a\nb"), "a\\x0ab");
+        assert_eq!(shorten("ü".as_bytes()), "\\xc3\\xbc");
     }
 }

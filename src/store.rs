@@ -122,7 +122,7 @@ pub fn parse_num<T: std::str::FromStr>(key: &[u8], field: &str, v: &[u8]) -> Res
         .ok_or_else(|| {
             Error::Corrupt(format!(
                 "field '{field}' of '{}' is not a number",
-                String::from_utf8_lossy(key)
+                crate::error::escape(key)
             ))
         })
 }
@@ -186,7 +186,7 @@ impl Key {
         match k.kind() {
             Kind::Empty => Ok(k),
             t if t == kind => Ok(k),
-            _ => Err(Error::WrongType(String::from_utf8_lossy(&k.name).into())),
+            _ => Err(Error::WrongType(crate::error::escape(&k.name))),
         }
     }
 
@@ -354,7 +354,7 @@ impl Key {
     /// no zero entries and stay as small as what is live.
     pub fn counter_add(&self, field: &[u8], by: i64) -> Result<i64> {
         let old = match self.hget(field) {
-            Some(v) => parse_num(&self.name, &String::from_utf8_lossy(field), v.as_bytes())?,
+            Some(v) => parse_num(&self.name, &crate::error::escape(field), v.as_bytes())?,
             None => 0,
         };
         let new = old + by;
@@ -372,10 +372,7 @@ impl Key {
             return Ok(Vec::new());
         }
         let reply = ctx.call("HGETALL", &[self.name.as_slice()]).map_err(|e| {
-            Error::Corrupt(format!(
-                "HGETALL {}: {e}",
-                String::from_utf8_lossy(&self.name)
-            ))
+            Error::Corrupt(format!("HGETALL {}: {e}", crate::error::escape(&self.name)))
         })?;
         let items = bulk_list(reply);
         Ok(items

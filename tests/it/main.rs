@@ -13,6 +13,7 @@ mod parity;
 mod reaper;
 mod replication;
 mod restore;
+mod security;
 mod streams;
 mod tasks;
 mod work;
