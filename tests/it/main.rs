@@ -15,6 +15,7 @@ mod replication;
 mod restore;
 mod security;
 mod streams;
+mod stress;
 mod tasks;
 mod work;
 mod workload;
