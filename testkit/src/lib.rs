@@ -121,6 +121,17 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Kills the server with SIGKILL (no shutdown, no final fsync) and hands back its
+    /// directory, to restart from what it left on disk.
+    pub fn kill9(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let empty = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.dir, empty)
+    }
+}
+
 fn read_log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default()
 }

@@ -5,6 +5,7 @@ mod common;
 
 mod blocking;
 mod cluster;
+mod crash;
 mod errors;
 mod jobs;
 mod maintenance;
