@@ -6,6 +6,9 @@ use crate::common::*;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+/// REQUEST_WORK's reply.
+type Claim = Option<(String, String, String, String, i64)>;
+
 #[derive(Default)]
 struct Acked {
     jobs: Vec<String>,
@@ -58,11 +61,10 @@ fn kill_9_loses_nothing_acknowledged_with_appendfsync_always() {
                 if created.is_err() {
                     return;
                 }
-                let claimed: redis::RedisResult<Option<(String, String, String, String, i64)>> =
-                    redis::cmd("TASKDB.REQUEST_WORK")
-                        .arg("c")
-                        .arg("w")
-                        .query(&mut c);
+                let claimed: redis::RedisResult<Claim> = redis::cmd("TASKDB.REQUEST_WORK")
+                    .arg("c")
+                    .arg("w")
+                    .query(&mut c);
                 let Ok(Some((j, t, _, _, _))) = claimed else {
                     return;
                 };
