@@ -132,3 +132,102 @@ fn kill_9_loses_nothing_acknowledged_with_appendfsync_always() {
     }
     assert!(db.check().is_empty());
 }
+
+#[test]
+fn failover_to_a_replica_keeps_everything_acknowledged_with_wait() {
+    let primary = Server::start();
+    let port = primary.port.to_string();
+    let replica = Server::with_args(&["--replicaof", "127.0.0.1", &port, "--save", ""]);
+    let mut rc = replica.conn();
+    wait_for(20, "replica link up", || {
+        let info: String = q(&mut rc, &["INFO", "replication"]);
+        info.contains("master_link_status:up").then_some(())
+    });
+    let mut db = Ns::new(&primary, "f");
+    let st = db.stream("w", 1, 1.0, "u");
+    let mut jobs = Vec::new();
+    let mut done = Vec::new();
+    for i in 0..30 {
+        let job = db.job(&st, "u");
+        db.task(&job, &format!("t{i}"), &st, &["init"]);
+        jobs.push(job);
+        let (j, t) = db.claim("w").unwrap();
+        assert!(db.done(&j, &t));
+        // WAIT closes the window: an acknowledgement the replica has cannot be lost.
+        let n: i64 = q(&mut db.c, &["WAIT", "1", "10000"]);
+        assert_eq!(n, 1);
+        done.push((j, t));
+    }
+    let _ = db.claim("w").unwrap(); // one task is running when the primary dies
+    let _: i64 = q(&mut db.c, &["WAIT", "1", "10000"]);
+    drop(db);
+    let _ = primary.kill9();
+    let _: () = q(&mut rc, &["REPLICAOF", "NO", "ONE"]);
+    let mut db = Ns::new(&replica, "f");
+    for (j, t) in &done {
+        assert_eq!(
+            db.task_field(j, t, "state").as_deref(),
+            Some("done"),
+            "{j}/{t}"
+        );
+    }
+    assert!(db.check().is_empty(), "{:?}", db.check());
+    // The new primary finishes the work: the orphaned running task comes back by RETRY.
+    for job in &jobs {
+        let tasks: Vec<String> = db.q("JOB_TASKS", &[job]);
+        for t in tasks {
+            if db.task_field(job, &t, "state").as_deref() == Some("running") {
+                let _: i64 = db.q("RETRY", &[job, &t]);
+            }
+        }
+    }
+    while let Some((j, t)) = db.claim("w") {
+        assert!(
+            !done.contains(&(j.clone(), t.clone())),
+            "{j}/{t} reappeared"
+        );
+        assert!(db.done(&j, &t));
+    }
+    for job in &jobs {
+        let v: redis::Value = db.q("JOB", &[job]);
+        assert_eq!(field(&fields(v), "state").as_deref(), Some("done"), "{job}");
+    }
+    assert!(db.check().is_empty());
+}
+
+#[test]
+fn snapshots_and_aof_rewrites_taken_during_a_workload_restart_consistent() {
+    let s = Server::with_args(&[
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--save",
+        "",
+    ]);
+    let mut db = Ns::new(&s, "r");
+    crate::workload::run(&mut db, 5, 300);
+    let _: String = q(&mut db.c, &["BGSAVE"]);
+    let _: String = q(&mut db.c, &["BGREWRITEAOF"]);
+    crate::workload::run(&mut db, 6, 300);
+    wait_for(30, "the snapshot and the rewrite", || {
+        let info: String = q(&mut db.c, &["INFO", "persistence"]);
+        (info.contains("rdb_bgsave_in_progress:0")
+            && info.contains("aof_rewrite_in_progress:0")
+            && info.contains("aof_rewrite_scheduled:0"))
+        .then_some(())
+    });
+    let want = digest(&mut db.c);
+    drop(db);
+    let dir = s.kill9();
+    // The RDB holds a consistent earlier state; the AOF (base + increments) the latest.
+    let rdb = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.path().join("dump.rdb"), rdb.path().join("dump.rdb")).unwrap();
+    let from_rdb = Server::in_dir(rdb, &["--appendonly", "no", "--save", ""]);
+    let mut r = Ns::new(&from_rdb, "r");
+    assert!(r.check().is_empty(), "{:?}", r.check());
+    let from_aof = Server::in_dir(dir, &["--appendonly", "yes", "--save", ""]);
+    let mut a = Ns::new(&from_aof, "r");
+    assert_eq!(digest(&mut a.c), want);
+    assert!(a.check().is_empty());
+}

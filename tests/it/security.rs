@@ -201,3 +201,61 @@ fn random_argument_vectors_never_crash_and_rejected_calls_change_nothing() {
     assert_eq!(pong, "PONG");
     assert!(db.check().is_empty(), "{:?}", db.check());
 }
+
+#[test]
+fn huge_arguments_are_refused_by_the_default_limits() {
+    let s = Server::with_args(&[
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--proto-max-bulk-len",
+        "200mb",
+    ]);
+    let mut db = Ns::new(&s, "h");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    let before = digest(&mut db.c);
+    let def = format!("\"{}\"", "x".repeat(100 << 20));
+    let e = db.err("CREATE_TASK", &[&job, "big", &st, &def, "[]", "1", "1"]);
+    assert!(
+        e.contains("more than 16777216 (taskdb.max-payload-bytes)"),
+        "{}",
+        &e[..e.len().min(200)]
+    );
+    let many: Vec<String> = (0..1_000_000).map(|i| format!("p{i}")).collect();
+    let prereqs = serde_json::to_string(&many).unwrap();
+    let e = db.err(
+        "CREATE_TASK",
+        &[&job, "wide", &st, "{}", &prereqs, "1", "1"],
+    );
+    assert!(
+        e.contains("lists 1000000 tasks, more than 10000 (taskdb.max-prerequisites)"),
+        "{}",
+        &e[..e.len().min(200)]
+    );
+    assert_eq!(digest(&mut db.c), before);
+}
+
+#[test]
+fn keys_of_the_wrong_type_under_a_namespace_give_clear_errors() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "w");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    // Plant a string where TaskDB keeps sorted sets and hashes.
+    for key in ["{w}:schedule:cpu", "{w}:leases", "{w}:job-counts"] {
+        let _: () = q(&mut db.c, &["DEL", key]);
+        let _: () = q(&mut db.c, &["SET", key, "planted"]);
+    }
+    for args in [
+        vec!["REQUEST_WORK", "cpu"],
+        vec!["CANCEL_JOB", &job],
+        vec!["STATS"],
+    ] {
+        let e = db.err(args[0], &args[1..]);
+        assert!(e.starts_with("WRONGTYPE key '{w}:"), "{args:?}: {e}");
+    }
+    let pong: String = q(&mut db.c, &["PING"]);
+    assert_eq!(pong, "PONG");
+}
