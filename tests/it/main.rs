@@ -9,6 +9,7 @@ mod crash;
 mod errors;
 mod jobs;
 mod maintenance;
+mod model;
 mod observe;
 mod parity;
 mod reaper;
