@@ -160,7 +160,7 @@ redis_module! {
         ["TASKDB.RETRY", cmd_retry, WF, 1, 1, 1, "", "write"],
         ["TASKDB.HEARTBEAT", cmd_heartbeat, WF, 1, 1, 1, "", "write"],
         ["TASKDB.REQUEUE", cmd_requeue, W, 1, 1, 1, "", "write"],
-        ["TASKDB.CHECK", cmd_check, W, 1, 1, 1, "", "write"],
+        ["TASKDB.CHECK", cmd_check, "write", 1, 1, 1, "", "write"],
         ["TASKDB.RESTORE_STREAM", cmd_restore_stream, W, 1, 1, 1, "", "write"],
         ["TASKDB.RESTORE_JOB", cmd_restore_job, W, 1, 1, 1, "", "write"],
         ["TASKDB.RESTORE_TASK", cmd_restore_task, W, 1, 1, 1, "", "write"],

@@ -470,6 +470,10 @@ pub fn check(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     } else {
         false
     };
+    // CHECK reads and works under maxmemory; FIX may write, so it is refused there.
+    if fix && ctx.get_flags().contains(redis_module::ContextFlags::OOM) {
+        return Err(Error::Oom);
+    }
     let db = Db::new(ctx, keys);
     let found = check_namespace(&db, fix)?;
     if fix && !found.is_empty() {

@@ -144,6 +144,9 @@ fn an_out_of_memory_server_refuses_writes_and_serves_reads() {
         Some("ready")
     );
     assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "running");
+    assert!(db.check().is_empty(), "the namespace stays consistent");
+    let e = db.err("CHECK", &["FIX"]);
+    assert!(e.starts_with("OOM"), "{e}");
     let _: () = q(&mut db.c, &["CONFIG", "SET", "maxmemory", "0"]);
     assert!(db.claim("cpu").is_some());
 }
