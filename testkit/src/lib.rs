@@ -122,6 +122,21 @@ impl Server {
 }
 
 impl Server {
+    /// A replica of `primary` (persistence as `extra` says), returned once its link to
+    /// the primary is up.
+    pub fn replica_of(primary: &Server, extra: &[&str]) -> Server {
+        let port = primary.port.to_string();
+        let mut args = vec!["--replicaof", "127.0.0.1", port.as_str()];
+        args.extend_from_slice(extra);
+        let replica = Server::with_args(&args);
+        let mut c = replica.conn();
+        wait_for(20, "replica link up", || {
+            let info: String = redis::cmd("INFO").arg("replication").query(&mut c).ok()?;
+            info.contains("master_link_status:up").then_some(())
+        });
+        replica
+    }
+
     /// Kills the server with SIGKILL (no shutdown, no final fsync) and hands back its
     /// directory, to restart from what it left on disk.
     pub fn kill9(mut self) -> tempfile::TempDir {
@@ -129,6 +144,20 @@ impl Server {
         let _ = self.child.wait();
         let empty = tempfile::tempdir().expect("tempdir");
         std::mem::replace(&mut self.dir, empty)
+    }
+}
+
+/// Copies a directory tree (a server's data directory, to restart from a copy).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("dir entry");
+        let dest = to.join(e.file_name());
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).expect("copy");
+        }
     }
 }
 

@@ -223,13 +223,8 @@ fn bad_block_and_count_arguments_are_rejected() {
 #[test]
 fn a_claim_served_to_a_blocked_worker_replicates() {
     let primary = Server::start();
-    let port = primary.port.to_string();
-    let replica = Server::with_args(&["--replicaof", "127.0.0.1", &port, "--save", ""]);
+    let replica = Server::replica_of(&primary, &["--save", ""]);
     let mut rc = replica.conn();
-    wait_for(20, "replica link up", || {
-        let info: String = q(&mut rc, &["INFO", "replication"]);
-        info.contains("master_link_status:up").then_some(())
-    });
     let mut db = Ns::new(&primary, "t");
     let st = db.stream("gpu", 1, 1.0, "u");
     let rx = blocked_worker(&primary, "t", "gpu", "0", 1);

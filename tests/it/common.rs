@@ -1,7 +1,7 @@
 //! Test helpers over the shared fixture (`taskdb-testkit`): commands, replies, and a
 //! namespace-bound helper.
 
-pub use taskdb_testkit::{wait_for, Server};
+pub use taskdb_testkit::{copy_dir, wait_for, Server};
 
 use redis::{Connection, FromRedisValue, Value};
 

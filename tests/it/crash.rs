@@ -136,13 +136,8 @@ fn kill_9_loses_nothing_acknowledged_with_appendfsync_always() {
 #[test]
 fn failover_to_a_replica_keeps_everything_acknowledged_with_wait() {
     let primary = Server::start();
-    let port = primary.port.to_string();
-    let replica = Server::with_args(&["--replicaof", "127.0.0.1", &port, "--save", ""]);
+    let replica = Server::replica_of(&primary, &["--save", ""]);
     let mut rc = replica.conn();
-    wait_for(20, "replica link up", || {
-        let info: String = q(&mut rc, &["INFO", "replication"]);
-        info.contains("master_link_status:up").then_some(())
-    });
     let mut db = Ns::new(&primary, "f");
     let st = db.stream("w", 1, 1.0, "u");
     let mut jobs = Vec::new();

@@ -1,31 +1,12 @@
 //! The lease reaper (a timer inside the server) and TASKDB.HEARTBEAT.
 
 use crate::common::*;
-use std::path::Path;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
 
 #[test]
 fn the_timer_requeues_an_expired_task_without_any_requeue_call_and_the_replica_follows() {
     let primary = Server::start();
-    let port = primary.port.to_string();
-    let replica = Server::with_args(&["--replicaof", "127.0.0.1", &port, "--save", ""]);
+    let replica = Server::replica_of(&primary, &["--save", ""]);
     let mut rc = replica.conn();
-    wait_for(20, "replica link up", || {
-        let info: String = q(&mut rc, &["INFO", "replication"]);
-        info.contains("master_link_status:up").then_some(())
-    });
     let mut db = Ns::new(&primary, "t");
     let _: () = q(
         &mut db.c,

@@ -4,20 +4,6 @@
 
 use crate::common::*;
 use crate::workload;
-use std::path::Path;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
 
 fn info_field(c: &mut redis::Connection, section: &str, name: &str) -> String {
     let info: String = q(c, &["INFO", section]);
@@ -38,20 +24,8 @@ fn replica_aof_and_rdb_reproduce_the_primary() {
         "--save",
         "",
     ]);
-    let port = primary.port.to_string();
-    let replica = Server::with_args(&[
-        "--replicaof",
-        "127.0.0.1",
-        &port,
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-    ]);
+    let replica = Server::replica_of(&primary, &["--save", "", "--appendonly", "yes"]);
     let mut rc = replica.conn();
-    wait_for(20, "replica link up", || {
-        (info_field(&mut rc, "replication", "master_link_status") == "up").then_some(())
-    });
 
     for (i, ns) in ["alpha", "{beta}", "gamma{x}"].iter().enumerate() {
         let mut db = Ns::new(&primary, ns);
