@@ -564,12 +564,18 @@ impl<'c> Db<'c> {
         Ok(())
     }
 
-    /// Accounts for a task just written in state `t.state`: stream counts, queue.
+    /// Accounts for a task just written in state `t.state`: stream counts, queue, lease.
     pub fn add_task(&self, t: &Task) -> Result<()> {
         crate::store::notify(self.ctx, t.state.event(), &self.keys.task(&t.job_id, &t.id));
         self.with_stream(&t.stream_id, true, |s| s.counts[t.state as usize] += 1)?;
-        if t.state == TaskState::Ready {
-            self.queue_add(t)?;
+        match t.state {
+            TaskState::Ready => self.queue_add(t)?,
+            TaskState::Running => {
+                let leases = self.open(self.keys.leases(), true, Kind::Zset)?;
+                leases.zadd(t.deadline() as f64, &model::task_ref(&t.job_id, &t.id));
+                crate::reaper::note(self.ctx, leases.name());
+            }
+            _ => {}
         }
         Ok(())
     }

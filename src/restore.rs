@@ -12,10 +12,11 @@ use crate::args::{self, Args};
 use crate::db::{Db, Job, Task};
 use crate::error::{Error, Result};
 use crate::keys::field;
-use crate::model::{self, JobState, Priority, TaskState};
+use crate::model::{JobState, Priority, TaskState};
 use crate::replicate;
-use crate::store::{now_ms, Kind, Val};
+use crate::store::{now_ms, Field, Kind, Val};
 use crate::streams::{self, NewStream};
+use crate::tasks::{self, NewTask};
 use redis_module::{Context, RedisString, RedisValue};
 
 /// `TASKDB.RESTORE_STREAM ns stream_id worker_type reserved be_mult user_id` -> 1 or 0
@@ -190,10 +191,19 @@ pub fn restore_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let max_retries = a.int("max_retries", 0, i32::MAX.into())?;
     let timeout_secs = a.int("timeout_secs", 0, i32::MAX.into())?;
     let created_at = a.int("created_at_ms", 0, i64::MAX)?;
+    let t = NewTask {
+        task_id,
+        stream_id,
+        task_def,
+        prereqs_json,
+        prereqs,
+        max_retries,
+        timeout_secs,
+    };
     let x = parse_extras(&mut a)?;
     let db = Db::new(ctx, keys);
     db.with_job(&job_id, false, |_, _| ())?;
-    db.stream_worker_type(&stream_id)?;
+    db.stream_worker_type(&t.stream_id)?;
     let k = db.open(db.keys.task(&job_id, task_id), true, Kind::Hash)?;
     if k.exists() {
         return Ok(RedisValue::Integer(0));
@@ -207,7 +217,7 @@ pub fn restore_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         job_id: job_id.clone(),
         id: task_id.to_vec(),
         state,
-        stream_id,
+        stream_id: t.stream_id.clone(),
         idx: idx as u64,
         waiting_on: x.waiting_on.unwrap_or(0),
         retries: x.retries.unwrap_or(0),
@@ -216,47 +226,19 @@ pub fn restore_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         started_at: x.started_at,
         updated_at: x.updated_at,
     };
-    let sched = task.sched().pack();
-    let mut fields = vec![
-        (&field::SCHED, Val::Bytes(sched.bytes())),
-        (&field::STATE, Val::Bytes(state.as_str().as_bytes())),
-        (&field::TASK_DEF, Val::Bytes(task_def)),
-        (&field::PREREQUISITES, Val::Bytes(prereqs_json)),
-        (&field::CREATED_AT, Val::Int(created_at)),
+    let optional = [
+        (&field::PROGRESS, x.progress.map(Val::Bytes)),
+        (&field::RETRIES, x.retries.map(Val::Int)),
+        (&field::STARTED_AT, x.started_at.map(Val::Int)),
+        (&field::UPDATED_AT, x.updated_at.map(Val::Int)),
+        (&field::OUTPUT, x.output.map(Val::Bytes)),
+        (&field::ERROR, x.error.map(Val::Bytes)),
     ];
-    if let Some(p) = x.progress {
-        fields.push((&field::PROGRESS, Val::Bytes(p)));
-    }
-    if let Some(r) = x.retries {
-        fields.push((&field::RETRIES, Val::Int(r)));
-    }
-    if let Some(t) = x.started_at {
-        fields.push((&field::STARTED_AT, Val::Int(t)));
-    }
-    if let Some(t) = x.updated_at {
-        fields.push((&field::UPDATED_AT, Val::Int(t)));
-    }
-    if let Some(o) = x.output {
-        fields.push((&field::OUTPUT, Val::Bytes(o)));
-    }
-    if let Some(e) = x.error {
-        fields.push((&field::ERROR, Val::Bytes(e)));
-    }
-    k.hmset(&fields);
-    db.open(db.keys.job_tasks(&job_id), true, Kind::List)?
-        .rpush(task_id);
-    if !prereqs.is_empty() {
-        let deps = db.open(db.keys.dependents(&job_id), true, Kind::Zset)?;
-        for p in &prereqs {
-            deps.zadd(0.0, &model::dependent_link(p.as_bytes(), task_id));
-        }
-    }
-    db.add_task(&task)?;
-    if state == TaskState::Running {
-        let leases = db.open(db.keys.leases(), true, Kind::Zset)?;
-        leases.zadd(task.deadline() as f64, &model::task_ref(&job_id, task_id));
-        crate::reaper::note(ctx, leases.name());
-    }
+    let extra: Vec<(&Field, Val)> = optional
+        .into_iter()
+        .filter_map(|(f, v)| Some((f, v?)))
+        .collect();
+    tasks::write(&db, &k, &task, &t, created_at, &extra)?;
     db.touch_job(&job_id, x.started_at, x.updated_at)?;
     db.flush()?;
     replicate::verbatim(ctx);

@@ -19,8 +19,10 @@ pub struct NewStream<'a> {
     pub reserved: i64,
     /// Reserved workers, as sent (replicated as is).
     pub reserved_arg: &'a [u8],
-    /// Best-effort multiplier, as sent.
-    pub be_mult: &'a [u8],
+    /// Best-effort multiplier.
+    pub be_mult: f64,
+    /// Best-effort multiplier, as sent (replicated as is).
+    pub be_mult_arg: &'a [u8],
     /// Owner.
     pub user_id: &'a [u8],
 }
@@ -31,8 +33,8 @@ impl<'a> NewStream<'a> {
         let worker_type = a.name("worker_type")?;
         let reserved_arg = a.bytes()?;
         let reserved = crate::args::int("reserved", reserved_arg, 0, i32::MAX.into())?;
-        let be_mult = a.bytes()?;
-        crate::args::float("be_mult", be_mult, "a finite number > 0", |x| {
+        let be_mult_arg = a.bytes()?;
+        let be_mult = crate::args::float("be_mult", be_mult_arg, "a finite number > 0", |x| {
             x.is_finite() && x > 0.0
         })?;
         let user_id = a.name("user_id")?;
@@ -41,6 +43,7 @@ impl<'a> NewStream<'a> {
             reserved,
             reserved_arg,
             be_mult,
+            be_mult_arg,
             user_id,
         })
     }
@@ -50,7 +53,7 @@ impl<'a> NewStream<'a> {
         [
             self.worker_type,
             self.reserved_arg,
-            self.be_mult,
+            self.be_mult_arg,
             self.user_id,
         ]
     }
@@ -64,10 +67,7 @@ pub fn insert(db: &Db, id: &str, s: &NewStream, now: i64) -> Result<()> {
     }
     let streams = db.open(db.keys.streams(), true, Kind::Hash)?;
     let by_user = db.open(db.keys.user_streams(s.user_id), true, Kind::Hash)?;
-    let be_mult: f64 = std::str::from_utf8(s.be_mult)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| Error::invalid("be_mult", s.be_mult, "must be a finite number > 0"))?;
+    let be_mult = s.be_mult;
     let seq = db.next_seq()?;
     let sched = model::StreamSched {
         reserved: s.reserved,

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::keys::field;
 use crate::model::{self, JobState, TaskState};
 use crate::replicate;
-use crate::store::{now_ms, Kind, Val};
+use crate::store::{now_ms, Field, Key, Kind, Val};
 use redis_module::{Context, RedisString, RedisValue};
 
 /// The fields TASKDB.TASK replies with, in order.
@@ -126,22 +126,39 @@ pub fn insert(db: &Db, job_id: &str, t: &NewTask, now: i64) -> Result<()> {
         started_at: None,
         updated_at: None,
     };
-    k.hmset(&[
-        (&field::SCHED, Val::Bytes(task.sched().pack().bytes())),
-        (&field::STATE, Val::Bytes(state.as_str().as_bytes())),
+    write(db, &k, &task, t, now, &[])
+}
+
+/// Writes a new task (already validated, `task` holding its state and index) with
+/// `extra` fields, and accounts for it in its job's task list, dependency links, stream
+/// counts, queue and leases. Shared by CREATE_TASK and RESTORE_TASK.
+pub fn write(
+    db: &Db,
+    k: &Key,
+    task: &Task,
+    t: &NewTask,
+    created_at: i64,
+    extra: &[(&Field, Val)],
+) -> Result<()> {
+    let sched = task.sched().pack();
+    let mut fields = vec![
+        (&field::SCHED, Val::Bytes(sched.bytes())),
+        (&field::STATE, Val::Bytes(task.state.as_str().as_bytes())),
         (&field::TASK_DEF, Val::Bytes(t.task_def)),
         (&field::PREREQUISITES, Val::Bytes(t.prereqs_json)),
-        (&field::CREATED_AT, Val::Int(now)),
-    ]);
-    db.open(db.keys.job_tasks(job_id), true, Kind::List)?
+        (&field::CREATED_AT, Val::Int(created_at)),
+    ];
+    fields.extend_from_slice(extra);
+    k.hmset(&fields);
+    db.open(db.keys.job_tasks(&task.job_id), true, Kind::List)?
         .rpush(t.task_id);
     if !t.prereqs.is_empty() {
-        let deps = db.open(db.keys.dependents(job_id), true, Kind::Zset)?;
+        let deps = db.open(db.keys.dependents(&task.job_id), true, Kind::Zset)?;
         for p in &t.prereqs {
             deps.zadd(0.0, &model::dependent_link(p.as_bytes(), t.task_id));
         }
     }
-    db.add_task(&task)
+    db.add_task(task)
 }
 
 /// `TASKDB.CREATE_TASK ns job_id task_id stream_id task_def_json prereqs_json max_retries timeout_secs` -> OK
