@@ -130,6 +130,13 @@ impl RedisTaskDB {
         c
     }
 
+    /// A command about one task: `name ns job_id task_id`.
+    fn task_cmd(&self, name: &str, job_id: &Uuid, task_id: &str) -> redis::Cmd {
+        let mut c = self.cmd(name);
+        c.arg(job_id.to_string()).arg(task_id);
+        c
+    }
+
     async fn run(&self, c: redis::Cmd) -> Result<Value, TaskDbErr> {
         let mut conn = self.conn.clone();
         c.query_async(&mut conn).await.map_err(from_redis)
@@ -294,10 +301,8 @@ impl RedisTaskDB {
         task_id: &str,
         output: JsonValue,
     ) -> Result<bool, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.DONE");
-        c.arg(job_id.to_string())
-            .arg(task_id)
-            .arg(serde_json::to_string(&output)?);
+        let mut c = self.task_cmd("TASKDB.DONE", job_id, task_id);
+        c.arg(serde_json::to_string(&output)?);
         self.flag(c).await
     }
 
@@ -308,8 +313,8 @@ impl RedisTaskDB {
         task_id: &str,
         error: &str,
     ) -> Result<bool, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.FAILED");
-        c.arg(job_id.to_string()).arg(task_id).arg(error);
+        let mut c = self.task_cmd("TASKDB.FAILED", job_id, task_id);
+        c.arg(error);
         self.flag(c).await
     }
 
@@ -320,18 +325,15 @@ impl RedisTaskDB {
         task_id: &str,
         progress: f32,
     ) -> Result<bool, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.PROGRESS");
-        c.arg(job_id.to_string())
-            .arg(task_id)
-            .arg(progress.to_string());
+        let mut c = self.task_cmd("TASKDB.PROGRESS", job_id, task_id);
+        c.arg(progress.to_string());
         self.flag(c).await
     }
 
     /// Sends a running task back to ready; false if it was not running or hit its limit.
     pub async fn update_task_retry(&self, job_id: &Uuid, task_id: &str) -> Result<bool, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.RETRY");
-        c.arg(job_id.to_string()).arg(task_id);
-        self.flag(c).await
+        self.flag(self.task_cmd("TASKDB.RETRY", job_id, task_id))
+            .await
     }
 
     /// Retries up to `limit` running tasks whose lease expired; how many.
@@ -451,8 +453,7 @@ impl RedisTaskDB {
         job_id: &Uuid,
         task_id: &str,
     ) -> Result<T, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.TASK_OUTPUT");
-        c.arg(job_id.to_string()).arg(task_id);
+        let c = self.task_cmd("TASKDB.TASK_OUTPUT", job_id, task_id);
         let s: String = reply(&self.run(c).await?)?;
         Ok(serde_json::from_str(&s)?)
     }

@@ -56,9 +56,7 @@ fn bad(what: &str) -> TaskDbErr {
 
 /// A task's fields (`NotFound` if there is no such task).
 pub async fn get_task(db: &RedisTaskDB, job_id: &Uuid, task_id: &str) -> Result<Task, TaskDbErr> {
-    let mut c = db.cmd("TASKDB.TASK");
-    c.arg(job_id.to_string()).arg(task_id);
-    let v = db.run(c).await?;
+    let v = db.run(db.task_cmd("TASKDB.TASK", job_id, task_id)).await?;
     if v == redis::Value::Nil {
         return Err(TaskDbErr::NotFound(format!(
             "task '{task_id}' of job '{job_id}'"

@@ -105,6 +105,17 @@ async fn dump(pg: &Client) -> Vec<String> {
     out
 }
 
+/// A PostgreSQL holding the data, a redis-server, and a handle on namespace "moved".
+async fn servers() -> (Postgres, Server, Client, RedisTaskDB) {
+    let pgs = Postgres::start();
+    let redis = Server::start();
+    let src = source(&pgs).await;
+    let db = RedisTaskDB::with_namespace(&redis.url(), "moved")
+        .await
+        .unwrap();
+    (pgs, redis, src, db)
+}
+
 async fn source(pgs: &Postgres) -> Client {
     let pg = connect(&pgs.url()).await;
     pg.batch_execute(SCHEMA).await.unwrap();
@@ -114,12 +125,7 @@ async fn source(pgs: &Postgres) -> Client {
 
 #[tokio::test]
 async fn postgres_to_redis_to_postgres_keeps_every_row() {
-    let pgs = Postgres::start();
-    let redis = Server::start();
-    let src = source(&pgs).await;
-    let db = RedisTaskDB::with_namespace(&redis.url(), "moved")
-        .await
-        .unwrap();
+    let (pgs, _redis, src, db) = servers().await;
     let opts = Options::default();
     let there = postgres_to_redis(&src, &db, opts).await.unwrap();
     assert_eq!(
@@ -178,12 +184,7 @@ async fn postgres_to_redis_to_postgres_keeps_every_row() {
 
 #[tokio::test]
 async fn a_job_half_way_through_its_dag_finishes_on_redis() {
-    let pgs = Postgres::start();
-    let redis = Server::start();
-    let src = source(&pgs).await;
-    let db = RedisTaskDB::with_namespace(&redis.url(), "moved")
-        .await
-        .unwrap();
+    let (_pgs, _redis, src, db) = servers().await;
     postgres_to_redis(&src, &db, Options::default())
         .await
         .unwrap();
