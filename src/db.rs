@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::keys::field;
 use crate::keys::Keys;
 use crate::model::{self, JobState, Policy, TaskState};
-use crate::store::{parse_num, Field, Key, Kind, RStr, Val};
+use crate::store::{Field, Key, Kind, RStr, Val};
 use redis_module::Context;
 use std::cell::RefCell;
 
@@ -78,6 +78,10 @@ pub struct Job {
     pub tasks: i64,
     /// Its priority (its tasks inherit it).
     pub priority: model::Priority,
+    /// The first claim of any of its tasks, in ms (0: none yet).
+    pub first_started_at: i64,
+    /// The last update of any of its tasks, in ms (0: none yet).
+    pub last_updated_at: i64,
 }
 
 /// A task's stored fields that transitions need.
@@ -108,13 +112,16 @@ pub struct Task {
 }
 
 impl Job {
-    /// Its hot state as stored: "seq unresolved tasks priority_rank".
+    /// Its hot state as stored: "seq unresolved tasks priority_rank first_started_at
+    /// last_updated_at".
     pub fn sched(&self) -> model::Packed {
         model::Packed::new()
             .int(self.seq as i64)
             .int(self.unresolved)
             .int(self.tasks)
             .int(self.priority as i64)
+            .int(self.first_started_at)
+            .int(self.last_updated_at)
     }
 
     /// The queue score of its ready tasks.
@@ -132,6 +139,9 @@ impl Task {
             waiting_on: self.waiting_on,
             max_retries: self.max_retries,
             timeout_secs: self.timeout_secs,
+            retries: self.retries,
+            started_at: self.started_at.unwrap_or(0),
+            updated_at: self.updated_at.unwrap_or(0),
             stream_id: self.stream_id.clone(),
         }
     }
@@ -191,11 +201,6 @@ fn req(v: Option<RStr>, key: &Key, field: &str) -> Result<RStr> {
             crate::error::escape(key.name())
         ))
     })
-}
-
-fn opt_num(v: Option<RStr>, key: &Key, field: &str) -> Result<Option<i64>> {
-    v.map(|s| parse_num(key.name(), field, s.as_bytes()))
-        .transpose()
 }
 
 impl<'c> Db<'c> {
@@ -331,6 +336,8 @@ impl<'c> Db<'c> {
                 .num()
                 .and_then(model::Priority::from_rank)
                 .ok_or_else(corrupt)?,
+            first_started_at: u.num().ok_or_else(corrupt)?,
+            last_updated_at: u.num().ok_or_else(corrupt)?,
         }))
     }
 
@@ -457,36 +464,29 @@ impl<'c> Db<'c> {
         Ok(())
     }
 
-    /// Runs `f` on a job's key: the command's cached handle, else a new one (the job's
-    /// fields are not read).
-    fn job_key<R>(&self, job_id: &str, f: impl FnOnce(&Key) -> Result<R>) -> Result<R> {
-        if let Some(c) = self.jobs.borrow().iter().find(|c| c.value.id == job_id) {
-            return f(&c.key);
-        }
-        f(&self.open(self.keys.job(job_id), true, Kind::Hash)?)
-    }
-
-    /// Records task activity for JOB_TIME: the earliest start and the latest update.
+    /// Records task activity for JOB_TIME: the earliest start and the latest update
+    /// (written with the job's other hot state by [`Db::flush`]).
     pub fn touch_job(
         &self,
         job_id: &str,
         started: Option<i64>,
         updated: Option<i64>,
     ) -> Result<()> {
-        self.job_key(job_id, |k| {
-            if let Some(t) = started {
-                let [old] = k.hmget([&field::FIRST_STARTED_AT]);
-                let old = opt_num(old, k, "first_started_at")?;
-                if old.is_none_or(|o| t < o) {
-                    k.hmset(&[(&field::FIRST_STARTED_AT, Val::Int(t))]);
-                }
+        self.with_job(job_id, false, |_, _| ())?;
+        let mut jobs = self.jobs.borrow_mut();
+        if let Some(c) = jobs.iter_mut().find(|c| c.value.id == job_id) {
+            let j = &mut c.value;
+            if let Some(t) = started.filter(|&t| j.first_started_at == 0 || t < j.first_started_at)
+            {
+                j.first_started_at = t;
+                c.dirty = true;
             }
-            if let Some(t) = updated {
-                // Server time only moves forward, so the latest update is the last one.
-                k.hmset(&[(&field::LAST_UPDATED_AT, Val::Int(t))]);
+            if let Some(t) = updated.filter(|&t| t > j.last_updated_at) {
+                j.last_updated_at = t;
+                c.dirty = true;
             }
-            Ok(())
-        })
+        }
+        Ok(())
     }
 
     /// Writes back the counters of every stream and job this command changed.
@@ -528,23 +528,13 @@ impl<'c> Db<'c> {
             stream_id: sched.stream_id,
             idx: sched.idx,
             waiting_on: sched.waiting_on,
-            retries: 0,
+            retries: sched.retries,
             max_retries: sched.max_retries,
             timeout_secs: sched.timeout_secs,
-            started_at: None,
-            updated_at: None,
+            started_at: model::time(sched.started_at),
+            updated_at: model::time(sched.updated_at),
         };
         Ok(Some((k, t)))
-    }
-
-    /// Loads the fields most commands do not need: retries, started_at, updated_at.
-    pub fn task_history(&self, k: &Key, t: &mut Task) -> Result<()> {
-        let [retries, started, updated] =
-            k.hmget([&field::RETRIES, &field::STARTED_AT, &field::UPDATED_AT]);
-        t.retries = opt_num(retries, k, "retries")?.unwrap_or(0);
-        t.started_at = opt_num(started, k, "started_at")?;
-        t.updated_at = opt_num(updated, k, "updated_at")?;
-        Ok(())
     }
 
     /// Loads a task that must exist.
@@ -592,11 +582,8 @@ impl<'c> Db<'c> {
         let from = t.state;
         t.state = to;
         let sched = t.sched().pack();
-        let mut all = Vec::with_capacity(fields.len() + 2);
+        let mut all = Vec::with_capacity(fields.len() + 1);
         all.push((&field::SCHED, Val::Bytes(sched.bytes())));
-        if from != to {
-            all.push((&field::STATE, Val::Bytes(to.as_str().as_bytes())));
-        }
         all.extend_from_slice(fields);
         k.hmset(&all);
         if from == to {
@@ -646,26 +633,15 @@ impl<'c> Db<'c> {
         Ok(())
     }
 
-    /// Fails a task (ready, running or pending) with `error`, and its job with it;
-    /// `retries` is written too when RETRY raised it.
-    pub fn fail_task(
-        &self,
-        k: &Key,
-        t: &mut Task,
-        error: &[u8],
-        now: i64,
-        retries: Option<i64>,
-    ) -> Result<()> {
+    /// Fails a task (ready, running or pending) with `error`, and its job with it.
+    pub fn fail_task(&self, k: &Key, t: &mut Task, error: &[u8], now: i64) -> Result<()> {
         t.updated_at = Some(now);
-        let mut fields = vec![
-            (&field::ERROR, Val::Bytes(error)),
-            (&field::PROGRESS, Val::Bytes(b"1")),
-            (&field::UPDATED_AT, Val::Int(now)),
-        ];
-        if let Some(r) = retries {
-            fields.push((&field::RETRIES, Val::Int(r)));
-        }
-        self.move_task(k, t, TaskState::Failed, &fields)?;
+        self.move_task(
+            k,
+            t,
+            TaskState::Failed,
+            &[(&field::ERROR, Val::Bytes(error))],
+        )?;
         crate::info::count(&crate::info::FAILED);
         self.touch_job(&t.job_id, None, Some(now))?;
         self.fail_job(&t.job_id, error).map(|_| ())

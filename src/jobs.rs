@@ -90,6 +90,8 @@ pub fn insert(db: &Db, id: &str, j: &NewJob, now: i64) -> Result<()> {
         unresolved: 0,
         tasks: 0,
         priority: j.priority,
+        first_started_at: 0,
+        last_updated_at: 0,
     };
     jk.hmset(&[
         (&field::STATE, Val::Bytes(b"running")),
@@ -199,17 +201,14 @@ pub fn concurrent_jobs(ctx: &Context, args: &[RedisString]) -> Result<RedisValue
 /// `TASKDB.JOB_TIME ns job_id` -> seconds from the first start to the last update, or nil
 pub fn job_time(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let (db, job_id) = job_and_key(ctx, args, "TASKDB.JOB_TIME ns job_id")?;
-    let (k, _) = db.job_req(&job_id)?;
-    let [start, end] = k.hmget([&field::FIRST_STARTED_AT, &field::LAST_UPDATED_AT]);
-    let num = |v: Option<crate::store::RStr>, f: &str| {
-        v.map(|v| crate::store::parse_num::<i64>(k.name(), f, v.as_bytes()))
-            .transpose()
-    };
-    let Some(start) = num(start, "first_started_at")? else {
+    let (_, j) = db.job_req(&job_id)?;
+    if j.first_started_at == 0 {
         return Ok(RedisValue::Null);
-    };
-    let end = num(end, "last_updated_at")?.unwrap_or(start).max(start);
-    Ok(RedisValue::Float((end - start) as f64 / 1000.0))
+    }
+    let end = j.last_updated_at.max(j.first_started_at);
+    Ok(RedisValue::Float(
+        (end - j.first_started_at) as f64 / 1000.0,
+    ))
 }
 
 /// `TASKDB.JOB_FAILURE ns job_id` -> the error of the job's failed task

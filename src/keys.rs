@@ -182,16 +182,12 @@ pub mod field {
     /// `be_mult`
     pub static BE_MULT: Field = Field::new(c"be_mult");
     /// `sched`: an entity's hot state packed in one field (see `model::StreamSched`,
-    /// `model::TaskSched`; a job's is "seq unresolved tasks").
+    /// `model::TaskSched`, `db::Job::sched`).
     pub static SCHED: Field = Field::new(c"sched");
     /// `created_at`
     pub static CREATED_AT: Field = Field::new(c"created_at");
     /// `error`
     pub static ERROR: Field = Field::new(c"error");
-    /// `first_started_at`
-    pub static FIRST_STARTED_AT: Field = Field::new(c"first_started_at");
-    /// `last_updated_at`
-    pub static LAST_UPDATED_AT: Field = Field::new(c"last_updated_at");
     /// `output`
     pub static OUTPUT: Field = Field::new(c"output");
     /// `prerequisites`
@@ -204,16 +200,10 @@ pub mod field {
     pub static RESERVED: Field = Field::new(c"reserved");
     /// `reported` (migrated from PostgreSQL)
     pub static REPORTED: Field = Field::new(c"reported");
-    /// `retries`
-    pub static RETRIES: Field = Field::new(c"retries");
-    /// `started_at`
-    pub static STARTED_AT: Field = Field::new(c"started_at");
     /// `state`
     pub static STATE: Field = Field::new(c"state");
     /// `task_def`
     pub static TASK_DEF: Field = Field::new(c"task_def");
-    /// `updated_at`
-    pub static UPDATED_AT: Field = Field::new(c"updated_at");
     /// `user_id`
     pub static USER_ID: Field = Field::new(c"user_id");
     /// `worker_type`

@@ -110,13 +110,11 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     Status::Ok
 }
 
-#[cfg(not(test))]
-type Alloc = redis_module::alloc::RedisAlloc;
-#[cfg(test)]
+// Rust's transient per-command allocations use the system allocator: through RM_Alloc
+// each one also pays Redis' memory accounting (jemalloc's usable-size lookup), about 8% of a
+// command. The module keeps no data of its own in Rust memory (everything lives in Redis
+// keys), so used_memory stays exact for the data.
 type Alloc = std::alloc::System;
-#[cfg(not(test))]
-const ALLOC: Alloc = redis_module::alloc::RedisAlloc;
-#[cfg(test)]
 const ALLOC: Alloc = std::alloc::System;
 
 // Commands carry ACL categories where the server can set them (Redis 7.2+), so `+@read`

@@ -189,12 +189,11 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
         let mut tasks: BTreeMap<Vec<u8>, Loaded> = BTreeMap::new();
         for id in ids {
             match db.task(&job_id, &id, fix)? {
-                Some((k, mut t)) => {
-                    db.task_history(&k, &mut t)?;
+                Some((k, t)) => {
                     let [raw] = k.hmget([&field::PREREQUISITES]);
-                    let prereqs: Vec<String> = raw
-                        .and_then(|r| serde_json::from_slice(r.as_bytes()).ok())
-                        .ok_or_else(|| Error::Corrupt("prerequisites".into()))?;
+                    let raw = crate::tasks::prerequisites_or_none(raw);
+                    let prereqs: Vec<String> = serde_json::from_slice(&raw)
+                        .map_err(|_| Error::Corrupt("prerequisites".into()))?;
                     tasks.insert(id, (k, t, prereqs));
                 }
                 None => out.push(violation(
@@ -249,10 +248,7 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
                 if actual == 0 {
                     fixed.state = TaskState::Ready;
                 }
-                k.hmset(&[
-                    (&field::SCHED, Val::Bytes(fixed.sched().pack().bytes())),
-                    (&field::STATE, Val::Bytes(fixed.state.as_str().as_bytes())),
-                ]);
+                k.hmset(&[(&field::SCHED, Val::Bytes(fixed.sched().pack().bytes()))]);
             }
         }
         reconcile_zset(
@@ -282,10 +278,7 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
                 if fix {
                     let mut fixed = t.clone();
                     fixed.state = TaskState::Cancelled;
-                    k.hmset(&[
-                        (&field::SCHED, Val::Bytes(fixed.sched().pack().bytes())),
-                        (&field::STATE, Val::Bytes(b"cancelled")),
-                    ]);
+                    k.hmset(&[(&field::SCHED, Val::Bytes(fixed.sched().pack().bytes()))]);
                 }
             }
         }

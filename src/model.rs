@@ -320,6 +320,16 @@ impl Packed {
         self
     }
 
+    /// Appends a finite double as Redis would print it; whole numbers (the usual
+    /// multipliers) skip `std::fmt`.
+    pub fn float(self, x: f64) -> Packed {
+        if x.fract() == 0.0 && x.abs() < 1e15 {
+            self.int(x as i64)
+        } else {
+            self.word(format_double(x).as_bytes())
+        }
+    }
+
     /// Appends a token without spaces.
     pub fn word(mut self, w: &[u8]) -> Packed {
         self.sep();
@@ -389,7 +399,7 @@ impl StreamSched {
     pub fn pack(&self) -> Packed {
         let mut p = Packed::new()
             .int(self.reserved)
-            .word(format_double(self.be_mult).as_bytes())
+            .float(self.be_mult)
             .int(self.seq as i64);
         for c in self.counts {
             p = p.int(c);
@@ -418,7 +428,8 @@ impl StreamSched {
     }
 }
 
-/// A task's scheduling state: what every transition of it reads and writes.
+/// A task's scheduling state: what every transition of it reads and writes, so a
+/// transition writes one field (plus its payload: output or error).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskSched {
     /// Its state.
@@ -431,12 +442,19 @@ pub struct TaskSched {
     pub max_retries: i64,
     /// Lease length.
     pub timeout_secs: i64,
+    /// Retries so far.
+    pub retries: i64,
+    /// Last claim time in ms (0: never claimed).
+    pub started_at: i64,
+    /// Last update time in ms (0: never updated).
+    pub updated_at: i64,
     /// Its stream.
     pub stream_id: String,
 }
 
 impl TaskSched {
-    /// Stored form: `state idx waiting_on max_retries timeout_secs stream_id`.
+    /// Stored form: `state idx waiting_on max_retries timeout_secs retries started_at
+    /// updated_at stream_id`.
     pub fn pack(&self) -> Packed {
         Packed::new()
             .word(self.state.as_str().as_bytes())
@@ -444,6 +462,9 @@ impl TaskSched {
             .int(self.waiting_on)
             .int(self.max_retries)
             .int(self.timeout_secs)
+            .int(self.retries)
+            .int(self.started_at)
+            .int(self.updated_at)
             .word(self.stream_id.as_bytes())
     }
 
@@ -451,20 +472,23 @@ impl TaskSched {
     pub fn unpack(v: &[u8]) -> Option<TaskSched> {
         let mut u = Unpack::new(v);
         let state = TaskState::parse(u.word()?)?;
-        let idx = u.num()?;
-        let waiting_on = u.num()?;
-        let max_retries = u.num()?;
-        let timeout_secs = u.num()?;
-        let stream_id = String::from_utf8(u.rest().to_vec()).ok()?;
         Some(TaskSched {
             state,
-            idx,
-            waiting_on,
-            max_retries,
-            timeout_secs,
-            stream_id,
+            idx: u.num()?,
+            waiting_on: u.num()?,
+            max_retries: u.num()?,
+            timeout_secs: u.num()?,
+            retries: u.num()?,
+            started_at: u.num()?,
+            updated_at: u.num()?,
+            stream_id: String::from_utf8(u.rest().to_vec()).ok()?,
         })
     }
+}
+
+/// `Some(t)` for a stored time, `None` for 0 (never).
+pub fn time(t: i64) -> Option<i64> {
+    (t != 0).then_some(t)
 }
 
 /// Formats a double as Redis does for replies: `inf`, `-inf`, or the shortest exact form.
@@ -583,11 +607,15 @@ mod tests {
             waiting_on: 2,
             max_retries: 1,
             timeout_secs: 60,
+            retries: 1,
+            started_at: 0,
+            updated_at: 1700000000000,
             stream_id: "s-1".into(),
         };
-        assert_eq!(t.pack().bytes(), b"pending 3 2 1 60 s-1");
+        assert_eq!(t.pack().bytes(), b"pending 3 2 1 60 1 0 1700000000000 s-1");
         assert_eq!(TaskSched::unpack(t.pack().bytes()), Some(t));
-        assert_eq!(TaskSched::unpack(b"bogus 1 2 3 4 s"), None);
+        assert_eq!(TaskSched::unpack(b"bogus 1 2 3 4 0 0 0 s"), None);
+        assert_eq!(TaskSched::unpack(b"ready 1 2 3 4 s"), None);
         let mut u = Unpack::new(b"12 x");
         assert_eq!(u.num::<i64>(), Some(12));
         assert_eq!(u.num::<i64>(), None);

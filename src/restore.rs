@@ -84,6 +84,8 @@ pub fn restore_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         unresolved: 0,
         tasks: 0,
         priority: Priority::Medium,
+        first_started_at: 0,
+        last_updated_at: 0,
     };
     let sched = job.sched();
     let mut fields = vec![
@@ -228,9 +230,6 @@ pub fn restore_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     };
     let optional = [
         (&field::PROGRESS, x.progress.map(Val::Bytes)),
-        (&field::RETRIES, x.retries.map(Val::Int)),
-        (&field::STARTED_AT, x.started_at.map(Val::Int)),
-        (&field::UPDATED_AT, x.updated_at.map(Val::Int)),
         (&field::OUTPUT, x.output.map(Val::Bytes)),
         (&field::ERROR, x.error.map(Val::Bytes)),
     ];

@@ -29,6 +29,14 @@ pub const TASK_FIELDS: [&str; 14] = [
     "updated_at",
 ];
 
+/// The stored form of "no prerequisites" (the field is left out for it).
+pub const NO_PREREQUISITES: &[u8] = b"[]";
+
+/// A task's prerequisite list as stored, or the empty list.
+pub fn prerequisites_or_none(v: Option<crate::store::RStr>) -> Vec<u8> {
+    v.map_or_else(|| NO_PREREQUISITES.to_vec(), |s| s.to_vec())
+}
+
 /// A task's creation arguments, validated.
 pub struct NewTask<'a> {
     /// Task id within its job.
@@ -143,11 +151,13 @@ pub fn write(
     let sched = task.sched().pack();
     let mut fields = vec![
         (&field::SCHED, Val::Bytes(sched.bytes())),
-        (&field::STATE, Val::Bytes(task.state.as_str().as_bytes())),
         (&field::TASK_DEF, Val::Bytes(t.task_def)),
-        (&field::PREREQUISITES, Val::Bytes(t.prereqs_json)),
         (&field::CREATED_AT, Val::Int(created_at)),
     ];
+    // The usual empty list is not stored (readers default to it): 20 bytes a task.
+    if t.prereqs_json != NO_PREREQUISITES {
+        fields.push((&field::PREREQUISITES, Val::Bytes(t.prereqs_json)));
+    }
     fields.extend_from_slice(extra);
     k.hmset(&fields);
     db.open(db.keys.job_tasks(&task.job_id), true, Kind::List)?
@@ -191,33 +201,35 @@ pub fn task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         &field::TASK_DEF,
         &field::PREREQUISITES,
         &field::PROGRESS,
-        &field::RETRIES,
         &field::OUTPUT,
         &field::ERROR,
         &field::CREATED_AT,
-        &field::STARTED_AT,
-        &field::UPDATED_AT,
     ]);
-    let [def, pre, progress, retries, output, error, created, started, updated] = stored;
+    let [def, pre, progress, output, error, created] = stored;
     let num = |n: i64| Some(n.to_string().into_bytes());
+    let time = |n: Option<i64>| n.and_then(num);
     let bytes = |v: Option<crate::store::RStr>| v.map(|v| v.to_vec());
-    // A new task stores no progress or retries yet: both read as 0.
-    let zero = |v: Option<crate::store::RStr>| bytes(v).or_else(|| Some(b"0".to_vec()));
+    // An ended task's progress is 1; a new one stores none yet: 0.
+    let progress = if matches!(t.state, TaskState::Done | TaskState::Failed) {
+        Some(b"1".to_vec())
+    } else {
+        bytes(progress).or_else(|| Some(b"0".to_vec()))
+    };
     let values = [
         Some(t.state.as_str().as_bytes().to_vec()),
         Some(t.stream_id.clone().into_bytes()),
         bytes(def),
-        bytes(pre),
+        Some(prerequisites_or_none(pre)),
         num(t.waiting_on),
-        zero(progress),
-        zero(retries),
+        progress,
+        num(t.retries),
         num(t.max_retries),
         num(t.timeout_secs),
         bytes(output),
         bytes(error),
         bytes(created),
-        bytes(started),
-        bytes(updated),
+        time(t.started_at),
+        time(t.updated_at),
     ];
     let mut out = Vec::with_capacity(TASK_FIELDS.len() * 2);
     for (name, v) in TASK_FIELDS.iter().zip(values) {

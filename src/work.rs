@@ -28,21 +28,15 @@ pub fn claim(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<RedisVal
         )));
     }
     t.started_at = Some(now);
-    db.move_task(
-        &k,
-        &mut t,
-        TaskState::Running,
-        &[(&field::STARTED_AT, Val::Int(now))],
-    )?;
+    db.move_task(&k, &mut t, TaskState::Running, &[])?;
     db.touch_job(job_id, Some(now), None)?;
     crate::info::count(&crate::info::CLAIMED);
     let [def, prereqs] = k.hmget([&field::TASK_DEF, &field::PREREQUISITES]);
-    let bytes = |v: Option<crate::store::RStr>| v.map_or_else(Vec::new, |s| s.to_vec());
     Ok(RedisValue::Array(vec![
         RedisValue::BulkString(job_id.to_string()),
         RedisValue::StringBuffer(task_id.to_vec()),
-        RedisValue::StringBuffer(bytes(def)),
-        RedisValue::StringBuffer(bytes(prereqs)),
+        RedisValue::StringBuffer(def.map_or_else(Vec::new, |s| s.to_vec())),
+        RedisValue::StringBuffer(crate::tasks::prerequisites_or_none(prereqs)),
         RedisValue::Integer(t.max_retries),
     ]))
 }
@@ -159,11 +153,7 @@ pub fn done(db: &Db, job_id: &str, task_id: &[u8], output: &[u8], now: i64) -> R
         &k,
         &mut t,
         TaskState::Done,
-        &[
-            (&field::OUTPUT, Val::Bytes(output)),
-            (&field::PROGRESS, Val::Bytes(b"1")),
-            (&field::UPDATED_AT, Val::Int(now)),
-        ],
+        &[(&field::OUTPUT, Val::Bytes(output))],
     )?;
     db.touch_job(job_id, None, Some(now))?;
     crate::info::count(&crate::info::DONE);
@@ -221,7 +211,7 @@ pub fn failed(db: &Db, job_id: &str, task_id: &[u8], error: &[u8], now: i64) -> 
     ) {
         return Ok(false);
     }
-    db.fail_task(&k, &mut t, error, now, None)?;
+    db.fail_task(&k, &mut t, error, now)?;
     Ok(true)
 }
 
@@ -256,23 +246,25 @@ pub fn progress(
     if !matches!(t.state, TaskState::Ready | TaskState::Running) {
         return Ok(false);
     }
-    db.task_history(&k, &mut t)?;
-    let [old] = k.hmget([&field::PROGRESS]);
-    let old: f64 = match old {
-        Some(v) => parse_num(k.name(), "progress", v.as_bytes())?,
+    let old: f64 = match progress {
+        Some(_) => match k.hmget([&field::PROGRESS]) {
+            [Some(v)] => parse_num(k.name(), "progress", v.as_bytes())?,
+            [None] => 0.0,
+        },
         None => 0.0,
     };
+    t.updated_at = Some(now);
+    let sched = t.sched().pack();
     match progress.filter(|p| *p > old) {
         Some(p) => k.hmset(&[
+            (&field::SCHED, Val::Bytes(sched.bytes())),
             (
                 &field::PROGRESS,
                 Val::Bytes(model::format_double(p).as_bytes()),
             ),
-            (&field::UPDATED_AT, Val::Int(now)),
         ]),
-        None => k.hmset(&[(&field::UPDATED_AT, Val::Int(now))]),
+        None => k.hmset(&[(&field::SCHED, Val::Bytes(sched.bytes()))]),
     }
-    t.updated_at = Some(now);
     db.renew_lease(&t)?;
     db.touch_job(job_id, None, Some(now))?;
     Ok(true)
@@ -338,15 +330,12 @@ pub fn retry(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<Retried>
     if t.state != TaskState::Running {
         return Ok(Retried::NotRunning);
     }
-    db.task_history(&k, &mut t)?;
     t.retries += 1;
     if t.retries > t.max_retries {
-        let retries = Some(t.retries);
-        db.fail_task(&k, &mut t, RETRY_MAX_HIT, now, retries)?;
+        db.fail_task(&k, &mut t, RETRY_MAX_HIT, now)?;
         return Ok(Retried::LimitHit);
     }
     t.updated_at = Some(now);
-    let retries = t.retries;
     let failed_job = db.with_job(job_id, false, |j, _| j.state == JobState::Failed)?;
     let (to, outcome) = if failed_job {
         (TaskState::Cancelled, Retried::Cancelled)
@@ -358,10 +347,8 @@ pub fn retry(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<Retried>
         &mut t,
         to,
         &[
-            (&field::RETRIES, Val::Int(retries)),
             (&field::PROGRESS, Val::Bytes(b"0")),
             (&field::ERROR, Val::Bytes(b"")),
-            (&field::UPDATED_AT, Val::Int(now)),
         ],
     )?;
     db.touch_job(job_id, None, Some(now))?;
