@@ -17,6 +17,7 @@ use crate::model::{self, JobState, Policy, TaskState};
 use crate::store::{Field, Key, Kind, RStr, Val};
 use redis_module::Context;
 use std::cell::RefCell;
+use std::rc::Rc;
 
 /// A stream's stored fields.
 #[derive(Debug, Clone)]
@@ -192,6 +193,7 @@ pub struct Db<'c> {
     pub keys: Keys,
     streams: RefCell<Vec<Cached<Stream>>>,
     jobs: RefCell<Vec<Cached<Job>>>,
+    indexes: RefCell<Vec<Rc<Key>>>,
 }
 
 fn req(v: Option<RStr>, key: &Key, field: &str) -> Result<RStr> {
@@ -211,7 +213,19 @@ impl<'c> Db<'c> {
             keys,
             streams: RefCell::new(Vec::new()),
             jobs: RefCell::new(Vec::new()),
+            indexes: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Opens one of the namespace's index sorted sets (schedule, queue, leases) for
+    /// writing, once per command: a claim reads and writes the same ones.
+    pub fn index(&self, name: Vec<u8>) -> Result<Rc<Key>> {
+        if let Some(k) = self.indexes.borrow().iter().find(|k| k.name() == name) {
+            return Ok(Rc::clone(k));
+        }
+        let k = Rc::new(self.open(name, true, Kind::Zset)?);
+        self.indexes.borrow_mut().push(Rc::clone(&k));
+        Ok(k)
     }
 
     /// Opens a key of the namespace, checking its type.
@@ -285,16 +299,16 @@ impl<'c> Db<'c> {
         let p = s.priority();
         k.hmset(&[(&field::SCHED, Val::Bytes(s.sched().pack().bytes()))]);
         let member = model::schedule_member(s.reserved, s.seq, &s.id);
-        let fair = self.open(self.keys.schedule(&s.worker_type), true, Kind::Zset)?;
+        let fair = self.index(self.keys.schedule(&s.worker_type))?;
         if s.ready() > 0 {
             fair.zadd(p, member.as_bytes());
             if !was_ready {
-                self.open(self.keys.schedule_strict(&s.worker_type), true, Kind::Zset)?
+                self.index(self.keys.schedule_strict(&s.worker_type))?
                     .zadd(0.0, member.as_bytes());
             }
         } else if was_ready {
             fair.zrem(member.as_bytes());
-            self.open(self.keys.schedule_strict(&s.worker_type), true, Kind::Zset)?
+            self.index(self.keys.schedule_strict(&s.worker_type))?
                 .zrem(member.as_bytes());
         }
         Ok(())
@@ -306,8 +320,7 @@ impl<'c> Db<'c> {
             Policy::Fair => self.keys.schedule(worker_type),
             Policy::Strict => self.keys.schedule_strict(worker_type),
         };
-        let sched = self.open(name, false, Kind::Zset)?;
-        match sched.zfirst() {
+        match self.index(name)?.zfirst() {
             Some((m, _)) => Ok(Some(model::stream_of_schedule_member(&m)?.to_string())),
             None => Ok(None),
         }
@@ -549,7 +562,7 @@ impl<'c> Db<'c> {
 
     fn queue_add(&self, t: &Task) -> Result<()> {
         let score = self.with_job(&t.job_id, false, |j, _| j.queue_score())?;
-        self.open(self.keys.queue(&t.stream_id), true, Kind::Zset)?
+        self.index(self.keys.queue(&t.stream_id))?
             .zadd(score, &model::queue_member(t.idx, &t.job_id, &t.id));
         Ok(())
     }
@@ -561,7 +574,7 @@ impl<'c> Db<'c> {
         match t.state {
             TaskState::Ready => self.queue_add(t)?,
             TaskState::Running => {
-                let leases = self.open(self.keys.leases(), true, Kind::Zset)?;
+                let leases = self.index(self.keys.leases())?;
                 leases.zadd(t.deadline() as f64, &model::task_ref(&t.job_id, &t.id));
                 crate::reaper::note(self.ctx, leases.name());
             }
@@ -595,14 +608,14 @@ impl<'c> Db<'c> {
             s.counts[to as usize] += 1;
         })?;
         if from == TaskState::Ready {
-            self.open(self.keys.queue(&t.stream_id), true, Kind::Zset)?
+            self.index(self.keys.queue(&t.stream_id))?
                 .zrem(&model::queue_member(t.idx, &t.job_id, &t.id));
         }
         if to == TaskState::Ready {
             self.queue_add(t)?;
         }
         if from == TaskState::Running || to == TaskState::Running {
-            let leases = self.open(self.keys.leases(), true, Kind::Zset)?;
+            let leases = self.index(self.keys.leases())?;
             let member = model::task_ref(&t.job_id, &t.id);
             if from == TaskState::Running {
                 leases.zrem(&member);
@@ -627,7 +640,7 @@ impl<'c> Db<'c> {
     /// Re-scores a running task's lease after its times changed.
     pub fn renew_lease(&self, t: &Task) -> Result<()> {
         if t.state == TaskState::Running {
-            self.open(self.keys.leases(), true, Kind::Zset)?
+            self.index(self.keys.leases())?
                 .zadd(t.deadline() as f64, &model::task_ref(&t.job_id, &t.id));
         }
         Ok(())

@@ -91,10 +91,7 @@ fn claim_some(ctx: &Context, args: &[RedisString], r: &Request) -> Result<Option
         let Some(stream_id) = db.next_stream(r.worker_type, policy)? else {
             break;
         };
-        let Some((member, _)) = db
-            .open(db.keys.queue(&stream_id), false, Kind::Zset)?
-            .zfirst()
-        else {
+        let Some((member, _)) = db.index(db.keys.queue(&stream_id))?.zfirst() else {
             return Err(Error::Corrupt(format!(
                 "stream '{stream_id}' is scheduled but its queue is empty; run TASKDB.CHECK with FIX"
             )));
