@@ -90,6 +90,8 @@ pub struct Job {
 pub struct Task {
     /// Its job.
     pub job_id: String,
+    /// Its job's creation sequence (names the job in its key and queue member).
+    pub job_seq: u64,
     /// Its id within the job.
     pub id: Vec<u8>,
     /// Its state.
@@ -194,6 +196,7 @@ pub struct Db<'c> {
     streams: RefCell<Vec<Cached<Stream>>>,
     jobs: RefCell<Vec<Cached<Job>>>,
     indexes: RefCell<Vec<Rc<Key>>>,
+    seqs: RefCell<Vec<(String, u64)>>,
 }
 
 fn req(v: Option<RStr>, key: &Key, field: &str) -> Result<RStr> {
@@ -214,7 +217,48 @@ impl<'c> Db<'c> {
             streams: RefCell::new(Vec::new()),
             jobs: RefCell::new(Vec::new()),
             indexes: RefCell::new(Vec::new()),
+            seqs: RefCell::new(Vec::new()),
         }
+    }
+
+    /// A job's creation sequence (once per command), or `None` when it does not exist.
+    pub fn job_seq(&self, job_id: &str) -> Result<Option<u64>> {
+        if let Some(c) = self.jobs.borrow().iter().find(|c| c.value.id == job_id) {
+            return Ok(Some(c.value.seq));
+        }
+        if let Some((_, s)) = self.seqs.borrow().iter().find(|(id, _)| id == job_id) {
+            return Ok(Some(*s));
+        }
+        let Some((_, j)) = self.job(job_id)? else {
+            return Ok(None);
+        };
+        self.seqs.borrow_mut().push((j.id, j.seq));
+        Ok(Some(j.seq))
+    }
+
+    /// Records (or with `None` forgets) which job has creation sequence `seq`.
+    pub fn set_job_of_seq(&self, seq: u64, job_id: Option<&str>) -> Result<()> {
+        let mut s = Vec::with_capacity(20);
+        model::push_digits(&mut s, seq, 10, 1);
+        let k = self.open(self.keys.job_ids(), true, Kind::Hash)?;
+        match job_id {
+            Some(id) => k.hset(&s, id.as_bytes()),
+            None => k.hdel(&s),
+        }
+        Ok(())
+    }
+
+    /// The id of the job with creation sequence `seq` (a queue member names it so).
+    pub fn job_of_seq(&self, seq: u64) -> Result<String> {
+        let mut s = Vec::with_capacity(20);
+        model::push_digits(&mut s, seq, 10, 1);
+        let id = self.open(self.keys.job_ids(), false, Kind::Hash)?.hget(&s);
+        id.and_then(|v| String::from_utf8(v.to_vec()).ok())
+            .ok_or_else(|| {
+                Error::Corrupt(format!(
+                    "no job has sequence {seq}; run TASKDB.CHECK with FIX"
+                ))
+            })
     }
 
     /// Opens one of the namespace's index sorted sets (schedule, queue, leases) for
@@ -525,7 +569,10 @@ impl<'c> Db<'c> {
 
     /// Loads a task, or `None` when it does not exist.
     pub fn task(&self, job_id: &str, task_id: &[u8], write: bool) -> Result<Option<(Key, Task)>> {
-        let k = self.open(self.keys.task(job_id, task_id), write, Kind::Hash)?;
+        let Some(job_seq) = self.job_seq(job_id)? else {
+            return Ok(None);
+        };
+        let k = self.open(self.keys.task(job_seq, task_id), write, Kind::Hash)?;
         if !k.exists() {
             return Ok(None);
         }
@@ -536,6 +583,7 @@ impl<'c> Db<'c> {
             })?;
         let t = Task {
             job_id: job_id.to_string(),
+            job_seq,
             id: task_id.to_vec(),
             state: sched.state,
             stream_id: sched.stream_id,
@@ -563,13 +611,13 @@ impl<'c> Db<'c> {
     fn queue_add(&self, t: &Task) -> Result<()> {
         let score = self.with_job(&t.job_id, false, |j, _| j.queue_score())?;
         self.index(self.keys.queue(&t.stream_id))?
-            .zadd(score, &model::queue_member(t.idx, &t.job_id, &t.id));
+            .zadd(score, &model::queue_member(t.idx, t.job_seq, &t.id));
         Ok(())
     }
 
     /// Accounts for a task just written in state `t.state`: stream counts, queue, lease.
     pub fn add_task(&self, t: &Task) -> Result<()> {
-        crate::store::notify(self.ctx, t.state.event(), &self.keys.task(&t.job_id, &t.id));
+        crate::store::notify(self.ctx, t.state.event(), &self.keys.task(t.job_seq, &t.id));
         self.with_stream(&t.stream_id, true, |s| s.counts[t.state as usize] += 1)?;
         match t.state {
             TaskState::Ready => self.queue_add(t)?,
@@ -609,7 +657,7 @@ impl<'c> Db<'c> {
         })?;
         if from == TaskState::Ready {
             self.index(self.keys.queue(&t.stream_id))?
-                .zrem(&model::queue_member(t.idx, &t.job_id, &t.id));
+                .zrem(&model::queue_member(t.idx, t.job_seq, &t.id));
         }
         if to == TaskState::Ready {
             self.queue_add(t)?;

@@ -102,6 +102,7 @@ pub fn insert(db: &Db, id: &str, j: &NewJob, now: i64) -> Result<()> {
     ]);
     db.open(db.keys.jobs(), true, Kind::Hash)?
         .hset(id.as_bytes(), JobState::Running.as_str().as_bytes());
+    db.set_job_of_seq(seq, Some(id))?;
     db.open(db.keys.running_jobs(), true, Kind::Hash)?
         .counter_add(j.user_id, 1)?;
     db.open(db.keys.job_counts(), true, Kind::Hash)?
@@ -278,7 +279,7 @@ pub fn delete(db: &Db, job_id: &str) -> Result<bool> {
         match t.state {
             TaskState::Ready => {
                 db.open(db.keys.queue(&t.stream_id), true, Kind::Zset)?
-                    .zrem(&model::queue_member(t.idx, job_id, &t.id));
+                    .zrem(&model::queue_member(t.idx, j.seq, &t.id));
             }
             TaskState::Running => {
                 leases.zrem(&model::task_ref(job_id, &t.id));
@@ -295,6 +296,7 @@ pub fn delete(db: &Db, job_id: &str) -> Result<bool> {
     db.open(db.keys.job(job_id), true, Kind::Hash)?.delete();
     db.open(db.keys.jobs(), true, Kind::Hash)?
         .hdel(job_id.as_bytes());
+    db.set_job_of_seq(j.seq, None)?;
     db.open(db.keys.done_jobs(), true, Kind::Hash)?
         .hdel(job_id.as_bytes());
     if j.state == JobState::Running {

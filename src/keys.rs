@@ -152,9 +152,17 @@ impl Keys {
         self.key("running-jobs", &[])
     }
 
-    /// Hash: one task's fields.
-    pub fn task(&self, job_id: &str, task_id: &[u8]) -> Vec<u8> {
-        self.key("task", &[job_id.as_bytes(), task_id])
+    /// Hash: one task's fields; its job named by creation sequence.
+    pub fn task(&self, job_seq: u64, task_id: &[u8]) -> Vec<u8> {
+        let mut seq = Vec::with_capacity(20);
+        crate::model::push_digits(&mut seq, job_seq, 10, 1);
+        self.key("task", &[&seq, task_id])
+    }
+
+    /// Hash: job sequence -> job id, for every job (task keys and queue members name
+    /// their job by its sequence: shorter than its id).
+    pub fn job_ids(&self) -> Vec<u8> {
+        self.key("job-ids", &[])
     }
 
     /// Sorted set (all scores 0): a job's dependency links, `<pre_len:08x><pre><post>`, so
@@ -273,7 +281,7 @@ mod tests {
     fn plain_namespace_is_wrapped_in_a_tag() {
         let k = Keys::new(b"prod").unwrap();
         assert_eq!(k.meta(), b"{prod}:meta");
-        assert_eq!(hash_tag(&k.task("j", b"t")), b"prod");
+        assert_eq!(hash_tag(&k.task(7, b"t")), b"prod");
     }
 
     #[test]

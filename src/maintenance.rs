@@ -167,6 +167,7 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
     let mut running_jobs: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
     let mut done_jobs: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut job_registry: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut job_ids: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut queues: HashMap<String, Members> = streams
         .keys()
         .map(|k| (k.clone(), BTreeMap::new()))
@@ -306,7 +307,7 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
                     queues
                         .entry(t.stream_id.clone())
                         .or_default()
-                        .insert(model::queue_member(t.idx, &job_id, id), job.queue_score());
+                        .insert(model::queue_member(t.idx, job.seq, id), job.queue_score());
                 }
                 TaskState::Running => {
                     leases.insert(model::task_ref(&job_id, id), t.deadline() as f64);
@@ -356,6 +357,7 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
             .entry(state.as_str().as_bytes().to_vec())
             .or_default() += 1;
         job_registry.insert(jid.clone(), state.as_str().as_bytes().to_vec());
+        job_ids.insert(job.seq.to_string().into_bytes(), jid.clone());
         match state {
             JobState::Running => *running_jobs.entry(db.job_user(&jk)?).or_default() += 1,
             JobState::Done => {
@@ -447,6 +449,7 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
         "job_registry",
         &mut out,
     )?;
+    reconcile_hash(db, &db.keys.job_ids(), &job_ids, fix, "job_id", &mut out)?;
     Ok(out)
 }
 

@@ -231,24 +231,28 @@ pub fn queue_score(job_seq: u64, priority: Priority) -> f64 {
 }
 
 /// The member of a ready task in its stream's queue: its index in its job (fixed-width
-/// hex, so the oldest task of a job comes first), then its job id and task id.
-pub fn queue_member(idx: u64, job_id: &str, task_id: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(10 + job_id.len() + task_id.len());
+/// hex, so the oldest task of a job comes first), then its job's sequence (hex; the job
+/// id would cost 36 bytes a task) and its task id.
+pub fn queue_member(idx: u64, job_seq: u64, task_id: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(24 + task_id.len());
     push_digits(&mut m, idx, 16, 8);
     m.push(b':');
-    m.extend_from_slice(job_id.as_bytes());
+    push_digits(&mut m, job_seq, 16, 1);
     m.push(b':');
     m.extend_from_slice(task_id);
     m
 }
 
-/// The job id and task id inside a queue member.
-pub fn task_of_queue_member(member: &[u8]) -> Result<(&str, &[u8])> {
-    let start = member
-        .iter()
-        .position(|&b| b == b':')
-        .map_or(member.len(), |p| p + 1);
-    task_of_ref(&member[start..])
+/// The job sequence and task id inside a queue member.
+pub fn task_of_queue_member(member: &[u8]) -> Result<(u64, &[u8])> {
+    let bad = || Error::Corrupt(format!("queue member '{}'", crate::error::escape(member)));
+    let rest = member.get(9..).ok_or_else(bad)?;
+    let colon = rest.iter().position(|&b| b == b':').ok_or_else(bad)?;
+    let seq = std::str::from_utf8(&rest[..colon])
+        .ok()
+        .and_then(|s| u64::from_str_radix(s, 16).ok())
+        .ok_or_else(bad)?;
+    Ok((seq, &rest[colon + 1..]))
 }
 
 /// The prefix of a task's links in its job's dependents set.
@@ -535,12 +539,13 @@ mod tests {
 
     #[test]
     fn queue_members_sort_by_task_age_and_round_trip() {
-        let job = "123e4567-e89b-12d3-a456-426614174000";
-        let a = queue_member(9, job, b"seg:1 {x}");
-        let b = queue_member(10, job, b"a");
+        let a = queue_member(9, 0x2a, b"seg:1 {x}");
+        let b = queue_member(10, 0x2a, b"a");
+        assert_eq!(a, b"00000009:2a:seg:1 {x}");
         assert!(a < b);
-        assert_eq!(task_of_queue_member(&a).unwrap(), (job, &b"seg:1 {x}"[..]));
+        assert_eq!(task_of_queue_member(&a).unwrap(), (42, &b"seg:1 {x}"[..]));
         assert!(task_of_queue_member(b"short").is_err());
+        assert!(task_of_queue_member(b"00000009:zz:a").is_err());
     }
 
     #[test]

@@ -104,6 +104,7 @@ pub fn restore_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     jk.hmset(&fields);
     db.open(db.keys.jobs(), true, Kind::Hash)?
         .hset(id.as_bytes(), state.as_str().as_bytes());
+    db.set_job_of_seq(seq, Some(&id))?;
     match state {
         JobState::Running => {
             db.open(db.keys.running_jobs(), true, Kind::Hash)?
@@ -204,9 +205,9 @@ pub fn restore_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     };
     let x = parse_extras(&mut a)?;
     let db = Db::new(ctx, keys);
-    db.with_job(&job_id, false, |_, _| ())?;
+    let job_seq = db.with_job(&job_id, false, |j, _| j.seq)?;
     db.stream_worker_type(&t.stream_id)?;
-    let k = db.open(db.keys.task(&job_id, task_id), true, Kind::Hash)?;
+    let k = db.open(db.keys.task(job_seq, task_id), true, Kind::Hash)?;
     if k.exists() {
         return Ok(RedisValue::Integer(0));
     }
@@ -217,6 +218,7 @@ pub fn restore_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     })?;
     let task = Task {
         job_id: job_id.clone(),
+        job_seq,
         id: task_id.to_vec(),
         state,
         stream_id: t.stream_id.clone(),

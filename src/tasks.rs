@@ -80,14 +80,14 @@ impl<'a> NewTask<'a> {
 /// Creates a task in job `job_id`. Validates the job, the stream, the task id and the
 /// prerequisites before the first write.
 pub fn insert(db: &Db, job_id: &str, t: &NewTask, now: i64) -> Result<()> {
-    let job_state = db.with_job(job_id, false, |j, _| j.state)?;
+    let (job_state, job_seq) = db.with_job(job_id, false, |j, _| (j.state, j.seq))?;
     if job_state == JobState::Done {
         return Err(Error::Refused(format!(
             "job '{job_id}' is done: a finished job takes no new tasks"
         )));
     }
     db.stream_worker_type(&t.stream_id)?;
-    let k = db.open(db.keys.task(job_id, t.task_id), true, Kind::Hash)?;
+    let k = db.open(db.keys.task(job_seq, t.task_id), true, Kind::Hash)?;
     if k.exists() {
         return Err(Error::Exists(format!(
             "task '{}' already exists in job '{job_id}'",
@@ -123,6 +123,7 @@ pub fn insert(db: &Db, job_id: &str, t: &NewTask, now: i64) -> Result<()> {
     };
     let task = Task {
         job_id: job_id.to_string(),
+        job_seq,
         id: t.task_id.to_vec(),
         state,
         stream_id: t.stream_id.clone(),

@@ -96,12 +96,13 @@ fn claim_some(ctx: &Context, args: &[RedisString], r: &Request) -> Result<Option
                 "stream '{stream_id}' is scheduled but its queue is empty; run TASKDB.CHECK with FIX"
             )));
         };
-        let (job_id, task_id) = model::task_of_queue_member(&member)?;
+        let (job_seq, task_id) = model::task_of_queue_member(&member)?;
+        let job_id = db.job_of_seq(job_seq)?;
         let now = now_ms();
-        claimed.push(claim(&db, job_id, task_id, now)?);
+        claimed.push(claim(&db, &job_id, task_id, now)?);
         // The next claim reads the schedule this one changed.
         db.flush()?;
-        replicate::task_decision(ctx, args, now, c"CLAIM", job_id, task_id);
+        replicate::task_decision(ctx, args, now, c"CLAIM", &job_id, task_id);
     }
     Ok(match (claimed.is_empty(), r.count) {
         (true, _) => None,

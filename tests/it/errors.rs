@@ -104,10 +104,8 @@ fn wrong_type_keys_give_a_clear_error() {
     let mut db = Ns::new(&s, "t");
     let st = db.stream("cpu", 1, 1.0, "u");
     let job = db.job(&st, "u");
-    let _: () = q(
-        &mut db.c,
-        &["SET", &format!("{{t}}:task:{job}:init"), "oops"],
-    );
+    // Task keys name their job by creation sequence: 2 (after the stream).
+    let _: () = q(&mut db.c, &["SET", "{t}:task:2:init", "oops"]);
     let e = db.err("TASK", &[&job, "init"]);
     assert!(e.starts_with("WRONGTYPE key '{t}:task:"), "{e}");
     let e = db.err("DONE", &[&job, "init", "{}"]);

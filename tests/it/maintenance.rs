@@ -89,13 +89,15 @@ fn check_repairs_counters_queues_and_indexes() {
             "{t}:job-counts",
         ],
     );
-    // A job's sched: "seq unresolved tasks".
+    // A job's sched: "seq unresolved tasks priority first_started_at last_updated_at".
     let jkey = format!("{{t}}:job:{j2}");
     let jsched: String = q(&mut db.c, &["HGET", &jkey, "sched"]);
     let mut t: Vec<&str> = jsched.split(' ').collect();
     t[1] = "5";
     let _: i64 = q(&mut db.c, &["HSET", &jkey, "sched", &t.join(" ")]);
     let _: i64 = q(&mut db.c, &["HDEL", "{t}:running-jobs", "u"]);
+    // j2 is the namespace's third creation: its queued init names it as sequence 3.
+    let _: i64 = q(&mut db.c, &["HDEL", "{t}:job-ids", "3"]);
     let _: i64 = q(&mut db.c, &["ZADD", "{t}:schedule:cpu", "9", "junk"]);
     let found = kinds(&db.check());
     for kind in [
@@ -106,6 +108,7 @@ fn check_repairs_counters_queues_and_indexes() {
         "job_unresolved",
         "running_jobs",
         "schedule",
+        "job_id",
     ] {
         assert!(found.contains(&kind.to_string()), "{kind} not in {found:?}");
     }

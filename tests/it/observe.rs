@@ -30,7 +30,8 @@ fn task_and_job_state_changes_are_published_as_keyspace_events() {
             key,
         ));
     }
-    let task_key = format!("{{t}}:task:{job}:init");
+    // Task keys name their job by creation sequence: 2 (after the stream).
+    let task_key = "{t}:task:2:init".to_string();
     let job_key = format!("{{t}}:job:{job}");
     assert_eq!(
         seen,
