@@ -222,9 +222,18 @@ impl<'c> Db<'c> {
     }
 
     /// A job's creation sequence (once per command), or `None` when it does not exist.
-    pub fn job_seq(&self, job_id: &str) -> Result<Option<u64>> {
+    /// A writer loads the job into the command's cache (it changes the job next); a reader
+    /// only reads it, so the key is not signalled as modified.
+    pub fn job_seq(&self, job_id: &str, write: bool) -> Result<Option<u64>> {
         if let Some(c) = self.jobs.borrow().iter().find(|c| c.value.id == job_id) {
             return Ok(Some(c.value.seq));
+        }
+        if write {
+            return match self.with_job(job_id, false, |j, _| j.seq) {
+                Ok(seq) => Ok(Some(seq)),
+                Err(Error::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            };
         }
         if let Some((_, s)) = self.seqs.borrow().iter().find(|(id, _)| id == job_id) {
             return Ok(Some(*s));
@@ -569,7 +578,7 @@ impl<'c> Db<'c> {
 
     /// Loads a task, or `None` when it does not exist.
     pub fn task(&self, job_id: &str, task_id: &[u8], write: bool) -> Result<Option<(Key, Task)>> {
-        let Some(job_seq) = self.job_seq(job_id)? else {
+        let Some(job_seq) = self.job_seq(job_id, write)? else {
             return Ok(None);
         };
         let k = self.open(self.keys.task(job_seq, task_id), write, Kind::Hash)?;
