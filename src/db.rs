@@ -247,21 +247,19 @@ impl<'c> Db<'c> {
 
     /// Records (or with `None` forgets) which job has creation sequence `seq`.
     pub fn set_job_of_seq(&self, seq: u64, job_id: Option<&str>) -> Result<()> {
-        let mut s = Vec::with_capacity(20);
-        model::push_digits(&mut s, seq, 10, 1);
         let k = self.open(self.keys.job_ids(), true, Kind::Hash)?;
         match job_id {
-            Some(id) => k.hset(&s, id.as_bytes()),
-            None => k.hdel(&s),
+            Some(id) => k.hset(&model::decimal(seq), id.as_bytes()),
+            None => k.hdel(&model::decimal(seq)),
         }
         Ok(())
     }
 
     /// The id of the job with creation sequence `seq` (a queue member names it so).
     pub fn job_of_seq(&self, seq: u64) -> Result<String> {
-        let mut s = Vec::with_capacity(20);
-        model::push_digits(&mut s, seq, 10, 1);
-        let id = self.open(self.keys.job_ids(), false, Kind::Hash)?.hget(&s);
+        let id = self
+            .open(self.keys.job_ids(), false, Kind::Hash)?
+            .hget(&model::decimal(seq));
         id.and_then(|v| String::from_utf8(v.to_vec()).ok())
             .ok_or_else(|| {
                 Error::Corrupt(format!(

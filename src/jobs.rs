@@ -273,12 +273,12 @@ pub fn delete(db: &Db, job_id: &str) -> Result<bool> {
             loaded.push(t);
         }
     }
-    let leases = db.open(db.keys.leases(), true, Kind::Zset)?;
+    let leases = db.index(db.keys.leases())?;
     for (k, t) in &loaded {
         db.with_stream(&t.stream_id, true, |s| s.counts[t.state as usize] -= 1)?;
         match t.state {
             TaskState::Ready => {
-                db.open(db.keys.queue(&t.stream_id), true, Kind::Zset)?
+                db.index(db.keys.queue(&t.stream_id))?
                     .zrem(&model::queue_member(t.idx, j.seq, &t.id));
             }
             TaskState::Running => {

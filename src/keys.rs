@@ -154,9 +154,7 @@ impl Keys {
 
     /// Hash: one task's fields; its job named by creation sequence.
     pub fn task(&self, job_seq: u64, task_id: &[u8]) -> Vec<u8> {
-        let mut seq = Vec::with_capacity(20);
-        crate::model::push_digits(&mut seq, job_seq, 10, 1);
-        self.key("task", &[&seq, task_id])
+        self.key("task", &[&crate::model::decimal(job_seq), task_id])
     }
 
     /// Hash: job sequence -> job id, for every job (task keys and queue members name

@@ -357,7 +357,7 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
             .entry(state.as_str().as_bytes().to_vec())
             .or_default() += 1;
         job_registry.insert(jid.clone(), state.as_str().as_bytes().to_vec());
-        job_ids.insert(job.seq.to_string().into_bytes(), jid.clone());
+        job_ids.insert(model::decimal(job.seq), jid.clone());
         match state {
             JobState::Running => *running_jobs.entry(db.job_user(&jk)?).or_default() += 1,
             JobState::Done => {

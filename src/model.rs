@@ -200,6 +200,13 @@ pub fn schedule_member(reserved: i64, seq: u64, stream_id: &str) -> String {
     String::from_utf8(m).unwrap_or_default()
 }
 
+/// `n` in decimal, as job sequences appear in key names and the `job-ids` hash.
+pub fn decimal(n: u64) -> Vec<u8> {
+    let mut b = Vec::with_capacity(20);
+    push_digits(&mut b, n, 10, 1);
+    b
+}
+
 /// Appends `n` in `radix` (10 or 16), zero-padded to `width` digits; formatting by hand
 /// keeps the hot paths out of `std::fmt`.
 pub fn push_digits(buf: &mut Vec<u8>, mut n: u64, radix: u64, width: usize) {
