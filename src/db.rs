@@ -166,13 +166,13 @@ struct Cached<T> {
     dirty: bool,
 }
 
-/// Runs `f` on the cached entity `is_it` picks, loading it first if the command has not.
+/// Runs `f` on the cache entry `is_it` picks, loading it first if the command has not;
+/// `f` marks the entry dirty when it changed what [`Db::flush`] writes.
 fn cached<T, R>(
     cache: &RefCell<Vec<Cached<T>>>,
     is_it: impl Fn(&T) -> bool,
     load: impl FnOnce() -> Result<Cached<T>>,
-    dirty: bool,
-    f: impl FnOnce(&mut T, &Key) -> R,
+    f: impl FnOnce(&mut Cached<T>) -> R,
 ) -> Result<R> {
     let mut cache = cache.borrow_mut();
     let pos = match cache.iter().position(|c| is_it(&c.value)) {
@@ -182,9 +182,7 @@ fn cached<T, R>(
             cache.len() - 1
         }
     };
-    let c = &mut cache[pos];
-    c.dirty |= dirty;
-    Ok(f(&mut c.value, &c.key))
+    Ok(f(&mut cache[pos]))
 }
 
 /// One namespace, opened for one command.
@@ -334,8 +332,10 @@ impl<'c> Db<'c> {
             &self.streams,
             |s: &Stream| s.id == id,
             load,
-            dirty,
-            |s, _| f(s),
+            |c| {
+                c.dirty |= dirty;
+                f(&mut c.value)
+            },
         )
     }
 
@@ -430,6 +430,13 @@ impl<'c> Db<'c> {
         dirty: bool,
         f: impl FnOnce(&mut Job, &Key) -> R,
     ) -> Result<R> {
+        self.with_job_entry(id, |c| {
+            c.dirty |= dirty;
+            f(&mut c.value, &c.key)
+        })
+    }
+
+    fn with_job_entry<R>(&self, id: &str, f: impl FnOnce(&mut Cached<Job>) -> R) -> Result<R> {
         let load = || {
             let key = self.open(self.keys.job(id), true, Kind::Hash)?;
             let value = self
@@ -442,7 +449,7 @@ impl<'c> Db<'c> {
                 dirty: false,
             })
         };
-        cached(&self.jobs, |j: &Job| j.id == id, load, dirty, f)
+        cached(&self.jobs, |j: &Job| j.id == id, load, f)
     }
 
     /// Adds a job just written by CREATE_JOB to the cache.
@@ -536,9 +543,7 @@ impl<'c> Db<'c> {
         started: Option<i64>,
         updated: Option<i64>,
     ) -> Result<()> {
-        self.with_job(job_id, false, |_, _| ())?;
-        let mut jobs = self.jobs.borrow_mut();
-        if let Some(c) = jobs.iter_mut().find(|c| c.value.id == job_id) {
+        self.with_job_entry(job_id, |c| {
             let j = &mut c.value;
             if let Some(t) = started.filter(|&t| j.first_started_at == 0 || t < j.first_started_at)
             {
@@ -549,8 +554,7 @@ impl<'c> Db<'c> {
                 j.last_updated_at = t;
                 c.dirty = true;
             }
-        }
-        Ok(())
+        })
     }
 
     /// Writes back the counters of every stream and job this command changed.
