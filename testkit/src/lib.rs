@@ -1,11 +1,16 @@
 //! Test fixture shared by TaskDB's crates: a real redis-server with the module loaded, on
 //! a free port, in its own temporary directory, killed when dropped. No mocks, no fixed
 //! sleeps: readiness and conditions are waited for with deadlines.
+//!
+//! Every server a test starts dies with the test process, even one held in a `static`
+//! (never dropped) or left behind by a panic or an interrupt: see [`spawn`].
 
 mod postgres;
+mod spawn;
 
 pub use postgres::Postgres;
 use redis::Connection;
+pub use spawn::spawn;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -85,7 +90,7 @@ impl Server {
                 .args(["requeue-interval-ms", "0"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            let mut child = cmd.spawn().expect("redis-server on PATH");
+            let mut child = spawn(cmd).expect("redis-server on PATH");
             let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
@@ -118,6 +123,21 @@ impl Server {
     /// `redis://127.0.0.1:port/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the server is still running (false once it exited or crashed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        read_log(self.dir.path())
     }
 }
 

@@ -1,15 +1,19 @@
 //! A throwaway PostgreSQL server for tests: `initdb` in a temporary directory, started on
 //! a free port (as the `postgres` user when the tests run as root, since PostgreSQL
-//! refuses root), stopped when dropped.
+//! refuses root), stopped when dropped. The postmaster is a direct child started through
+//! [`crate::spawn`], so it dies with the test process however that ends.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A running PostgreSQL server.
 pub struct Postgres {
     dir: tempfile::TempDir,
     bin: PathBuf,
+    child: Child,
     /// Its port on 127.0.0.1.
     pub port: u16,
 }
@@ -26,6 +30,21 @@ fn bin_dir() -> PathBuf {
     versions.pop().filter(|b| b.join("initdb").exists()).expect(
         "PostgreSQL server binaries (Debian package postgresql; scripts/deps.sh installs it)",
     )
+}
+
+/// The uid and gid of the `postgres` user.
+fn postgres_ids() -> (u32, u32) {
+    let id = |flag: &str| {
+        let out = Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .expect("id");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("a postgres user (Debian package postgresql creates it)")
+    };
+    (id("-u"), id("-g"))
 }
 
 fn is_root() -> bool {
@@ -81,16 +100,46 @@ impl Postgres {
             .map(|a| a.port())
             .expect("free port");
         let sock = dir.path().to_string_lossy().to_string();
-        let opts = format!("-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off");
-        let log = dir.path().join("pg.log").to_string_lossy().to_string();
-        run(
-            &bin,
-            "pg_ctl",
-            &[
-                "-D", &data_s, "-o", &opts, "-l", &log, "-w", "-t", "60", "start",
-            ],
-        );
-        Postgres { dir, bin, port }
+        let log = std::fs::File::create(dir.path().join("pg.log")).expect("pg.log");
+        let mut cmd = Command::new(bin.join("postgres"));
+        cmd.args(["-D", &data_s, "-p", &port.to_string(), "-k", &sock])
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .stdout(Stdio::null())
+            .stderr(log);
+        if is_root() {
+            let (uid, gid) = postgres_ids();
+            cmd.uid(uid).gid(gid);
+        }
+        let child = crate::spawn(cmd).expect("postgres");
+        let pg = Postgres {
+            dir,
+            bin,
+            child,
+            port,
+        };
+        pg.wait_ready();
+        pg
+    }
+
+    /// Waits (with a deadline) until the server accepts connections.
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ok = Command::new(self.bin.join("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q"])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ok {
+                return;
+            }
+            let log = std::fs::read_to_string(self.dir.path().join("pg.log")).unwrap_or_default();
+            assert!(
+                Instant::now() < deadline,
+                "postgres did not start; log: {log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// A tokio-postgres / libpq connection string for database `postgres`.
@@ -118,5 +167,7 @@ impl Drop for Postgres {
         let _ = c
             .args(["-D", &data, "-m", "immediate", "-w", "stop"])
             .output();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
