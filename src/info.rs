@@ -21,7 +21,7 @@ use redis_module::{raw, Context};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
 use std::os::raw::c_int;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Tasks claimed since start.
@@ -73,13 +73,8 @@ pub fn note_namespace(ctx: &Context, ns: &[u8]) {
     }
 }
 
-static DETACHED: AtomicPtr<raw::RedisModuleCtx> = AtomicPtr::new(std::ptr::null_mut());
-
 /// Registers the INFO section; called once when the module loads.
 pub fn init(ctx: &Context) {
-    // SAFETY: ctx is the load context; the detached context lives for the process.
-    let detached = unsafe { api(raw::RedisModule_GetDetachedThreadSafeContext)(ctx.ctx) };
-    DETACHED.store(detached, Ordering::Relaxed);
     // SAFETY: registers an extern "C" function of this module as its INFO callback.
     unsafe { api(raw::RedisModule_RegisterInfoFunc)(ctx.ctx, Some(on_info)) };
 }
@@ -162,11 +157,9 @@ extern "C" fn on_info(ictx: *mut raw::RedisModuleInfoCtx, for_crash_report: c_in
     };
     // SAFETY: ictx is the live INFO context; NULL names the module's default section.
     unsafe { api(raw::RedisModule_InfoAddSection)(ictx, std::ptr::null_mut()) };
-    let detached = DETACHED.load(Ordering::Relaxed);
     // A crash report must not touch the keyspace.
-    if for_crash_report == 0 && !detached.is_null() {
-        let ctx = Context::new(detached);
-        let (namespaces, tasks, jobs) = totals(&ctx);
+    if let Some(ctx) = crate::store::detached().filter(|_| for_crash_report == 0) {
+        let (namespaces, tasks, jobs) = totals(ctx);
         add_num("namespaces", namespaces as i64);
         for s in TaskState::ALL {
             add_num(&format!("tasks_{}", s.as_str()), tasks[s as usize]);

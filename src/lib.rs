@@ -104,6 +104,7 @@ commands! {
 }
 
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
+    store::init_detached(ctx);
     reaper::start(ctx);
     info::init(ctx);
     ctx.log_notice("TaskDB loaded");
@@ -167,7 +168,7 @@ redis_module! {
     ],
     configurations: [
         i64: [
-            ["requeue-interval-ms", &config::REQUEUE_INTERVAL_MS, 1000, 0, 3_600_000, ConfigurationFlags::DEFAULT, None],
+            ["requeue-interval-ms", &config::REQUEUE_INTERVAL_MS, 1000, 0, 3_600_000, ConfigurationFlags::DEFAULT, Some(Box::new(reaper::on_interval_changed))],
             ["max-name-bytes", &config::MAX_NAME_BYTES, 1024, 1, 65_536, ConfigurationFlags::DEFAULT, None],
             ["max-payload-bytes", &config::MAX_PAYLOAD_BYTES, 16 << 20, 1, 512 << 20, ConfigurationFlags::DEFAULT, None],
             ["max-prerequisites", &config::MAX_PREREQUISITES, 10_000, 0, 10_000_000, ConfigurationFlags::DEFAULT, None],

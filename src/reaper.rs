@@ -3,6 +3,11 @@
 //! effects replicate like any command's (as `TASKDB.APPLY ... RETRY`), so replicas and the
 //! AOF see exactly what it decided; a replica never runs it.
 //!
+//! Each tick first checks that writes are allowed ([`crate::store::writes_allowed`]): not
+//! while clients are paused (CLIENT PAUSE, FAILOVER), loading, a replica or out of memory.
+//! It then changes nothing and catches up on a later tick. A change of the interval
+//! re-arms the timer at once.
+//!
 //! It visits the namespaces that have lease keys: each claim notes its namespace's lease
 //! key, and when the server starts or becomes a primary the reaper finds the existing ones
 //! once with SCAN.
@@ -13,6 +18,8 @@ use crate::model;
 use crate::store::{now_ms, Kind};
 use crate::store::{select_db, selected_db};
 use crate::work::{retry, Retried};
+use redis_module::configuration::ConfigurationContext;
+use redis_module::raw::RedisModuleTimerID;
 use redis_module::{Context, ContextFlags};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -43,9 +50,33 @@ pub fn note(ctx: &Context, key: &[u8]) {
     }
 }
 
+/// The armed timer, if any.
+static TIMER: Mutex<Option<RedisModuleTimerID>> = Mutex::new(None);
+
 /// Arms the reaper's timer; called once when the module loads.
 pub fn start(ctx: &Context) {
-    ctx.create_timer(interval(), tick, ());
+    arm(ctx);
+}
+
+/// (Re-)arms the timer for one interval from now, replacing an armed one.
+fn arm(ctx: &Context) {
+    let Ok(mut timer) = TIMER.lock() else {
+        return;
+    };
+    if let Some(id) = timer.take() {
+        // The timer's data is `()` and its callback a plain function: nothing to free.
+        let _ = ctx.stop_timer::<()>(id);
+    }
+    *timer = Some(ctx.create_timer(interval(), tick, ()));
+}
+
+/// `taskdb.requeue-interval-ms` changed: re-arm at once, so a long interval set for a
+/// moment does not delay the next tick (a change while the module loads is picked up by
+/// [`start`]).
+pub fn on_interval_changed<T>(_: &ConfigurationContext, _: &str, _: &'static T) {
+    if let Some(ctx) = crate::store::detached() {
+        arm(ctx);
+    }
 }
 
 fn interval() -> Duration {
@@ -55,13 +86,14 @@ fn interval() -> Duration {
 }
 
 fn tick(ctx: &Context, _: ()) {
-    let flags = ctx.get_flags();
-    let primary = flags.contains(ContextFlags::MASTER) && !flags.contains(ContextFlags::LOADING);
-    if !primary {
+    if let Ok(mut t) = TIMER.lock() {
+        *t = None;
+    }
+    if !ctx.get_flags().contains(ContextFlags::MASTER) {
         if let Ok(mut r) = REGISTRY.lock() {
             r.scanned = false;
         }
-    } else if crate::config::requeue_interval_ms() > 0 {
+    } else if crate::config::requeue_interval_ms() > 0 && crate::store::writes_allowed(ctx) {
         if !REGISTRY.lock().map(|r| r.scanned).unwrap_or(true) {
             scan(ctx);
         }
@@ -78,7 +110,7 @@ fn tick(ctx: &Context, _: ()) {
         }
         select_db(ctx, 0);
     }
-    ctx.create_timer(interval(), tick, ());
+    arm(ctx);
 }
 
 /// Retries the expired leases of one namespace; false when it has no lease key any more.

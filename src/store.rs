@@ -642,6 +642,43 @@ pub fn notify(ctx: &Context, event: &str, key: &[u8]) {
     ctx.notify_keyspace_event(NotifyEvent::MODULE, event, &name);
 }
 
+static DETACHED_CTX: std::sync::OnceLock<DetachedCtx> = std::sync::OnceLock::new();
+
+/// A context owned by the module for work outside any command (INFO, re-arming timers
+/// from a config change). Only used on the main thread, which holds the lock such a
+/// context would take.
+struct DetachedCtx(Context);
+
+// SAFETY: the context is only used on Redis' main thread (see `detached`).
+unsafe impl Sync for DetachedCtx {}
+// SAFETY: as above; it is created once at load and never moved between threads' use.
+unsafe impl Send for DetachedCtx {}
+
+/// Creates the module's detached context; called once when the module loads.
+pub fn init_detached(ctx: &Context) {
+    // SAFETY: ctx is the load context; the detached context lives for the process.
+    let d = unsafe { api(raw::RedisModule_GetDetachedThreadSafeContext)(ctx.ctx) };
+    let _ = DETACHED_CTX.set(DetachedCtx(Context::new(d)));
+}
+
+/// The module's detached context (main thread only), once the module has loaded.
+pub fn detached() -> Option<&'static Context> {
+    DETACHED_CTX.get().map(|d| &d.0)
+}
+
+/// Whether work the module does by itself (outside a client command: timers, events) may
+/// write now: the server is a primary, is not loading, does not refuse writes for OOM, and
+/// clients are not paused (`CLIENT PAUSE`, or a `FAILOVER` waiting for a replica). Redis
+/// itself stops expiry and eviction in those states; a write would also be propagated while
+/// clients are paused, which Redis asserts never happens.
+pub fn writes_allowed(ctx: &Context) -> bool {
+    use redis_module::ContextFlags as F;
+    let flags = ctx.get_flags();
+    flags.contains(F::MASTER)
+        && !flags.intersects(F::LOADING | F::ASYNC_LOADING | F::OOM)
+        && !ctx.avoid_replication_traffic()
+}
+
 /// The database the context has selected.
 pub fn selected_db(ctx: &Context) -> i32 {
     // SAFETY: ctx is a live context (command or timer).

@@ -13,6 +13,7 @@ mod maintenance;
 mod model;
 mod observe;
 mod parity;
+mod pause;
 mod reaper;
 mod replication;
 mod restore;

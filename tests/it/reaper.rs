@@ -121,3 +121,28 @@ fn heartbeat_renews_the_lease_and_leaves_progress_alone() {
         "ERR wrong number of arguments: usage TASKDB.HEARTBEAT ns job_id task_id"
     );
 }
+
+#[test]
+fn a_changed_interval_rearms_the_timer_at_once() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let set = |db: &mut Ns, ms: &str| {
+        let _: () = q(
+            &mut db.c,
+            &["CONFIG", "SET", "taskdb.requeue-interval-ms", ms],
+        );
+    };
+    set(&mut db, "3600000");
+    // The interval stays at one hour for longer than the tick armed before it (the
+    // scenario: an operator sets it "for a moment"), then goes back to 100 ms.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    set(&mut db, "100");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job: String = db.q("CREATE_JOB", &[&st, "{}", "3", "1", "u"]);
+    db.claim("cpu").unwrap();
+    wait_for(
+        3,
+        "the 1 s lease to be requeued at the 100 ms interval",
+        || (db.task_field(&job, "init", "state").as_deref() == Some("ready")).then_some(()),
+    );
+}
