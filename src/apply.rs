@@ -12,6 +12,12 @@
 //! It runs the same code as the public commands with the primary's time and choices, so
 //! the replica's keyspace is the primary's. Clients cannot call it: it is accepted only
 //! from the replication link and while loading the AOF.
+//!
+//! A replayed decision is never validated against this node's limits (the primary
+//! accepted it) and must apply: a DONE of a task that is not ready or running here, say,
+//! means this node's data is not the primary's. That is an error, never a skipped write;
+//! while loading the AOF it stops the server (see `lib.rs`), as Redis does for a corrupt
+//! AOF.
 
 use crate::args::Args;
 use crate::db::Db;
@@ -32,7 +38,7 @@ pub fn apply(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
             "TASKDB.APPLY is internal: it replays the primary's decisions on replicas and from the AOF".into(),
         ));
     }
-    let mut a = Args::new(args, USAGE, 3, usize::MAX)?;
+    let mut a = Args::replay(args, USAGE, 3, usize::MAX)?;
     let (_, keys) = a.ns()?;
     let now = a.int("now_ms", 0, i64::MAX)?;
     let verb = a.bytes()?.to_ascii_uppercase();
@@ -56,41 +62,68 @@ pub fn apply(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
             tasks::insert(&db, &job_id, &t, now)?;
         }
         b"CLAIM" => {
-            let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);
+            let (job_id, task_id) = (a.uuid("job_id")?, a.id("task_id")?);
             a.end()?;
             work::claim(&db, &job_id, task_id, now)?;
         }
         b"DONE" => {
-            let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);
+            let (job_id, task_id) = (a.uuid("job_id")?, a.id("task_id")?);
             let output = a.bytes()?;
             a.end()?;
-            work::done(&db, &job_id, task_id, output, now)?;
+            let changed = work::done(&db, &job_id, task_id, output, now)?;
+            must_apply(&db, changed, "DONE", &job_id, task_id)?;
         }
         b"FAILED" => {
-            let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);
+            let (job_id, task_id) = (a.uuid("job_id")?, a.id("task_id")?);
             let error = a.bytes()?;
             a.end()?;
-            work::failed(&db, &job_id, task_id, error, now)?;
+            let changed = work::failed(&db, &job_id, task_id, error, now)?;
+            must_apply(&db, changed, "FAILED", &job_id, task_id)?;
         }
         b"PROGRESS" => {
-            let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);
+            let (job_id, task_id) = (a.uuid("job_id")?, a.id("task_id")?);
             let p = work::parse_progress(a.bytes()?)?;
             a.end()?;
-            work::progress(&db, &job_id, task_id, Some(p), now)?;
+            let changed = work::progress(&db, &job_id, task_id, Some(p), now)?;
+            must_apply(&db, changed, "PROGRESS", &job_id, task_id)?;
         }
         b"HEARTBEAT" => {
-            let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);
+            let (job_id, task_id) = (a.uuid("job_id")?, a.id("task_id")?);
             a.end()?;
-            work::progress(&db, &job_id, task_id, None, now)?;
+            let changed = work::progress(&db, &job_id, task_id, None, now)?;
+            must_apply(&db, changed, "HEARTBEAT", &job_id, task_id)?;
         }
         b"RETRY" => {
-            let (job_id, task_id) = (a.uuid("job_id")?, a.name("task_id")?);
+            let (job_id, task_id) = (a.uuid("job_id")?, a.id("task_id")?);
             a.end()?;
-            work::retry(&db, &job_id, task_id, now)?;
+            let r = work::retry(&db, &job_id, task_id, now)?;
+            must_apply(
+                &db,
+                r != work::Retried::NotRunning,
+                "RETRY",
+                &job_id,
+                task_id,
+            )?;
         }
         _ => return Err(Error::invalid("VERB", &verb, "unknown TASKDB.APPLY verb")),
     }
     db.flush()?;
     ctx.replicate_verbatim();
     Ok(RedisValue::SimpleStringStatic("OK"))
+}
+
+/// A replayed task decision that changed nothing here: this node's data differs from the
+/// primary's. The error names the task and the state found.
+fn must_apply(db: &Db, changed: bool, verb: &str, job_id: &str, task_id: &[u8]) -> Result<()> {
+    if changed {
+        return Ok(());
+    }
+    let found = match db.task(job_id, task_id, false)? {
+        Some((_, t)) => format!("it is {}", t.state.as_str()),
+        None => "it does not exist".into(),
+    };
+    Err(Error::Refused(format!(
+        "replayed {verb} of task '{}' of job '{job_id}' does not apply: {found}",
+        crate::error::shorten(task_id)
+    )))
 }

@@ -1,37 +1,123 @@
 //! Argument parsing and validation, in one place, so every command rejects bad input the
 //! same way and before its first write.
+//!
+//! The size limits (`taskdb.max-*`) guard client input on the primary only: a decision the
+//! primary accepted is replayed on replicas and from the AOF whatever their own limits
+//! ([`Args::replay`], [`Args::for_context`]), so a node with lower limits never skips it.
 
 use crate::error::{Error, Result};
 use crate::keys::Keys;
-use redis_module::RedisString;
+use redis_module::{Context, ContextFlags, RedisString};
 use uuid::Uuid;
 
 use crate::config::{limit, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MAX_PREREQUISITES};
+
+/// The size limits that apply to a command's arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The longest name or id, in bytes.
+    pub name: usize,
+    /// The longest payload, in bytes.
+    pub payload: usize,
+    /// The most prerequisites of one task.
+    pub prerequisites: usize,
+}
+
+impl Limits {
+    /// The configured limits, for client input.
+    pub fn configured() -> Limits {
+        Limits {
+            name: limit(&MAX_NAME_BYTES),
+            payload: limit(&MAX_PAYLOAD_BYTES),
+            prerequisites: limit(&MAX_PREREQUISITES),
+        }
+    }
+
+    /// No limits: replaying what a primary accepted.
+    pub fn none() -> Limits {
+        Limits {
+            name: usize::MAX,
+            payload: usize::MAX,
+            prerequisites: usize::MAX,
+        }
+    }
+}
 
 /// A command's arguments, consumed front to back.
 pub struct Args<'a> {
     args: &'a [RedisString],
     pos: usize,
     usage: &'static str,
+    limits: Limits,
+    replay: bool,
 }
 
 impl<'a> Args<'a> {
-    /// Checks arity: at least `min` and at most `max` arguments after the command name.
+    /// A client's arguments, within the configured limits. Checks arity: at least `min`
+    /// and at most `max` arguments after the command name.
     pub fn new(
         args: &'a [RedisString],
         usage: &'static str,
         min: usize,
         max: usize,
     ) -> Result<Self> {
+        Args::with_limits(args, usage, min, max, false)
+    }
+
+    /// A decision replayed from the primary (`TASKDB.APPLY`): no size limits.
+    pub fn replay(
+        args: &'a [RedisString],
+        usage: &'static str,
+        min: usize,
+        max: usize,
+    ) -> Result<Self> {
+        Args::with_limits(args, usage, min, max, true)
+    }
+
+    /// The arguments of a command that is replicated as sent: limits for a client's call,
+    /// none when it comes from the primary or the AOF.
+    pub fn for_context(
+        ctx: &Context,
+        args: &'a [RedisString],
+        usage: &'static str,
+        min: usize,
+        max: usize,
+    ) -> Result<Self> {
+        let replay = ctx
+            .get_flags()
+            .intersects(ContextFlags::REPLICATED | ContextFlags::LOADING);
+        Args::with_limits(args, usage, min, max, replay)
+    }
+
+    fn with_limits(
+        args: &'a [RedisString],
+        usage: &'static str,
+        min: usize,
+        max: usize,
+        replay: bool,
+    ) -> Result<Self> {
         let n = args.len().saturating_sub(1);
         if n < min || n > max {
             return Err(Error::Arity(usage));
         }
+        let limits = if replay {
+            Limits::none()
+        } else {
+            Limits::configured()
+        };
         Ok(Args {
             args,
             pos: 1,
             usage,
+            limits,
+            replay,
         })
+    }
+
+    /// Whether these arguments replay a decision of the primary: what it accepted is not
+    /// validated again.
+    pub fn replaying(&self) -> bool {
+        self.replay
     }
 
     /// Whether arguments remain.
@@ -60,9 +146,15 @@ impl<'a> Args<'a> {
         Ok((ns, Keys::new(ns)?))
     }
 
-    /// A non-empty id or name of at most `taskdb.max-name-bytes`.
+    /// A new id or name, to be stored: non-empty, at most `taskdb.max-name-bytes`.
     pub fn name(&mut self, arg: &'static str) -> Result<&'a [u8]> {
-        name(arg, self.bytes()?)
+        name(arg, self.bytes()?, &self.limits)
+    }
+
+    /// An id or name that looks up what exists: non-empty. No size limit: a limit guards
+    /// what gets stored, and an entity stored under a higher limit must stay reachable.
+    pub fn id(&mut self, arg: &'static str) -> Result<&'a [u8]> {
+        name(arg, self.bytes()?, &Limits::none())
     }
 
     /// A UUID, returned in canonical lowercase hyphenated form.
@@ -72,12 +164,22 @@ impl<'a> Args<'a> {
 
     /// A payload (an error text) of at most `taskdb.max-payload-bytes`.
     pub fn payload(&mut self, arg: &'static str) -> Result<&'a [u8]> {
-        payload(arg, self.bytes()?)
+        payload(arg, self.bytes()?, &self.limits)
     }
 
-    /// A valid JSON document, returned as given.
+    /// A valid JSON document, returned as given (a replayed one is not parsed again).
     pub fn json(&mut self, arg: &'static str) -> Result<&'a [u8]> {
-        json(arg, self.bytes()?)
+        let v = self.bytes()?;
+        if self.replaying() {
+            return Ok(v);
+        }
+        json(arg, v, &self.limits)
+    }
+
+    /// A prerequisite list (see [`prerequisites`]) of task `task_id`.
+    pub fn prerequisites(&mut self, task_id: &[u8]) -> Result<(&'a [u8], Vec<String>)> {
+        let v = self.bytes()?;
+        Ok((v, prerequisites(v, task_id, &self.limits)?))
     }
 
     /// An integer in `[min, max]`.
@@ -103,11 +205,11 @@ impl<'a> Args<'a> {
 }
 
 /// Validates an id or name.
-pub fn name<'b>(arg: &'static str, v: &'b [u8]) -> Result<&'b [u8]> {
+pub fn name<'b>(arg: &'static str, v: &'b [u8], limits: &Limits) -> Result<&'b [u8]> {
     if v.is_empty() {
         return Err(Error::invalid(arg, v, "must not be empty"));
     }
-    let max = limit(&MAX_NAME_BYTES);
+    let max = limits.name;
     if v.len() > max {
         return Err(Error::invalid(
             arg,
@@ -128,8 +230,8 @@ pub fn uuid(arg: &'static str, v: &[u8]) -> Result<String> {
 }
 
 /// Validates a payload's size.
-pub fn payload<'b>(arg: &'static str, v: &'b [u8]) -> Result<&'b [u8]> {
-    let max = limit(&MAX_PAYLOAD_BYTES);
+pub fn payload<'b>(arg: &'static str, v: &'b [u8], limits: &Limits) -> Result<&'b [u8]> {
+    let max = limits.payload;
     if v.len() > max {
         return Err(Error::invalid(
             arg,
@@ -144,8 +246,8 @@ pub fn payload<'b>(arg: &'static str, v: &'b [u8]) -> Result<&'b [u8]> {
 }
 
 /// Validates a JSON document (within the payload limit).
-pub fn json<'b>(arg: &'static str, v: &'b [u8]) -> Result<&'b [u8]> {
-    payload(arg, v)?;
+pub fn json<'b>(arg: &'static str, v: &'b [u8], limits: &Limits) -> Result<&'b [u8]> {
+    payload(arg, v, limits)?;
     serde_json::from_slice::<serde::de::IgnoredAny>(v)
         .map(|_| v)
         .map_err(|e| Error::invalid(arg, v, format!("must be valid JSON ({e})")))
@@ -182,11 +284,11 @@ pub fn float(arg: &'static str, v: &[u8], rule: &str, check: fn(f64) -> bool) ->
 
 /// Parses a prerequisite list: a JSON array of distinct, valid task ids, not containing
 /// `task_id` itself.
-pub fn prerequisites(v: &[u8], task_id: &[u8]) -> Result<Vec<String>> {
-    payload("prereqs_json", v)?;
+pub fn prerequisites(v: &[u8], task_id: &[u8], limits: &Limits) -> Result<Vec<String>> {
+    payload("prereqs_json", v, limits)?;
     let list: Vec<String> = serde_json::from_slice(v)
         .map_err(|_| Error::invalid("prereqs_json", v, "must be a JSON array of strings"))?;
-    let max = limit(&MAX_PREREQUISITES);
+    let max = limits.prerequisites;
     if list.len() > max {
         return Err(Error::invalid(
             "prereqs_json",
@@ -199,13 +301,14 @@ pub fn prerequisites(v: &[u8], task_id: &[u8]) -> Result<Vec<String>> {
     }
     let mut seen = std::collections::HashSet::with_capacity(list.len());
     for p in &list {
-        name("prereqs_json", p.as_bytes()).map_err(|_| {
-            Error::invalid(
+        // Each names an existing task: non-empty, any length (see `Args::id`).
+        if p.is_empty() {
+            return Err(Error::invalid(
                 "prereqs_json",
                 v,
-                "each task id must be non-empty and within taskdb.max-name-bytes",
-            )
-        })?;
+                "each task id must be non-empty",
+            ));
+        }
         if p.as_bytes() == task_id {
             return Err(Error::invalid(
                 "prereqs_json",
@@ -257,13 +360,26 @@ mod tests {
 
     #[test]
     fn json_and_prerequisites() {
-        assert!(json("task_def_json", b"{\"a\":1}").is_ok());
-        assert!(json("task_def_json", b"{").is_err());
-        assert_eq!(prerequisites(b"[\"a\",\"b\"]", b"c").unwrap(), ["a", "b"]);
-        assert!(prerequisites(b"[\"a\",\"a\"]", b"c").is_err());
-        assert!(prerequisites(b"[\"c\"]", b"c").is_err());
-        assert!(prerequisites(b"[1]", b"c").is_err());
-        assert!(prerequisites(b"{}", b"c").is_err());
-        assert!(prerequisites(b"[\"\"]", b"c").is_err());
+        let l = Limits {
+            name: 4,
+            payload: 32,
+            prerequisites: 2,
+        };
+        assert!(json("task_def_json", b"{\"a\":1}", &l).is_ok());
+        assert!(json("task_def_json", b"{", &l).is_err());
+        assert_eq!(
+            prerequisites(b"[\"a\",\"b\"]", b"c", &l).unwrap(),
+            ["a", "b"]
+        );
+        assert!(prerequisites(b"[\"a\",\"a\"]", b"c", &l).is_err());
+        assert!(prerequisites(b"[\"c\"]", b"c", &l).is_err());
+        assert!(prerequisites(b"[1]", b"c", &l).is_err());
+        assert!(prerequisites(b"{}", b"c", &l).is_err());
+        assert!(prerequisites(b"[\"\"]", b"c", &l).is_err());
+        assert!(prerequisites(b"[\"a\",\"b\",\"d\"]", b"c", &l).is_err());
+        assert!(prerequisites(b"[\"abcdefgh\"]", b"c", &l).is_ok());
+        assert!(prerequisites(b"[\"abcde\",\"b\",\"d\"]", b"c", &Limits::none()).is_ok());
+        assert!(name("task_id", b"abcde", &l).is_err());
+        assert!(payload("error", &[b'x'; 40], &l).is_err());
     }
 }

@@ -161,7 +161,7 @@ pub fn job_state(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, USAGE, 3, 3)?;
     let (_, keys) = a.ns()?;
     let job_id = a.uuid("job_id")?;
-    let user_id = a.name("user_id")?;
+    let user_id = a.id("user_id")?;
     let db = Db::new(ctx, keys);
     match db.job(&job_id)? {
         Some((k, j)) if db.job_user(&k)? == user_id => {
@@ -186,7 +186,7 @@ pub fn concurrent_jobs(ctx: &Context, args: &[RedisString]) -> Result<RedisValue
     const USAGE: &str = "TASKDB.CONCURRENT_JOBS ns user_id";
     let mut a = Args::new(args, USAGE, 2, 2)?;
     let (_, keys) = a.ns()?;
-    let user_id = a.name("user_id")?;
+    let user_id = a.id("user_id")?;
     let db = Db::new(ctx, keys);
     let k = db.open(db.keys.running_jobs(), false, Kind::Hash)?;
     let n = match k.hget(user_id) {

@@ -41,7 +41,10 @@ type Handler = fn(&Context, &[RedisString]) -> error::Result<redis_module::Redis
 fn guard(ctx: &Context, args: &[RedisString], f: Handler) -> RedisResult {
     match catch_unwind(AssertUnwindSafe(|| f(ctx, args))) {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(e.into()),
+        Ok(Err(e)) => {
+            replay_failed(ctx, args, &e);
+            Err(e.into())
+        }
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<&str>()
@@ -55,6 +58,31 @@ fn guard(ctx: &Context, args: &[RedisString], f: Handler) -> RedisResult {
             .into())
         }
     }
+}
+
+/// A command that fails while the server loads its AOF replays a write the primary made
+/// and acknowledged: the AOF does not match the data. Redis would log it and carry on
+/// without that write; TaskDB stops the load instead, as Redis does for a corrupt AOF. On
+/// a replica the error goes back to the replication link, where Redis logs it and applies
+/// `propagation-error-behavior`; TaskDB logs it too.
+fn replay_failed(ctx: &Context, args: &[RedisString], e: &error::Error) {
+    let flags = ctx.get_flags();
+    let loading = flags.contains(redis_module::ContextFlags::LOADING);
+    if !loading && !flags.contains(redis_module::ContextFlags::REPLICATED) {
+        return;
+    }
+    let shown: Vec<String> = args.iter().map(|a| error::shorten(a.as_slice())).collect();
+    let what = format!("TaskDB cannot replay '{}': {e}", shown.join(" "));
+    if loading {
+        ctx.log_warning(&format!(
+            "{what}. The AOF does not match the data it was written on; stopping rather than \
+             loading without this write. Repair the AOF (redis-check-aof) or restore a backup."
+        ));
+        std::process::exit(1);
+    }
+    ctx.log_warning(&format!(
+        "{what}. This replica's data differs from its primary's."
+    ));
 }
 
 macro_rules! commands {
@@ -170,7 +198,7 @@ redis_module! {
         i64: [
             ["requeue-interval-ms", &config::REQUEUE_INTERVAL_MS, 1000, 0, 3_600_000, ConfigurationFlags::DEFAULT, Some(Box::new(reaper::on_interval_changed))],
             ["max-name-bytes", &config::MAX_NAME_BYTES, 1024, 1, 65_536, ConfigurationFlags::DEFAULT, None],
-            ["max-payload-bytes", &config::MAX_PAYLOAD_BYTES, 16 << 20, 1, 512 << 20, ConfigurationFlags::DEFAULT, None],
+            ["max-payload-bytes", &config::MAX_PAYLOAD_BYTES, 16 << 20, 1, 512 << 20, ConfigurationFlags::MEMORY, None],
             ["max-prerequisites", &config::MAX_PREREQUISITES, 10_000, 0, 10_000_000, ConfigurationFlags::DEFAULT, None],
         ],
         string: [],

@@ -8,7 +8,7 @@
 //! can be re-run without duplicates), and validates everything before writing. Restore a
 //! job's tasks in creation order: that order is the order they are served in.
 
-use crate::args::{self, Args};
+use crate::args::Args;
 use crate::db::{Db, Job, Task};
 use crate::error::{Error, Result};
 use crate::keys::field;
@@ -44,7 +44,7 @@ pub fn restore_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue>
 pub fn restore_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     const USAGE: &str =
         "TASKDB.RESTORE_JOB ns job_id state user_id created_at_ms [ERROR error] [REPORTED true|false]";
-    let mut a = Args::new(args, USAGE, 5, 9)?;
+    let mut a = Args::for_context(ctx, args, USAGE, 5, 9)?;
     let (_, keys) = a.ns()?;
     let id = a.uuid("job_id")?;
     let raw_state = a.bytes()?;
@@ -175,14 +175,13 @@ fn parse_extras<'a>(a: &mut Args<'a>) -> Result<Extras<'a>> {
 /// [STARTED_AT ms] [UPDATED_AT ms] [OUTPUT json] [ERROR text]` -> 1 or 0
 pub fn restore_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     const USAGE: &str = "TASKDB.RESTORE_TASK ns job_id task_id stream_id task_def_json prereqs_json state max_retries timeout_secs created_at_ms [WAITING_ON n] [PROGRESS p] [RETRIES n] [STARTED_AT ms] [UPDATED_AT ms] [OUTPUT json] [ERROR text]";
-    let mut a = Args::new(args, USAGE, 10, 24)?;
+    let mut a = Args::for_context(ctx, args, USAGE, 10, 24)?;
     let (_, keys) = a.ns()?;
     let job_id = a.uuid("job_id")?;
     let task_id = a.name("task_id")?;
     let stream_id = a.uuid("stream_id")?;
     let task_def = a.json("task_def_json")?;
-    let prereqs_json = a.bytes()?;
-    let prereqs = args::prerequisites(prereqs_json, task_id)?;
+    let (prereqs_json, prereqs) = a.prerequisites(task_id)?;
     let raw_state = a.bytes()?;
     let state = TaskState::parse(raw_state).ok_or_else(|| {
         Error::invalid(

@@ -140,8 +140,8 @@ pub fn get_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     const USAGE: &str = "TASKDB.GET_STREAM ns user_id worker_type";
     let mut a = Args::new(args, USAGE, 3, 3)?;
     let (_, keys) = a.ns()?;
-    let user_id = a.name("user_id")?;
-    let worker_type = a.name("worker_type")?;
+    let user_id = a.id("user_id")?;
+    let worker_type = a.id("worker_type")?;
     let db = Db::new(ctx, keys);
     Ok(existing(&db, user_id, worker_type)?.map_or(RedisValue::Null, RedisValue::StringBuffer))
 }

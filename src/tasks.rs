@@ -2,7 +2,7 @@
 //!
 //! `TASKDB.CREATE_TASK`, `TASKDB.TASK`, `TASKDB.TASK_OUTPUT`.
 
-use crate::args::{self, Args};
+use crate::args::Args;
 use crate::db::{Db, Task};
 use crate::error::{Error, Result};
 use crate::keys::field;
@@ -61,8 +61,7 @@ impl<'a> NewTask<'a> {
         let task_id = a.name("task_id")?;
         let stream_id = a.uuid("stream_id")?;
         let task_def = a.json("task_def_json")?;
-        let prereqs_json = a.bytes()?;
-        let prereqs = args::prerequisites(prereqs_json, task_id)?;
+        let (prereqs_json, prereqs) = a.prerequisites(task_id)?;
         let max_retries = a.int("max_retries", 0, i32::MAX.into())?;
         let timeout_secs = a.int("timeout_secs", 0, i32::MAX.into())?;
         Ok(NewTask {
@@ -193,7 +192,7 @@ pub fn task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, USAGE, 3, 3)?;
     let (_, keys) = a.ns()?;
     let job_id = a.uuid("job_id")?;
-    let task_id = a.name("task_id")?;
+    let task_id = a.id("task_id")?;
     let db = Db::new(ctx, keys);
     let Some((k, t)) = db.task(&job_id, task_id, false)? else {
         return Ok(RedisValue::Null);
@@ -246,7 +245,7 @@ pub fn task_output(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, USAGE, 3, 3)?;
     let (_, keys) = a.ns()?;
     let job_id = a.uuid("job_id")?;
-    let task_id = a.name("task_id")?;
+    let task_id = a.id("task_id")?;
     let db = Db::new(ctx, keys);
     let (k, t) = db.task_req(&job_id, task_id, false)?;
     if t.state != TaskState::Done {

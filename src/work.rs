@@ -57,7 +57,7 @@ struct Request<'a> {
 fn parse_request(args: &[RedisString]) -> Result<Request<'_>> {
     let mut a = Args::new(args, REQUEST_USAGE, 2, 6)?;
     let (_, keys) = a.ns()?;
-    let worker_type = a.name("worker_type")?;
+    let worker_type = a.id("worker_type")?;
     let (mut block_ms, mut count) = (None, None);
     while a.has_more() {
         let word = a.bytes()?;
@@ -179,7 +179,7 @@ pub fn done(db: &Db, job_id: &str, task_id: &[u8], output: &[u8], now: i64) -> R
 }
 
 fn job_task<'a>(a: &mut Args<'a>) -> Result<(String, &'a [u8])> {
-    Ok((a.uuid("job_id")?, a.name("task_id")?))
+    Ok((a.uuid("job_id")?, a.id("task_id")?))
 }
 
 /// `TASKDB.DONE ns job_id task_id output_json` -> 1 if a ready or running task became done

@@ -75,22 +75,7 @@ impl Server {
     pub fn in_dir(dir: tempfile::TempDir, extra: &[&str]) -> Server {
         for _ in 0..5 {
             let port = free_port();
-            let mut cmd = Command::new("redis-server");
-            cmd.arg("--port")
-                .arg(port.to_string())
-                .args(["--bind", "127.0.0.1", "--enable-debug-command", "yes"])
-                .arg("--dir")
-                .arg(dir.path())
-                .args(["--logfile", "redis.log"])
-                .args(extra)
-                .arg("--loadmodule")
-                .arg(module_path())
-                // The lease reaper is off unless a test turns it on (CONFIG SET), so lease
-                // expiry in other tests happens only when they call REQUEUE.
-                .args(["requeue-interval-ms", "0"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            let mut child = spawn(cmd).expect("redis-server on PATH");
+            let mut child = spawn(server_command(&dir, port, extra)).expect("redis-server on PATH");
             let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
@@ -111,6 +96,35 @@ impl Server {
             }
         }
         panic!("redis-server did not start; log: {}", read_log(dir.path()));
+    }
+
+    /// Starts a server in `dir` that must refuse to start (it exits while loading, say):
+    /// its log once it has exited. Fails the test if it serves commands instead.
+    pub fn fails_to_start(dir: &tempfile::TempDir, extra: &[&str]) -> String {
+        let port = free_port();
+        let mut child = spawn(server_command(dir, port, extra)).expect("redis-server on PATH");
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                return read_log(dir.path());
+            }
+            if let Ok(mut c) = client.get_connection() {
+                let up: redis::RedisResult<String> = redis::cmd("PING").query(&mut c);
+                if up.is_ok() {
+                    let _ = child.kill();
+                    panic!("redis-server started; log: {}", read_log(dir.path()));
+                }
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "redis-server neither started nor exited; log: {}",
+                    read_log(dir.path())
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// A new connection.
@@ -165,6 +179,26 @@ impl Server {
         let empty = tempfile::tempdir().expect("tempdir");
         std::mem::replace(&mut self.dir, empty)
     }
+}
+
+/// The redis-server command line of a test server: loopback, DEBUG on, log and data in
+/// `dir`, the module loaded with its lease reaper off unless a test turns it on (CONFIG
+/// SET), so lease expiry in other tests happens only when they call REQUEUE.
+fn server_command(dir: &tempfile::TempDir, port: u16, extra: &[&str]) -> Command {
+    let mut cmd = Command::new("redis-server");
+    cmd.arg("--port")
+        .arg(port.to_string())
+        .args(["--bind", "127.0.0.1", "--enable-debug-command", "yes"])
+        .arg("--dir")
+        .arg(dir.path())
+        .args(["--logfile", "redis.log"])
+        .args(extra)
+        .arg("--loadmodule")
+        .arg(module_path())
+        .args(["requeue-interval-ms", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
 }
 
 /// Copies a directory tree (a server's data directory, to restart from a copy).

@@ -15,6 +15,7 @@ mod observe;
 mod parity;
 mod pause;
 mod reaper;
+mod replay;
 mod replication;
 mod restore;
 mod security;
