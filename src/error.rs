@@ -2,8 +2,8 @@
 //!
 //! Every reply starts with a code so clients can match on it: `ERR` (bad arguments or a
 //! request that cannot apply), `NOTFOUND` (no such stream, job, task or output), `EXISTS`
-//! (an id already taken), `WRONGTYPE` (a key under the namespace holds another type) and
-//! `OOM` (CHECK FIX over maxmemory).
+//! (an id already taken) and `WRONGTYPE` (a key under the namespace holds another type).
+//! (`OOM` comes from Redis itself, for the commands flagged deny-oom.)
 //! The messages are frozen by a table test (`tests/errors.rs`).
 
 use redis_module::RedisError;
@@ -33,9 +33,6 @@ pub enum Error {
     Refused(String),
     /// Stored data that cannot be read back (the keyspace was edited by hand).
     Corrupt(String),
-    /// A write refused because the server is over `maxmemory` (CHECK FIX; other writing
-    /// commands are refused by Redis itself, being flagged deny-oom).
-    Oom,
 }
 
 /// The result type of TaskDB's internals.
@@ -88,7 +85,6 @@ impl fmt::Display for Error {
             ),
             Error::Refused(why) => write!(f, "ERR {why}"),
             Error::Corrupt(what) => write!(f, "ERR corrupt TaskDB data: {what}"),
-            Error::Oom => write!(f, "OOM command not allowed when used memory > 'maxmemory'"),
         }
     }
 }
@@ -113,13 +109,12 @@ mod tests {
             Error::WrongType("k".into()),
             Error::Refused("no".into()),
             Error::Corrupt("c".into()),
-            Error::Oom,
         ];
         for e in all {
             let s = e.to_string();
             let code = s.split(' ').next().unwrap_or_default();
             assert!(
-                ["ERR", "NOTFOUND", "EXISTS", "WRONGTYPE", "OOM"].contains(&code),
+                ["ERR", "NOTFOUND", "EXISTS", "WRONGTYPE"].contains(&code),
                 "{s}"
             );
         }

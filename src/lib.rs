@@ -124,6 +124,7 @@ commands! {
     cmd_heartbeat => work::heartbeat_cmd,
     cmd_requeue => work::requeue,
     cmd_check => maintenance::check,
+    cmd_repair => maintenance::repair,
     cmd_restore_stream => restore::restore_stream,
     cmd_restore_job => restore::restore_job,
     cmd_restore_task => restore::restore_task,
@@ -150,6 +151,11 @@ const ALLOC: Alloc = std::alloc::System;
 // works there; on 7.0 list the commands (README, "Access control").
 const W: &str = "write deny-oom";
 const WF: &str = "write deny-oom fast";
+// Accepted at maxmemory, as DEL is: they free memory (DELETE_JOB, CLEAR_COMPLETED,
+// CANCEL_JOB) or only rewrite a leased task's fixed-size state (HEARTBEAT, PROGRESS,
+// RETRY), so an operator can make room and workers keep their leases.
+const WM: &str = "write";
+const WMF: &str = "write fast";
 const R: &str = "readonly";
 const RF: &str = "readonly fast";
 
@@ -174,20 +180,21 @@ redis_module! {
         ["TASKDB.JOB_TIME", cmd_job_time, RF, 1, 1, 1, "", "read"],
         ["TASKDB.JOB_FAILURE", cmd_job_failure, RF, 1, 1, 1, "", "read"],
         ["TASKDB.JOB", cmd_job, RF, 1, 1, 1, "", "read"],
-        ["TASKDB.DELETE_JOB", cmd_delete_job, W, 1, 1, 1, "", "write"],
-        ["TASKDB.CANCEL_JOB", cmd_cancel_job, W, 1, 1, 1, "", "write"],
-        ["TASKDB.CLEAR_COMPLETED", cmd_clear_completed, W, 1, 1, 1, "", "write"],
+        ["TASKDB.DELETE_JOB", cmd_delete_job, WM, 1, 1, 1, "", "write"],
+        ["TASKDB.CANCEL_JOB", cmd_cancel_job, WM, 1, 1, 1, "", "write"],
+        ["TASKDB.CLEAR_COMPLETED", cmd_clear_completed, WM, 1, 1, 1, "", "write"],
         ["TASKDB.CREATE_TASK", cmd_create_task, W, 1, 1, 1, "", "write"],
         ["TASKDB.TASK", cmd_task, RF, 1, 1, 1, "", "read"],
         ["TASKDB.TASK_OUTPUT", cmd_task_output, RF, 1, 1, 1, "", "read"],
         ["TASKDB.REQUEST_WORK", cmd_request_work, W, 1, 1, 1, "", "write"],
         ["TASKDB.DONE", cmd_done, W, 1, 1, 1, "", "write"],
         ["TASKDB.FAILED", cmd_failed, WF, 1, 1, 1, "", "write"],
-        ["TASKDB.PROGRESS", cmd_progress, WF, 1, 1, 1, "", "write"],
-        ["TASKDB.RETRY", cmd_retry, WF, 1, 1, 1, "", "write"],
-        ["TASKDB.HEARTBEAT", cmd_heartbeat, WF, 1, 1, 1, "", "write"],
+        ["TASKDB.PROGRESS", cmd_progress, WMF, 1, 1, 1, "", "write"],
+        ["TASKDB.RETRY", cmd_retry, WMF, 1, 1, 1, "", "write"],
+        ["TASKDB.HEARTBEAT", cmd_heartbeat, WMF, 1, 1, 1, "", "write"],
         ["TASKDB.REQUEUE", cmd_requeue, W, 1, 1, 1, "", "write"],
-        ["TASKDB.CHECK", cmd_check, "write", 1, 1, 1, "", "write"],
+        ["TASKDB.CHECK", cmd_check, R, 1, 1, 1, "", "read"],
+        ["TASKDB.REPAIR", cmd_repair, W, 1, 1, 1, "", "write"],
         ["TASKDB.RESTORE_STREAM", cmd_restore_stream, W, 1, 1, 1, "", "write"],
         ["TASKDB.RESTORE_JOB", cmd_restore_job, W, 1, 1, 1, "", "write"],
         ["TASKDB.RESTORE_TASK", cmd_restore_task, W, 1, 1, 1, "", "write"],

@@ -1,9 +1,10 @@
-//! Maintenance: `TASKDB.CHECK` (invariants, with repair) and `TASKDB.STATS` (counts).
+//! Maintenance: `TASKDB.CHECK` (invariants), `TASKDB.REPAIR` and `TASKDB.STATS` (counts).
 //!
 //! CHECK recomputes everything derived from task states (the source of truth) and compares
 //! it with what is stored: stream counters and priorities, schedules, queues, leases, job
 //! unresolved counts and states, the job registries, STATS counts, dependency links, and
-//! pending tasks whose prerequisites are all done. With FIX it rewrites what differs.
+//! pending tasks whose prerequisites are all done. It only reads. REPAIR does the same and
+//! rewrites what differs.
 
 use crate::args::Args;
 use crate::db::{Db, Job, Stream, Task};
@@ -453,31 +454,41 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
     Ok(out)
 }
 
-/// `TASKDB.CHECK ns [FIX]` -> list of violations (each field/value pairs); empty when healthy
+/// `TASKDB.CHECK ns` -> list of violations (each field/value pairs); empty when healthy.
+/// Only reads: it runs on replicas, for read-only users and at maxmemory.
 pub fn check(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.CHECK ns [FIX]", 1, 2)?;
+    let mut a = Args::new(args, "TASKDB.CHECK ns", 1, 2)?;
     let (_, keys) = a.ns()?;
-    let fix = if a.has_more() {
+    if a.has_more() {
         let w = a.bytes()?;
-        if !w.eq_ignore_ascii_case(b"FIX") {
-            return Err(Error::invalid("option", w, "expected FIX"));
-        }
-        true
-    } else {
-        false
-    };
-    // CHECK reads and works under maxmemory; FIX may write, so it is refused there.
-    if fix && ctx.get_flags().contains(redis_module::ContextFlags::OOM) {
-        return Err(Error::Oom);
+        let why = if w.eq_ignore_ascii_case(b"FIX") {
+            "CHECK only reads: repair with TASKDB.REPAIR ns"
+        } else {
+            "CHECK takes no option (repair with TASKDB.REPAIR ns)"
+        };
+        return Err(Error::invalid("option", w, why));
     }
     let db = Db::new(ctx, keys);
-    let found = check_namespace(&db, fix)?;
-    if fix && !found.is_empty() {
+    let found = check_namespace(&db, false)?;
+    Ok(violations(found))
+}
+
+/// `TASKDB.REPAIR ns` -> the violations CHECK would report, each now repaired (releasing
+/// stuck pending tasks among them); empty when there was nothing to repair
+pub fn repair(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, "TASKDB.REPAIR ns", 1, 1)?;
+    let (_, keys) = a.ns()?;
+    let db = Db::new(ctx, keys);
+    let found = check_namespace(&db, true)?;
+    if !found.is_empty() {
+        // Deterministic: the replica and the AOF repair the same data the same way.
         crate::replicate::verbatim(ctx);
     }
-    Ok(RedisValue::Array(
-        found.into_iter().map(crate::reply::pairs).collect(),
-    ))
+    Ok(violations(found))
+}
+
+fn violations(found: Vec<Violation>) -> RedisValue {
+    RedisValue::Array(found.into_iter().map(crate::reply::pairs).collect())
 }
 
 /// `TASKDB.STATS ns` -> ["tasks", [worker_type, [state, n, ...], ...], "jobs", [state, n, ...]]

@@ -344,10 +344,7 @@ impl RedisTaskDB {
     }
 
     async fn stuck(&self, fix: bool) -> Result<Vec<StuckTaskInfo>, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.CHECK");
-        if fix {
-            c.arg("FIX");
-        }
+        let c = self.cmd(if fix { "TASKDB.REPAIR" } else { "TASKDB.CHECK" });
         let found: Vec<Value> = reply(&self.run(c).await?)?;
         let mut out = Vec::new();
         for v in &found {

@@ -61,7 +61,8 @@ fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
         (vec!["TASKDB.JOB", "t"], "ERR wrong number of arguments: usage TASKDB.JOB ns job_id"),
         (vec!["TASKDB.DELETE_JOB", "t", NO_UUID], "ERR invalid job_id 'not-a-uuid': must be a UUID"),
         (vec!["TASKDB.CLEAR_COMPLETED", "t", "x"], "ERR wrong number of arguments: usage TASKDB.CLEAR_COMPLETED ns"),
-        (vec!["TASKDB.CHECK", "t", "FIX", "x"], "ERR wrong number of arguments: usage TASKDB.CHECK ns [FIX]"),
+        (vec!["TASKDB.CHECK", "t", "FIX", "x"], "ERR wrong number of arguments: usage TASKDB.CHECK ns"),
+        (vec!["TASKDB.REPAIR", "t", "x"], "ERR wrong number of arguments: usage TASKDB.REPAIR ns"),
         (vec!["TASKDB.STATS"], "ERR wrong number of arguments: usage TASKDB.STATS ns"),
         (vec!["TASKDB.APPLY", "t", "1", "CLAIM", &job, "init"], "ERR TASKDB.APPLY is internal: it replays the primary's decisions on replicas and from the AOF"),
     ];
@@ -77,24 +78,27 @@ fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
 fn every_command_is_registered_with_its_flags() {
     let s = Server::start();
     let mut c = s.conn();
+    // (command, writes, refused at maxmemory)
     let expect = [
-        ("taskdb.create_stream", true),
-        ("taskdb.request_work", true),
-        ("taskdb.done", true),
-        ("taskdb.task", false),
-        ("taskdb.job_state", false),
-        ("taskdb.stats", false),
+        ("taskdb.create_stream", true, true),
+        ("taskdb.request_work", true, true),
+        ("taskdb.done", true, true),
+        ("taskdb.repair", true, true),
+        ("taskdb.heartbeat", true, false),
+        ("taskdb.delete_job", true, false),
+        ("taskdb.task", false, false),
+        ("taskdb.job_state", false, false),
+        ("taskdb.stats", false, false),
+        ("taskdb.check", false, false),
     ];
-    for (name, write) in expect {
+    for (name, write, deny_oom) in expect {
         let info: Vec<redis::Value> = q(&mut c, &["COMMAND", "INFO", name]);
         let v = format!("{info:?}");
         assert!(
             v.contains(if write { "write" } else { "readonly" }),
             "{name}: {v}"
         );
-        if write {
-            assert!(v.contains("denyoom"), "{name}: {v}");
-        }
+        assert_eq!(v.contains("denyoom"), deny_oom, "{name}: {v}");
     }
 }
 
@@ -143,7 +147,7 @@ fn an_out_of_memory_server_refuses_writes_and_serves_reads() {
     );
     assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "running");
     assert!(db.check().is_empty(), "the namespace stays consistent");
-    let e = db.err("CHECK", &["FIX"]);
+    let e = db.err("REPAIR", &[]);
     assert!(e.starts_with("OOM"), "{e}");
     let _: () = q(&mut db.c, &["CONFIG", "SET", "maxmemory", "0"]);
     assert!(db.claim("cpu").is_some());

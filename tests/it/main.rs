@@ -12,6 +12,7 @@ mod jobs;
 mod maintenance;
 mod model;
 mod observe;
+mod oom;
 mod parity;
 mod pause;
 mod reaper;

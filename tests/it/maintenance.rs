@@ -1,4 +1,4 @@
-//! TASKDB.CHECK (with and without FIX).
+//! TASKDB.CHECK (it only reads) and TASKDB.REPAIR.
 
 use crate::common::*;
 use redis::Value;
@@ -59,7 +59,7 @@ fn check_finds_and_fix_repairs_a_stuck_pending_task() {
         "CHECK without FIX writes nothing"
     );
     assert_eq!(digest(&mut db.c), d);
-    let fixed: Vec<Value> = db.q("CHECK", &["FIX"]);
+    let fixed: Vec<Value> = db.q("REPAIR", &[]);
     assert_eq!(kinds(&fixed), k);
     assert!(db.check().is_empty());
     assert_eq!(db.claim("cpu"), Some((job.clone(), "a".into())));
@@ -112,7 +112,7 @@ fn check_repairs_counters_queues_and_indexes() {
     ] {
         assert!(found.contains(&kind.to_string()), "{kind} not in {found:?}");
     }
-    let _: Vec<Value> = db.q("CHECK", &["FIX"]);
+    let _: Vec<Value> = db.q("REPAIR", &[]);
     assert!(db.check().is_empty());
     assert_eq!(
         digest(&mut db.c),
@@ -128,5 +128,13 @@ fn check_rejects_unknown_options() {
     let s = Server::start();
     let mut db = Ns::new(&s, "t");
     let e = db.err("CHECK", &["REPAIR"]);
-    assert_eq!(e, "ERR invalid option 'REPAIR': expected FIX");
+    assert_eq!(
+        e,
+        "ERR invalid option 'REPAIR': CHECK takes no option (repair with TASKDB.REPAIR ns)"
+    );
+    let e = db.err("CHECK", &["fix"]);
+    assert_eq!(
+        e,
+        "ERR invalid option 'fix': CHECK only reads: repair with TASKDB.REPAIR ns"
+    );
 }

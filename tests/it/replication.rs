@@ -80,3 +80,49 @@ fn replica_aof_and_rdb_reproduce_the_primary() {
         "restart from a rewritten AOF differs"
     );
 }
+
+#[test]
+fn every_query_command_works_on_a_replica_and_writes_are_refused_there() {
+    let primary = Server::start();
+    let replica = Server::replica_of(&primary, &["--save", ""]);
+    let mut db = Ns::new(&primary, "q");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    let failed = db.job(&st, "u");
+    db.claim("cpu").unwrap();
+    assert!(db.done(&job, "init"));
+    let _: i64 = db.q("FAILED", &[&failed, "init", "boom"]);
+    let n: i64 = q(&mut db.c, &["WAIT", "1", "10000"]);
+    assert_eq!(n, 1);
+    let mut r = Ns::new(&replica, "q");
+    let queries: Vec<(&str, Vec<&str>)> = vec![
+        ("GET_STREAM", vec!["u", "cpu"]),
+        ("STREAM", vec![&st]),
+        ("STREAMS", vec![]),
+        ("JOB_STATE", vec![&job, "u"]),
+        ("JOB_UNRESOLVED", vec![&job]),
+        ("CONCURRENT_JOBS", vec!["u"]),
+        ("JOB_TIME", vec![&job]),
+        ("JOB_FAILURE", vec![&failed]),
+        ("JOB", vec![&job]),
+        ("JOBS", vec![]),
+        ("JOB_TASKS", vec![&job]),
+        ("TASK", vec![&job, "init"]),
+        ("TASK_OUTPUT", vec![&job, "init"]),
+        ("STATS", vec![]),
+        ("CHECK", vec![]),
+    ];
+    for (cmd, args) in &queries {
+        let on_replica: redis::Value = r.q(cmd, args);
+        let on_primary: redis::Value = db.q(cmd, args);
+        assert_eq!(on_replica, on_primary, "{cmd} on the replica");
+    }
+    for (cmd, args) in [
+        ("REPAIR", vec![]),
+        ("REQUEST_WORK", vec!["cpu"]),
+        ("CREATE_JOB", vec![&st, "{}", "1", "1", "u"]),
+    ] {
+        let e = r.err(cmd, &args);
+        assert!(e.starts_with("READONLY"), "{cmd}: {e}");
+    }
+}

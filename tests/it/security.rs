@@ -4,7 +4,7 @@
 use crate::common::*;
 use rand::{Rng, SeedableRng};
 
-const READ_COMMANDS: [&str; 15] = [
+const READ_COMMANDS: [&str; 16] = [
     "+TASKDB.GET_STREAM",
     "+TASKDB.STREAM",
     "+TASKDB.STREAMS",
@@ -19,6 +19,7 @@ const READ_COMMANDS: [&str; 15] = [
     "+TASKDB.TASK",
     "+TASKDB.TASK_OUTPUT",
     "+TASKDB.STATS",
+    "+TASKDB.CHECK",
     "+INFO",
 ];
 
@@ -73,11 +74,13 @@ fn acl_users_are_held_to_their_namespace_and_read_only_users_to_queries() {
     assert_eq!(state, "running");
     let _: redis::Value = q(&mut r, &["TASKDB.STATS", "tenant-a"]);
     let _: redis::Value = q(&mut r, &["TASKDB.TASK", "tenant-a", &job, "init"]);
+    let found: Vec<redis::Value> = q(&mut r, &["TASKDB.CHECK", "tenant-a"]);
+    assert!(found.is_empty(), "a read-only user runs CHECK");
     for args in [
         vec!["TASKDB.CREATE_STREAM", "tenant-a", "cpu", "1", "1", "u"],
         vec!["TASKDB.REQUEST_WORK", "tenant-a", "cpu"],
         vec!["TASKDB.DONE", "tenant-a", &job, "init", "{}"],
-        vec!["TASKDB.CHECK", "tenant-a", "FIX"],
+        vec!["TASKDB.REPAIR", "tenant-a"],
     ] {
         let e = err(&mut r, &args);
         assert!(e.starts_with("NOPERM"), "{args:?}: {e}");
@@ -85,7 +88,7 @@ fn acl_users_are_held_to_their_namespace_and_read_only_users_to_queries() {
 }
 
 /// Every TASKDB command and how many arguments it takes at most.
-const COMMANDS: [&str; 32] = [
+const COMMANDS: [&str; 33] = [
     "CREATE_STREAM",
     "GET_OR_CREATE_STREAM",
     "GET_STREAM",
@@ -114,6 +117,7 @@ const COMMANDS: [&str; 32] = [
     "HEARTBEAT",
     "REQUEUE",
     "CHECK",
+    "REPAIR",
     "STATS",
     "RESTORE_STREAM",
     "RESTORE_JOB",
