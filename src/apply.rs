@@ -4,10 +4,11 @@
 //! - `CREATE_STREAM stream_id worker_type reserved be_mult user_id`
 //! - `CREATE_JOB stream_id task_def_json max_retries timeout_secs user_id ID job_id`
 //! - `CREATE_TASK job_id task_id stream_id task_def_json prereqs_json max_retries timeout_secs`
-//! - `CLAIM job_id task_id` (REQUEST_WORK's choice)
+//! - `CLAIM job_id task_id [WORKER worker_id]` (REQUEST_WORK's choice)
 //! - `DONE job_id task_id output_json`, `FAILED job_id task_id error`,
 //!   `PROGRESS job_id task_id progress`, `HEARTBEAT job_id task_id`,
-//!   `RETRY job_id task_id` (also REQUEUE's and the lease reaper's)
+//!   `RETRY job_id task_id` (also REQUEUE's and the lease reaper's), each with the
+//!   `ATTEMPT n` the report named, if any
 //!
 //! It runs the same code as the public commands with the primary's time and choices, so
 //! the replica's keyspace is the primary's. Clients cannot call it: it is accepted only
@@ -63,47 +64,47 @@ pub fn apply(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         }
         b"CLAIM" => {
             let (job_id, task_id) = (a.uuid("job_id")?, a.id("task_id")?);
+            let worker = if a.keyword("WORKER") {
+                Some(a.name("WORKER")?)
+            } else {
+                None
+            };
             a.end()?;
-            work::claim(&db, &job_id, task_id, now)?;
+            work::claim(&db, &job_id, task_id, now, worker)?;
         }
         b"DONE" => {
             let (job_id, task_id) = (a.uuid("job_id")?, a.id("task_id")?);
             let output = a.bytes()?;
-            a.end()?;
-            let changed = work::done(&db, &job_id, task_id, output, now)?;
+            let attempt = work::parse_attempt(&mut a)?;
+            let changed = work::done(&db, &job_id, task_id, output, now, attempt)?;
             must_apply(&db, changed, "DONE", &job_id, task_id)?;
         }
         b"FAILED" => {
             let (job_id, task_id) = (a.uuid("job_id")?, a.id("task_id")?);
             let error = a.bytes()?;
-            a.end()?;
-            let changed = work::failed(&db, &job_id, task_id, error, now)?;
+            let attempt = work::parse_attempt(&mut a)?;
+            let changed = work::failed(&db, &job_id, task_id, error, now, attempt)?;
             must_apply(&db, changed, "FAILED", &job_id, task_id)?;
         }
         b"PROGRESS" => {
             let (job_id, task_id) = (a.uuid("job_id")?, a.id("task_id")?);
             let p = work::parse_progress(a.bytes()?)?;
-            a.end()?;
-            let changed = work::progress(&db, &job_id, task_id, Some(p), now)?;
+            let attempt = work::parse_attempt(&mut a)?;
+            let changed = work::progress(&db, &job_id, task_id, Some(p), now, attempt)?;
             must_apply(&db, changed, "PROGRESS", &job_id, task_id)?;
         }
         b"HEARTBEAT" => {
             let (job_id, task_id) = (a.uuid("job_id")?, a.id("task_id")?);
-            a.end()?;
-            let changed = work::progress(&db, &job_id, task_id, None, now)?;
+            let attempt = work::parse_attempt(&mut a)?;
+            let changed = work::progress(&db, &job_id, task_id, None, now, attempt)?;
             must_apply(&db, changed, "HEARTBEAT", &job_id, task_id)?;
         }
         b"RETRY" => {
             let (job_id, task_id) = (a.uuid("job_id")?, a.id("task_id")?);
-            a.end()?;
-            let r = work::retry(&db, &job_id, task_id, now)?;
-            must_apply(
-                &db,
-                r != work::Retried::NotRunning,
-                "RETRY",
-                &job_id,
-                task_id,
-            )?;
+            let attempt = work::parse_attempt(&mut a)?;
+            let r = work::retry(&db, &job_id, task_id, now, attempt)?;
+            let changed = r != work::Retried::NotRunning;
+            must_apply(&db, changed, "RETRY", &job_id, task_id)?;
         }
         _ => return Err(Error::invalid("VERB", &verb, "unknown TASKDB.APPLY verb")),
     }

@@ -112,6 +112,8 @@ pub struct Task {
     pub started_at: Option<i64>,
     /// Last update time, if any.
     pub updated_at: Option<i64>,
+    /// Claims so far (the current or last attempt's number).
+    pub attempt: i64,
 }
 
 impl Job {
@@ -145,6 +147,7 @@ impl Task {
             retries: self.retries,
             started_at: self.started_at.unwrap_or(0),
             updated_at: self.updated_at.unwrap_or(0),
+            attempt: self.attempt,
             stream_id: self.stream_id.clone(),
         }
     }
@@ -605,6 +608,7 @@ impl<'c> Db<'c> {
             timeout_secs: sched.timeout_secs,
             started_at: model::time(sched.started_at),
             updated_at: model::time(sched.updated_at),
+            attempt: sched.attempt,
         };
         Ok(Some((k, t)))
     }

@@ -214,6 +214,8 @@ pub mod field {
     pub static USER_ID: Field = Field::new(c"user_id");
     /// `worker_type`
     pub static WORKER_TYPE: Field = Field::new(c"worker_type");
+    /// `worker_id`: who holds (or last held) a task, as REQUEST_WORK WORKER named it.
+    pub static WORKER_ID: Field = Field::new(c"worker_id");
 }
 
 /// The namespace whose `leases` key is `key`, if it is one (the lease reaper finds

@@ -295,6 +295,18 @@ pub fn task_of_ref(r: &[u8]) -> Result<(&str, &[u8])> {
     Ok((job, &r[37..]))
 }
 
+/// Whether a report naming attempt `attempt` (`None`: none named, the PostgreSQL TaskDB's
+/// semantics) may change a task in `state` whose attempts so far are `attempts`. A named
+/// attempt must be the running one, except for DONE (`done`), which any attempt may
+/// report while the task is not done yet: the work was done, the first result wins.
+pub fn report_applies(state: TaskState, attempts: i64, attempt: Option<i64>, done: bool) -> bool {
+    match attempt {
+        None => true,
+        Some(n) if done => n <= attempts && matches!(state, TaskState::Ready | TaskState::Running),
+        Some(n) => n == attempts && state == TaskState::Running,
+    }
+}
+
 /// When a running task's lease runs out: it expires once `now > deadline`, that is when
 /// `now - max(started_at, updated_at) > timeout_secs`.
 pub fn lease_deadline(started_at: i64, updated_at: i64, timeout_secs: i64) -> i64 {
@@ -459,13 +471,15 @@ pub struct TaskSched {
     pub started_at: i64,
     /// Last update time in ms (0: never updated).
     pub updated_at: i64,
+    /// Claims so far: the number of the current (or last) attempt, 0 before the first.
+    pub attempt: i64,
     /// Its stream.
     pub stream_id: String,
 }
 
 impl TaskSched {
     /// Stored form: `state idx waiting_on max_retries timeout_secs retries started_at
-    /// updated_at stream_id`.
+    /// updated_at attempt stream_id`.
     pub fn pack(&self) -> Packed {
         Packed::new()
             .word(self.state.as_str().as_bytes())
@@ -476,6 +490,7 @@ impl TaskSched {
             .int(self.retries)
             .int(self.started_at)
             .int(self.updated_at)
+            .int(self.attempt)
             .word(self.stream_id.as_bytes())
     }
 
@@ -492,6 +507,7 @@ impl TaskSched {
             retries: u.num()?,
             started_at: u.num()?,
             updated_at: u.num()?,
+            attempt: u.num()?,
             stream_id: String::from_utf8(u.rest().to_vec()).ok()?,
         })
     }
@@ -574,6 +590,22 @@ mod tests {
     }
 
     #[test]
+    fn only_the_running_attempt_reports_but_any_attempt_may_finish() {
+        use TaskState::*;
+        // Without ATTEMPT: always (the command's own state rules apply).
+        assert!(report_applies(Ready, 0, None, false));
+        // The running attempt reports; a stale one does not.
+        assert!(report_applies(Running, 2, Some(2), false));
+        assert!(!report_applies(Running, 2, Some(1), false));
+        assert!(!report_applies(Ready, 1, Some(1), false));
+        // DONE from any attempt while not done, first result wins.
+        assert!(report_applies(Running, 2, Some(1), true));
+        assert!(report_applies(Ready, 1, Some(1), true));
+        assert!(!report_applies(Done, 2, Some(2), true));
+        assert!(!report_applies(Pending, 0, Some(1), true));
+    }
+
+    #[test]
     fn lease_expires_after_the_later_of_start_and_update() {
         assert_eq!(lease_deadline(1000, 0, 5), 6000);
         assert_eq!(lease_deadline(1000, 3000, 5), 8000);
@@ -622,11 +654,15 @@ mod tests {
             retries: 1,
             started_at: 0,
             updated_at: 1700000000000,
+            attempt: 2,
             stream_id: "s-1".into(),
         };
-        assert_eq!(t.pack().bytes(), b"pending 3 2 1 60 1 0 1700000000000 s-1");
+        assert_eq!(
+            t.pack().bytes(),
+            b"pending 3 2 1 60 1 0 1700000000000 2 s-1"
+        );
         assert_eq!(TaskSched::unpack(t.pack().bytes()), Some(t));
-        assert_eq!(TaskSched::unpack(b"bogus 1 2 3 4 0 0 0 s"), None);
+        assert_eq!(TaskSched::unpack(b"bogus 1 2 3 4 0 0 0 0 s"), None);
         assert_eq!(TaskSched::unpack(b"ready 1 2 3 4 s"), None);
         let mut u = Unpack::new(b"12 x");
         assert_eq!(u.num::<i64>(), Some(12));

@@ -136,7 +136,7 @@ fn reap(ctx: &Context, key: &[u8]) -> bool {
         let Ok((job_id, task_id)) = model::task_of_ref(member) else {
             continue;
         };
-        match retry(&db, job_id, task_id, now) {
+        match retry(&db, job_id, task_id, now, None) {
             Ok(Retried::NotRunning) => {}
             Ok(r) => {
                 if r == Retried::Requeued {

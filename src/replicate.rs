@@ -46,6 +46,29 @@ pub fn task_decision(
     }
 }
 
+/// Propagates REQUEST_WORK's claim of one task (`CLAIM job_id task_id [WORKER w]`) in the
+/// namespace of `argv[1]`.
+pub fn claim(
+    ctx: &Context,
+    argv: &[RedisString],
+    now: i64,
+    job_id: &str,
+    task_id: &[u8],
+    worker: Option<&[u8]>,
+) {
+    let Some(ns) = argv.get(1) else { return };
+    match worker {
+        None => store::replicate_apply2(ctx, ns, now, c"CLAIM", job_id.as_bytes(), task_id),
+        Some(w) => store::replicate_apply4(
+            ctx,
+            ns,
+            now,
+            c"CLAIM",
+            [job_id.as_bytes(), task_id, b"WORKER", w],
+        ),
+    }
+}
+
 /// Propagates the running command as it was sent (it is deterministic).
 pub fn verbatim(ctx: &Context) {
     ctx.replicate_verbatim();

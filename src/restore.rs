@@ -131,6 +131,8 @@ struct Extras<'a> {
     updated_at: Option<i64>,
     output: Option<&'a [u8]>,
     error: Option<&'a [u8]>,
+    attempt: Option<i64>,
+    worker: Option<&'a [u8]>,
 }
 
 fn parse_extras<'a>(a: &mut Args<'a>) -> Result<Extras<'a>> {
@@ -158,12 +160,16 @@ fn parse_extras<'a>(a: &mut Args<'a>) -> Result<Extras<'a>> {
             }
             b"OUTPUT" if x.output.is_none() => x.output = Some(a.json("OUTPUT")?),
             b"ERROR" if x.error.is_none() => x.error = Some(a.payload("ERROR")?),
+            b"ATTEMPT" if x.attempt.is_none() => {
+                x.attempt = Some(a.int("ATTEMPT", 0, i64::from(i32::MAX))?)
+            }
+            b"WORKER" if x.worker.is_none() => x.worker = Some(a.name("WORKER")?),
             b"WAITING_ON" | b"PROGRESS" | b"RETRIES" | b"STARTED_AT" | b"UPDATED_AT"
-            | b"OUTPUT" | b"ERROR" => return Err(dup()),
+            | b"OUTPUT" | b"ERROR" | b"ATTEMPT" | b"WORKER" => return Err(dup()),
             _ => return Err(Error::invalid(
                 "option",
                 &word,
-                "expected WAITING_ON, PROGRESS, RETRIES, STARTED_AT, UPDATED_AT, OUTPUT or ERROR",
+                "expected WAITING_ON, PROGRESS, RETRIES, STARTED_AT, UPDATED_AT, OUTPUT, ERROR, ATTEMPT or WORKER",
             )),
         }
     }
@@ -172,10 +178,12 @@ fn parse_extras<'a>(a: &mut Args<'a>) -> Result<Extras<'a>> {
 
 /// `TASKDB.RESTORE_TASK ns job_id task_id stream_id task_def_json prereqs_json state
 /// max_retries timeout_secs created_at_ms [WAITING_ON n] [PROGRESS p] [RETRIES n]
-/// [STARTED_AT ms] [UPDATED_AT ms] [OUTPUT json] [ERROR text]` -> 1 or 0
+/// [STARTED_AT ms] [UPDATED_AT ms] [OUTPUT json] [ERROR text] [ATTEMPT n] [WORKER id]`
+/// -> 1 or 0. Without ATTEMPT, a task that was ever claimed (STARTED_AT) counts one
+/// attempt per retry plus the one that is running or ended it.
 pub fn restore_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    const USAGE: &str = "TASKDB.RESTORE_TASK ns job_id task_id stream_id task_def_json prereqs_json state max_retries timeout_secs created_at_ms [WAITING_ON n] [PROGRESS p] [RETRIES n] [STARTED_AT ms] [UPDATED_AT ms] [OUTPUT json] [ERROR text]";
-    let mut a = Args::for_context(ctx, args, USAGE, 10, 24)?;
+    const USAGE: &str = "TASKDB.RESTORE_TASK ns job_id task_id stream_id task_def_json prereqs_json state max_retries timeout_secs created_at_ms [WAITING_ON n] [PROGRESS p] [RETRIES n] [STARTED_AT ms] [UPDATED_AT ms] [OUTPUT json] [ERROR text] [ATTEMPT n] [WORKER id]";
+    let mut a = Args::for_context(ctx, args, USAGE, 10, 28)?;
     let (_, keys) = a.ns()?;
     let job_id = a.uuid("job_id")?;
     let task_id = a.name("task_id")?;
@@ -228,11 +236,16 @@ pub fn restore_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         timeout_secs,
         started_at: x.started_at,
         updated_at: x.updated_at,
+        attempt: x.attempt.unwrap_or_else(|| match x.started_at {
+            None => 0,
+            Some(_) => x.retries.unwrap_or(0) + i64::from(state != TaskState::Ready),
+        }),
     };
     let optional = [
         (&field::PROGRESS, x.progress.map(Val::Bytes)),
         (&field::OUTPUT, x.output.map(Val::Bytes)),
         (&field::ERROR, x.error.map(Val::Bytes)),
+        (&field::WORKER_ID, x.worker.map(Val::Bytes)),
     ];
     let extra: Vec<(&Field, Val)> = optional
         .into_iter()

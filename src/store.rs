@@ -631,6 +631,31 @@ pub fn replicate_apply2(
     };
 }
 
+/// Propagates `TASKDB.APPLY <ns> <now> <verb> <a> <b> <c> <d>` without building strings
+/// first.
+pub fn replicate_apply4(ctx: &Context, ns: &RedisString, now: i64, verb: &CStr, v: [&[u8]; 4]) {
+    // SAFETY: "s" a live string, "l" a long long, "c" a C string, each "b" a buffer and its
+    // length; Redis copies them before this returns.
+    unsafe {
+        api(raw::RedisModule_Replicate)(
+            ctx.ctx,
+            c"TASKDB.APPLY".as_ptr(),
+            c"slcbbbb".as_ptr(),
+            ns.inner,
+            now as std::os::raw::c_longlong,
+            verb.as_ptr(),
+            v[0].as_ptr(),
+            v[0].len(),
+            v[1].as_ptr(),
+            v[1].len(),
+            v[2].as_ptr(),
+            v[2].len(),
+            v[3].as_ptr(),
+            v[3].len(),
+        )
+    };
+}
+
 /// Publishes a keyspace notification of the module class (`event` on `key`), when the
 /// server has module notifications on (`notify-keyspace-events` with `d`).
 pub fn notify(ctx: &Context, event: &str, key: &[u8]) {

@@ -12,7 +12,7 @@ use crate::store::{now_ms, Field, Key, Kind, Val};
 use redis_module::{Context, RedisString, RedisValue};
 
 /// The fields TASKDB.TASK replies with, in order.
-pub const TASK_FIELDS: [&str; 14] = [
+pub const TASK_FIELDS: [&str; 16] = [
     "state",
     "stream_id",
     "task_def",
@@ -27,6 +27,8 @@ pub const TASK_FIELDS: [&str; 14] = [
     "created_at",
     "started_at",
     "updated_at",
+    "attempt",
+    "worker_id",
 ];
 
 /// The stored form of "no prerequisites" (the field is left out for it).
@@ -133,6 +135,7 @@ pub fn insert(db: &Db, job_id: &str, t: &NewTask, now: i64) -> Result<()> {
         timeout_secs: t.timeout_secs,
         started_at: None,
         updated_at: None,
+        attempt: 0,
     };
     write(db, &k, &task, t, now, &[])
 }
@@ -204,8 +207,9 @@ pub fn task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         &field::OUTPUT,
         &field::ERROR,
         &field::CREATED_AT,
+        &field::WORKER_ID,
     ]);
-    let [def, pre, progress, output, error, created] = stored;
+    let [def, pre, progress, output, error, created, worker] = stored;
     let num = |n: i64| Some(n.to_string().into_bytes());
     let time = |n: Option<i64>| n.and_then(num);
     let bytes = |v: Option<crate::store::RStr>| v.map(|v| v.to_vec());
@@ -230,6 +234,8 @@ pub fn task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         bytes(created),
         time(t.started_at),
         time(t.updated_at),
+        num(t.attempt),
+        bytes(worker),
     ];
     let mut out = Vec::with_capacity(TASK_FIELDS.len() * 2);
     for (name, v) in TASK_FIELDS.iter().zip(values) {

@@ -1,8 +1,14 @@
 //! Work claiming and reporting: what workers call.
 //!
 //! `TASKDB.REQUEST_WORK`, `TASKDB.DONE`, `TASKDB.FAILED`, `TASKDB.PROGRESS`, `TASKDB.RETRY`,
-//! `TASKDB.REQUEUE`. Each writes only when it changes a task, and then replicates the
-//! decision with its time (see `replicate.rs`).
+//! `TASKDB.HEARTBEAT`, `TASKDB.REQUEUE`. Each writes only when it changes a task, and then
+//! replicates the decision with its time (see `replicate.rs`).
+//!
+//! Every claim is an attempt with a number (1 for the first claim, +1 per hand-out) and
+//! optionally a holder (`WORKER`). A report naming its attempt (`ATTEMPT n`) is fenced:
+//! from an attempt that is no longer the running one it changes nothing and replies 0,
+//! except DONE, which any attempt may report while the task is not done (the first result
+//! wins). A report without ATTEMPT keeps the PostgreSQL TaskDB's semantics.
 
 use crate::args::{self, Args};
 use crate::db::Db;
@@ -17,8 +23,15 @@ use redis_module::{Context, ContextFlags, RedisString, RedisValue};
 /// The error a task gets when RETRY pushes it past its retry limit.
 pub const RETRY_MAX_HIT: &[u8] = b"retry max hit";
 
-/// Claims a ready task for a worker at `now`: it becomes running with a fresh lease.
-pub fn claim(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<RedisValue> {
+/// Claims a ready task at `now` for `worker` (if named): it becomes running with a fresh
+/// lease, as its next attempt.
+pub fn claim(
+    db: &Db,
+    job_id: &str,
+    task_id: &[u8],
+    now: i64,
+    worker: Option<&[u8]>,
+) -> Result<RedisValue> {
     let (k, mut t) = db.task_req(job_id, task_id, true)?;
     if t.state != TaskState::Ready {
         return Err(Error::Refused(format!(
@@ -28,7 +41,22 @@ pub fn claim(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<RedisVal
         )));
     }
     t.started_at = Some(now);
-    db.move_task(&k, &mut t, TaskState::Running, &[])?;
+    t.attempt += 1;
+    match worker {
+        Some(w) => db.move_task(
+            &k,
+            &mut t,
+            TaskState::Running,
+            &[(&field::WORKER_ID, Val::Bytes(w))],
+        )?,
+        None => {
+            db.move_task(&k, &mut t, TaskState::Running, &[])?;
+            // A holder named by an earlier attempt does not hold this one.
+            if t.attempt > 1 {
+                k.hdel(field::WORKER_ID.name());
+            }
+        }
+    }
     db.touch_job(job_id, Some(now), None)?;
     crate::info::count(&crate::info::CLAIMED);
     let [def, prereqs] = k.hmget([&field::TASK_DEF, &field::PREREQUISITES]);
@@ -38,13 +66,15 @@ pub fn claim(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<RedisVal
         RedisValue::StringBuffer(def.map_or_else(Vec::new, |s| s.to_vec())),
         RedisValue::StringBuffer(crate::tasks::prerequisites_or_none(prereqs)),
         RedisValue::Integer(t.max_retries),
+        RedisValue::Integer(t.attempt),
     ]))
 }
 
 /// The most tasks one REQUEST_WORK may claim with COUNT.
 pub const MAX_COUNT: i64 = 10_000;
 
-const REQUEST_USAGE: &str = "TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] [COUNT n]";
+const REQUEST_USAGE: &str =
+    "TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] [COUNT n] [WORKER worker_id]";
 
 /// REQUEST_WORK's arguments, validated.
 struct Request<'a> {
@@ -52,24 +82,27 @@ struct Request<'a> {
     worker_type: &'a [u8],
     block_ms: Option<i64>,
     count: Option<i64>,
+    worker: Option<&'a [u8]>,
 }
 
 fn parse_request(args: &[RedisString]) -> Result<Request<'_>> {
-    let mut a = Args::new(args, REQUEST_USAGE, 2, 6)?;
+    let mut a = Args::new(args, REQUEST_USAGE, 2, 8)?;
     let (_, keys) = a.ns()?;
     let worker_type = a.id("worker_type")?;
-    let (mut block_ms, mut count) = (None, None);
+    let (mut block_ms, mut count, mut worker) = (None, None, None);
     while a.has_more() {
         let word = a.bytes()?;
         if word.eq_ignore_ascii_case(b"BLOCK") && block_ms.is_none() {
             block_ms = Some(a.int("BLOCK", 0, i64::MAX)?);
         } else if word.eq_ignore_ascii_case(b"COUNT") && count.is_none() {
             count = Some(a.int("COUNT", 1, MAX_COUNT)?);
+        } else if word.eq_ignore_ascii_case(b"WORKER") && worker.is_none() {
+            worker = Some(a.name("WORKER")?);
         } else {
             return Err(Error::invalid(
                 "option",
                 word,
-                "expected BLOCK ms or COUNT n, each at most once",
+                "expected BLOCK ms, COUNT n or WORKER worker_id, each at most once",
             ));
         }
     }
@@ -78,6 +111,7 @@ fn parse_request(args: &[RedisString]) -> Result<Request<'_>> {
         worker_type,
         block_ms,
         count,
+        worker,
     })
 }
 
@@ -99,10 +133,10 @@ fn claim_some(ctx: &Context, args: &[RedisString], r: &Request) -> Result<Option
         let (job_seq, task_id) = model::task_of_queue_member(&member)?;
         let job_id = db.job_of_seq(job_seq)?;
         let now = now_ms();
-        claimed.push(claim(&db, &job_id, task_id, now)?);
+        claimed.push(claim(&db, &job_id, task_id, now, r.worker)?);
         // The next claim reads the schedule this one changed.
         db.flush()?;
-        replicate::task_decision(ctx, args, now, c"CLAIM", &job_id, task_id);
+        replicate::claim(ctx, args, now, &job_id, task_id, r.worker);
     }
     Ok(match (claimed.is_empty(), r.count) {
         (true, _) => None,
@@ -111,8 +145,9 @@ fn claim_some(ctx: &Context, args: &[RedisString], r: &Request) -> Result<Option
     })
 }
 
-/// `TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] [COUNT n]` -> nil, or
-/// `[job_id, task_id, task_def, prereqs, max_retries]`, or with COUNT an array of those
+/// `TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] [COUNT n] [WORKER worker_id]` -> nil, or
+/// `[job_id, task_id, task_def, prereqs, max_retries, attempt]`, or with COUNT an array of
+/// those
 pub fn request_work(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let r = parse_request(args)?;
     if let Some(v) = claim_some(ctx, args, &r)? {
@@ -138,9 +173,57 @@ pub fn serve_blocked(ctx: &Context, args: &[RedisString]) -> Result<Option<Redis
     claim_some(ctx, args, &r)
 }
 
-/// Marks a ready or running task done at `now` and releases its dependents.
-pub fn done(db: &Db, job_id: &str, task_id: &[u8], output: &[u8], now: i64) -> Result<bool> {
-    let Some((k, mut t)) = db.task(job_id, task_id, true)? else {
+/// A task a report names, if the report may change it: the task exists, and `attempt`
+/// (if named) is one it has had and passes [`model::report_applies`].
+fn reported(
+    db: &Db,
+    job_id: &str,
+    task_id: &[u8],
+    attempt: Option<i64>,
+    done: bool,
+) -> Result<Option<(crate::store::Key, crate::db::Task)>> {
+    let Some((k, t)) = db.task(job_id, task_id, true)? else {
+        return Ok(None);
+    };
+    if let Some(n) = attempt.filter(|&n| n > t.attempt) {
+        return Err(Error::invalid(
+            "ATTEMPT",
+            n.to_string().as_bytes(),
+            format!(
+                "task '{}' of job '{job_id}' has had {} attempt(s)",
+                crate::error::shorten(task_id),
+                t.attempt
+            ),
+        ));
+    }
+    Ok(model::report_applies(t.state, t.attempt, attempt, done).then_some((k, t)))
+}
+
+/// The optional `ATTEMPT n` that ends a report.
+pub fn parse_attempt(a: &mut Args) -> Result<Option<i64>> {
+    if !a.has_more() {
+        return Ok(None);
+    }
+    let w = a.bytes()?;
+    if !w.eq_ignore_ascii_case(b"ATTEMPT") {
+        return Err(Error::invalid("option", w, "expected ATTEMPT n"));
+    }
+    let n = a.int("ATTEMPT", 1, i64::MAX)?;
+    a.end()?;
+    Ok(Some(n))
+}
+
+/// Marks a ready or running task done at `now` and releases its dependents; with an
+/// attempt, any attempt the task has had may report it (the first result wins).
+pub fn done(
+    db: &Db,
+    job_id: &str,
+    task_id: &[u8],
+    output: &[u8],
+    now: i64,
+    attempt: Option<i64>,
+) -> Result<bool> {
+    let Some((k, mut t)) = reported(db, job_id, task_id, attempt, true)? else {
         return Ok(false);
     };
     if !matches!(t.state, TaskState::Ready | TaskState::Running) {
@@ -182,15 +265,18 @@ fn job_task<'a>(a: &mut Args<'a>) -> Result<(String, &'a [u8])> {
     Ok((a.uuid("job_id")?, a.id("task_id")?))
 }
 
-/// `TASKDB.DONE ns job_id task_id output_json` -> 1 if a ready or running task became done
+/// `TASKDB.DONE ns job_id task_id output_json [ATTEMPT n]` -> 1 if a ready or running
+/// task became done
 pub fn done_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.DONE ns job_id task_id output_json", 4, 4)?;
+    let usage = "TASKDB.DONE ns job_id task_id output_json [ATTEMPT n]";
+    let mut a = Args::new(args, usage, 4, 6)?;
     let (_, keys) = a.ns()?;
     let (job_id, task_id) = job_task(&mut a)?;
     let output = a.json("output_json")?;
+    let attempt = parse_attempt(&mut a)?;
     let db = Db::new(ctx, keys);
     let now = now_ms();
-    let changed = done(&db, &job_id, task_id, output, now)?;
+    let changed = done(&db, &job_id, task_id, output, now, attempt)?;
     if changed {
         db.flush()?;
         replicate::decision_as_sent(ctx, args, now, c"DONE");
@@ -198,9 +284,17 @@ pub fn done_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     Ok(RedisValue::Integer(i64::from(changed)))
 }
 
-/// Fails a ready, running or pending task at `now`, and its job.
-pub fn failed(db: &Db, job_id: &str, task_id: &[u8], error: &[u8], now: i64) -> Result<bool> {
-    let Some((k, mut t)) = db.task(job_id, task_id, true)? else {
+/// Fails a ready, running or pending task at `now` (with an attempt: only the running
+/// attempt), and its job.
+pub fn failed(
+    db: &Db,
+    job_id: &str,
+    task_id: &[u8],
+    error: &[u8],
+    now: i64,
+    attempt: Option<i64>,
+) -> Result<bool> {
+    let Some((k, mut t)) = reported(db, job_id, task_id, attempt, false)? else {
         return Ok(false);
     };
     if !matches!(
@@ -213,15 +307,18 @@ pub fn failed(db: &Db, job_id: &str, task_id: &[u8], error: &[u8], now: i64) -> 
     Ok(true)
 }
 
-/// `TASKDB.FAILED ns job_id task_id error` -> 1 if a ready, running or pending task failed
+/// `TASKDB.FAILED ns job_id task_id error [ATTEMPT n]` -> 1 if a ready, running or
+/// pending task failed
 pub fn failed_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.FAILED ns job_id task_id error", 4, 4)?;
+    let usage = "TASKDB.FAILED ns job_id task_id error [ATTEMPT n]";
+    let mut a = Args::new(args, usage, 4, 6)?;
     let (_, keys) = a.ns()?;
     let (job_id, task_id) = job_task(&mut a)?;
     let error = a.payload("error")?;
+    let attempt = parse_attempt(&mut a)?;
     let db = Db::new(ctx, keys);
     let now = now_ms();
-    let changed = failed(&db, &job_id, task_id, error, now)?;
+    let changed = failed(&db, &job_id, task_id, error, now, attempt)?;
     if changed {
         db.flush()?;
         replicate::decision_as_sent(ctx, args, now, c"FAILED");
@@ -230,15 +327,16 @@ pub fn failed_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 }
 
 /// Raises a ready or running task's progress to at least `progress` (unless `None`: a
-/// heartbeat) and renews its lease.
+/// heartbeat) and renews its lease; with an attempt, only the running attempt's.
 pub fn progress(
     db: &Db,
     job_id: &str,
     task_id: &[u8],
     progress: Option<f64>,
     now: i64,
+    attempt: Option<i64>,
 ) -> Result<bool> {
-    let Some((k, mut t)) = db.task(job_id, task_id, true)? else {
+    let Some((k, mut t)) = reported(db, job_id, task_id, attempt, false)? else {
         return Ok(false);
     };
     if !matches!(t.state, TaskState::Ready | TaskState::Running) {
@@ -275,15 +373,18 @@ pub fn parse_progress(v: &[u8]) -> Result<f64> {
     })
 }
 
-/// `TASKDB.PROGRESS ns job_id task_id progress` -> 1 if a ready or running task was updated
+/// `TASKDB.PROGRESS ns job_id task_id progress [ATTEMPT n]` -> 1 if a ready or running
+/// task was updated
 pub fn progress_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.PROGRESS ns job_id task_id progress", 4, 4)?;
+    let usage = "TASKDB.PROGRESS ns job_id task_id progress [ATTEMPT n]";
+    let mut a = Args::new(args, usage, 4, 6)?;
     let (_, keys) = a.ns()?;
     let (job_id, task_id) = job_task(&mut a)?;
     let value = parse_progress(a.bytes()?)?;
+    let attempt = parse_attempt(&mut a)?;
     let db = Db::new(ctx, keys);
     let now = now_ms();
-    let changed = progress(&db, &job_id, task_id, Some(value), now)?;
+    let changed = progress(&db, &job_id, task_id, Some(value), now, attempt)?;
     if changed {
         db.flush()?;
         replicate::decision_as_sent(ctx, args, now, c"PROGRESS");
@@ -291,15 +392,17 @@ pub fn progress_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     Ok(RedisValue::Integer(i64::from(changed)))
 }
 
-/// `TASKDB.HEARTBEAT ns job_id task_id` -> 1 if a ready or running task's lease was
-/// renewed (updated_at = now), else 0; its progress stays as it is
+/// `TASKDB.HEARTBEAT ns job_id task_id [ATTEMPT n]` -> 1 if a ready or running task's
+/// lease was renewed (updated_at = now), else 0; its progress stays as it is
 pub fn heartbeat_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.HEARTBEAT ns job_id task_id", 3, 3)?;
+    let usage = "TASKDB.HEARTBEAT ns job_id task_id [ATTEMPT n]";
+    let mut a = Args::new(args, usage, 3, 5)?;
     let (_, keys) = a.ns()?;
     let (job_id, task_id) = job_task(&mut a)?;
+    let attempt = parse_attempt(&mut a)?;
     let db = Db::new(ctx, keys);
     let now = now_ms();
-    let changed = progress(&db, &job_id, task_id, None, now)?;
+    let changed = progress(&db, &job_id, task_id, None, now, attempt)?;
     if changed {
         db.flush()?;
         replicate::decision_as_sent(ctx, args, now, c"HEARTBEAT");
@@ -320,9 +423,16 @@ pub enum Retried {
     Cancelled,
 }
 
-/// Sends a running task back to ready at `now`, or fails it past its retry limit.
-pub fn retry(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<Retried> {
-    let Some((k, mut t)) = db.task(job_id, task_id, true)? else {
+/// Sends a running task back to ready at `now`, or fails it past its retry limit; with
+/// an attempt, only if that attempt is the running one.
+pub fn retry(
+    db: &Db,
+    job_id: &str,
+    task_id: &[u8],
+    now: i64,
+    attempt: Option<i64>,
+) -> Result<Retried> {
+    let Some((k, mut t)) = reported(db, job_id, task_id, attempt, false)? else {
         return Ok(Retried::NotRunning);
     };
     if t.state != TaskState::Running {
@@ -353,14 +463,16 @@ pub fn retry(db: &Db, job_id: &str, task_id: &[u8], now: i64) -> Result<Retried>
     Ok(outcome)
 }
 
-/// `TASKDB.RETRY ns job_id task_id` -> 1 if a running task went back to ready, else 0
+/// `TASKDB.RETRY ns job_id task_id [ATTEMPT n]` -> 1 if a running task went back to
+/// ready, else 0
 pub fn retry_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.RETRY ns job_id task_id", 3, 3)?;
+    let mut a = Args::new(args, "TASKDB.RETRY ns job_id task_id [ATTEMPT n]", 3, 5)?;
     let (_, keys) = a.ns()?;
     let (job_id, task_id) = job_task(&mut a)?;
+    let attempt = parse_attempt(&mut a)?;
     let db = Db::new(ctx, keys);
     let now = now_ms();
-    let r = retry(&db, &job_id, task_id, now)?;
+    let r = retry(&db, &job_id, task_id, now, attempt)?;
     if r == Retried::Requeued {
         crate::info::count(&crate::info::RETRIED);
     }
@@ -384,7 +496,7 @@ pub fn requeue(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut retried = Vec::new();
     for (member, _) in &expired {
         let (job_id, task_id) = model::task_of_ref(member)?;
-        let r = retry(&db, job_id, task_id, now)?;
+        let r = retry(&db, job_id, task_id, now, None)?;
         if r == Retried::Requeued {
             crate::info::count(&crate::info::REQUEUED);
         }

@@ -170,7 +170,7 @@ pub struct Mode {
     pub count: usize,
 }
 
-type Claimed = (String, String, redis::Value, redis::Value, i64);
+type Claimed = (String, String, redis::Value, redis::Value, i64, i64);
 
 fn request(c: &mut Connection, wt: &str, mode: Mode) -> Vec<Claimed> {
     let mut cmd = redis::cmd("TASKDB.REQUEST_WORK");
@@ -222,7 +222,7 @@ pub fn drain(server: &Server, workers: usize, total: usize, mode: Mode) -> Drain
                     let send_seq = clock.fetch_add(1, Ordering::SeqCst);
                     let t1 = Instant::now();
                     let mut p = redis::pipe();
-                    for (job, task, _, _, _) in &got {
+                    for (job, task, _, _, _, _) in &got {
                         p.cmd("TASKDB.DONE").arg(NS).arg(job).arg(task).arg("{}");
                     }
                     let oks: Vec<i64> = p.query(&mut c).expect("DONE");
@@ -232,7 +232,7 @@ pub fn drain(server: &Server, workers: usize, total: usize, mode: Mode) -> Drain
                     if finished.fetch_add(n, Ordering::SeqCst) + n >= total {
                         end_ns.store(start.elapsed().as_nanos() as u64, Ordering::SeqCst);
                     }
-                    for (job, task, _, _, _) in got {
+                    for (job, task, _, _, _, _) in got {
                         claims.push(Claim {
                             job: job.clone(),
                             task: task.clone(),

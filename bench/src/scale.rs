@@ -109,13 +109,13 @@ fn fill(c: &mut Connection, streams: usize, per_stream: usize, job_size: usize) 
 fn measure(c: &mut Connection, cycles: usize) -> (f64, f64) {
     reset_stats(c);
     for _ in 0..cycles {
-        let v: Option<(String, String, redis::Value, redis::Value, i64)> =
+        let v: Option<(String, String, redis::Value, redis::Value, i64, i64)> =
             redis::cmd("TASKDB.REQUEST_WORK")
                 .arg(NS)
                 .arg("W")
                 .query(c)
                 .expect("REQUEST_WORK");
-        let (job, task, _, _, _) = v.expect("a ready task");
+        let (job, task, _, _, _, _) = v.expect("a ready task");
         let _: i64 = redis::cmd("TASKDB.DONE")
             .arg(NS)
             .arg(&job)

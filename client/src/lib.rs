@@ -26,7 +26,7 @@ pub mod test_helpers;
 mod types;
 
 pub use error::TaskDbErr;
-pub use types::{JobState, ReadyTask, StuckTaskInfo, TaskState, INIT_TASK};
+pub use types::{Attempt, JobState, ReadyTask, StuckTaskInfo, TaskState, INIT_TASK};
 
 use error::from_redis;
 use redis::aio::ConnectionManager;
@@ -78,16 +78,27 @@ fn uuid(s: &str) -> Result<Uuid, TaskDbErr> {
     Uuid::parse_str(s).map_err(|e| TaskDbErr::Reply(format!("not a UUID '{s}': {e}")))
 }
 
-fn ready_task(v: &Value) -> Result<ReadyTask, TaskDbErr> {
-    let (job_id, task_id, task_def, prereqs, max_retries): (String, String, String, String, i64) =
-        reply(v)?;
-    Ok(ReadyTask {
+fn attempt(v: &Value) -> Result<Attempt, TaskDbErr> {
+    let (job_id, task_id, task_def, prereqs, max_retries, attempt): (
+        String,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+    ) = reply(v)?;
+    let task = ReadyTask {
         job_id: uuid(&job_id)?,
         task_id,
         task_def: serde_json::from_str(&task_def)?,
         prereqs: serde_json::from_str(&prereqs)?,
         max_retries: max_retries as i32,
-    })
+    };
+    Ok(Attempt { task, attempt })
+}
+
+fn ready_task(v: &Value) -> Result<ReadyTask, TaskDbErr> {
+    attempt(v).map(|a| a.task)
 }
 
 /// Field/value pairs of a reply as a map (nil values left out).
@@ -292,6 +303,104 @@ impl RedisTaskDB {
 
     async fn flag(&self, c: redis::Cmd) -> Result<bool, TaskDbErr> {
         Ok(reply::<i64>(&self.run(c).await?)? == 1)
+    }
+
+    /// Claims the next task for worker `worker_id` (recorded as the task's holder), as an
+    /// attempt whose reports are fenced (see [`Attempt`]).
+    pub async fn request_work_as(
+        &self,
+        worker_type: &str,
+        worker_id: &str,
+    ) -> Result<Option<Attempt>, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.REQUEST_WORK");
+        c.arg(worker_type).arg("WORKER").arg(worker_id);
+        match self.run(c).await? {
+            Value::Nil => Ok(None),
+            v => attempt(&v).map(Some),
+        }
+    }
+
+    /// [`RedisTaskDB::request_work_as`], waiting inside Redis up to `timeout` (zero: for
+    /// ever) on a connection of its own, as [`RedisTaskDB::request_work_wait`] does.
+    pub async fn request_work_wait_as(
+        &self,
+        worker_type: &str,
+        worker_id: &str,
+        timeout: Duration,
+    ) -> Result<Option<Attempt>, TaskDbErr> {
+        let mut conn = self.client.get_multiplexed_async_connection().await?;
+        let mut c = self.cmd("TASKDB.REQUEST_WORK");
+        c.arg(worker_type)
+            .arg("BLOCK")
+            .arg(timeout.as_millis() as u64)
+            .arg("WORKER")
+            .arg(worker_id);
+        match c.query_async(&mut conn).await.map_err(from_redis)? {
+            Value::Nil => Ok(None),
+            v => attempt(&v).map(Some),
+        }
+    }
+
+    /// A report about one attempt: `name ns job_id task_id <args> ATTEMPT n`.
+    async fn attempt_flag(
+        &self,
+        name: &str,
+        a: &Attempt,
+        args: &[String],
+    ) -> Result<bool, TaskDbErr> {
+        let mut c = self.task_cmd(name, &a.task.job_id, &a.task.task_id);
+        for arg in args {
+            c.arg(arg);
+        }
+        c.arg("ATTEMPT").arg(a.attempt);
+        self.flag(c).await
+    }
+
+    /// Marks an attempt's task done with `output`: true if it changed (false once it is
+    /// done, whoever finished it first).
+    pub async fn update_task_done_attempt(
+        &self,
+        a: &Attempt,
+        output: JsonValue,
+    ) -> Result<bool, TaskDbErr> {
+        let out = serde_json::to_string(&output)?;
+        self.attempt_flag("TASKDB.DONE", a, &[out]).await
+    }
+
+    /// Fails an attempt's task (and its job): false if the attempt is no longer running.
+    pub async fn update_task_failed_attempt(
+        &self,
+        a: &Attempt,
+        error: &str,
+    ) -> Result<bool, TaskDbErr> {
+        self.attempt_flag("TASKDB.FAILED", a, &[error.to_string()])
+            .await
+    }
+
+    /// Raises an attempt's progress and renews its lease: false if it is no longer running.
+    pub async fn update_task_progress_attempt(
+        &self,
+        a: &Attempt,
+        progress: f32,
+    ) -> Result<bool, TaskDbErr> {
+        self.attempt_flag("TASKDB.PROGRESS", a, &[progress.to_string()])
+            .await
+    }
+
+    /// Gives an attempt's task back (to ready): false if it is no longer running.
+    pub async fn update_task_retry_attempt(&self, a: &Attempt) -> Result<bool, TaskDbErr> {
+        self.attempt_flag("TASKDB.RETRY", a, &[]).await
+    }
+
+    /// Renews an attempt's lease: false if it is no longer running (stop working on it).
+    pub async fn heartbeat_attempt(&self, a: &Attempt) -> Result<bool, TaskDbErr> {
+        self.attempt_flag("TASKDB.HEARTBEAT", a, &[]).await
+    }
+
+    /// Renews a ready or running task's lease without touching its progress.
+    pub async fn heartbeat(&self, job_id: &Uuid, task_id: &str) -> Result<bool, TaskDbErr> {
+        self.flag(self.task_cmd("TASKDB.HEARTBEAT", job_id, task_id))
+            .await
     }
 
     /// Marks a ready or running task done with `output`; true if it changed.
@@ -510,6 +619,22 @@ free_functions! {
     fn request_work(worker_type: &str) -> Option<ReadyTask>;
     /// See [`RedisTaskDB::request_work_wait`].
     fn request_work_wait(worker_type: &str, timeout: Duration) -> Option<ReadyTask>;
+    /// See [`RedisTaskDB::request_work_as`].
+    fn request_work_as(worker_type: &str, worker_id: &str) -> Option<Attempt>;
+    /// See [`RedisTaskDB::request_work_wait_as`].
+    fn request_work_wait_as(worker_type: &str, worker_id: &str, timeout: Duration) -> Option<Attempt>;
+    /// See [`RedisTaskDB::update_task_done_attempt`].
+    fn update_task_done_attempt(a: &Attempt, output: JsonValue) -> bool;
+    /// See [`RedisTaskDB::update_task_failed_attempt`].
+    fn update_task_failed_attempt(a: &Attempt, error: &str) -> bool;
+    /// See [`RedisTaskDB::update_task_progress_attempt`].
+    fn update_task_progress_attempt(a: &Attempt, progress: f32) -> bool;
+    /// See [`RedisTaskDB::update_task_retry_attempt`].
+    fn update_task_retry_attempt(a: &Attempt) -> bool;
+    /// See [`RedisTaskDB::heartbeat_attempt`].
+    fn heartbeat_attempt(a: &Attempt) -> bool;
+    /// See [`RedisTaskDB::heartbeat`].
+    fn heartbeat(job_id: &Uuid, task_id: &str) -> bool;
     /// See [`RedisTaskDB::update_task_done`].
     fn update_task_done(job_id: &Uuid, task_id: &str, output: JsonValue) -> bool;
     /// See [`RedisTaskDB::update_task_failed`].

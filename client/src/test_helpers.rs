@@ -35,6 +35,10 @@ pub struct Task {
     pub started_at: Option<i64>,
     /// Last update time.
     pub updated_at: Option<i64>,
+    /// Claims so far: the current (or last) attempt's number.
+    pub attempt: i64,
+    /// Who holds (or last held) it, as its claim named the worker.
+    pub worker_id: Option<String>,
 }
 
 /// A job's fields, as `TASKDB.JOB` shows them.
@@ -84,6 +88,8 @@ pub async fn get_task(db: &RedisTaskDB, job_id: &Uuid, task_id: &str) -> Result<
         created_at: n("created_at")?,
         started_at: opt_n("started_at"),
         updated_at: opt_n("updated_at"),
+        attempt: n("attempt")?,
+        worker_id: f.get("worker_id").cloned(),
     })
 }
 

@@ -85,6 +85,18 @@ pub struct ReadyTask {
     pub max_retries: i32,
 }
 
+/// A task claimed as one attempt (`request_work_as`): the reports made through it
+/// (`update_task_*_attempt`, `heartbeat_attempt`) name the attempt, so once the task was
+/// handed to another worker (this lease expired) they change nothing and return false;
+/// DONE still counts while the task is not done (the first result wins).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// The task.
+    pub task: ReadyTask,
+    /// Its attempt number: 1 for the first claim, +1 per hand-out.
+    pub attempt: i64,
+}
+
 /// A pending task whose prerequisites are all done (see `check_stuck_pending_tasks`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StuckTaskInfo {

@@ -309,3 +309,47 @@ async fn test_helpers_list_and_clean_up() {
     ));
     assert_eq!(db.get_concurrent_jobs("u").await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn attempts_fence_a_stale_worker() {
+    let (_s, db) = setup().await;
+    let stream = create_stream(&db, "cpu", 1, 1.0, "u").await.unwrap();
+    let job = create_job(&db, &stream, &json!({}), 3, 0, "u")
+        .await
+        .unwrap();
+    let a = request_work_as(&db, "cpu", "worker-a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.task.job_id, a.attempt), (job, 1));
+    let t = get_task(&db, &job, INIT_TASK).await.unwrap();
+    assert_eq!((t.attempt, t.worker_id.as_deref()), (1, Some("worker-a")));
+    // A's zero-second lease has run out: the task goes to B.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while requeue_tasks(&db, 10).await.unwrap() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A's lease was requeued"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let b = request_work_wait_as(&db, "cpu", "worker-b", Duration::from_secs(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.attempt, 2);
+    assert!(!update_task_failed_attempt(&db, &a, "late").await.unwrap());
+    assert!(!update_task_retry_attempt(&db, &a).await.unwrap());
+    assert!(!heartbeat_attempt(&db, &a).await.unwrap());
+    assert!(!update_task_progress_attempt(&db, &a, 0.5).await.unwrap());
+    assert!(heartbeat_attempt(&db, &b).await.unwrap());
+    assert!(heartbeat(&db, &job, INIT_TASK).await.unwrap());
+    assert!(update_task_progress_attempt(&db, &b, 0.5).await.unwrap());
+    assert!(update_task_done_attempt(&db, &b, json!({"by": "b"}))
+        .await
+        .unwrap());
+    assert!(!update_task_done_attempt(&db, &a, json!({"by": "a"}))
+        .await
+        .unwrap());
+    assert_eq!(get_job_state(&db, &job, "u").await.unwrap(), JobState::Done);
+}

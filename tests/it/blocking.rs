@@ -5,7 +5,7 @@ use redis::Value;
 use std::sync::mpsc;
 use std::time::Duration;
 
-type Claimed = Option<(String, String, String, String, i64)>;
+type Claimed = Option<(String, String, String, String, i64, i64)>;
 
 /// Starts a worker blocked in REQUEST_WORK on its own connection; its reply arrives on the
 /// returned channel. Returns once the server counts it as blocked.
@@ -166,12 +166,12 @@ fn count_claims_in_the_order_of_single_calls() {
     let (mut d1, mut d2) = (Ns::new(&s1, "t"), Ns::new(&s2, "t"));
     script(&mut d1);
     script(&mut d2);
-    let batch: Vec<(String, String, String, String, i64)> =
+    let batch: Vec<(String, String, String, String, i64, i64)> =
         d1.q("REQUEST_WORK", &["gpu", "COUNT", "6"]);
     let singles: Vec<(String, String)> = (0..6).map(|_| d2.claim("gpu").unwrap()).collect();
     let batch: Vec<(String, String)> = batch.into_iter().map(|t| (t.0, t.1)).collect();
     assert_eq!(batch, singles);
-    let rest: Vec<(String, String, String, String, i64)> =
+    let rest: Vec<(String, String, String, String, i64, i64)> =
         d1.q("REQUEST_WORK", &["gpu", "COUNT", "100"]);
     assert_eq!(rest.len(), 2);
     let none: Value = d1.q("REQUEST_WORK", &["gpu", "COUNT", "5"]);
@@ -212,7 +212,7 @@ fn bad_block_and_count_arguments_are_rejected() {
     let e = db.err("REQUEST_WORK", &["gpu", "COUNT", "2", "COUNT", "3"]);
     assert_eq!(
         e,
-        "ERR invalid option 'COUNT': expected BLOCK ms or COUNT n, each at most once"
+        "ERR invalid option 'COUNT': expected BLOCK ms, COUNT n or WORKER worker_id, each at most once"
     );
     let e = db.err("REQUEST_WORK", &["gpu", "WAIT", "1"]);
     assert!(e.starts_with("ERR invalid option 'WAIT'"), "{e}");

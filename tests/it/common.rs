@@ -125,9 +125,9 @@ impl Ns {
 
     /// REQUEST_WORK: (job_id, task_id) or None.
     pub fn claim(&mut self, worker_type: &str) -> Option<(String, String)> {
-        let v: Option<(String, String, String, String, i64)> =
+        let v: Option<(String, String, String, String, i64, i64)> =
             self.q("REQUEST_WORK", &[worker_type]);
-        v.map(|(j, t, _, _, _)| (j, t))
+        v.map(|(j, t, _, _, _, _)| (j, t))
     }
 
     /// DONE with output `{}`; whether it changed the task.

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 /// REQUEST_WORK's reply.
-type Claim = Option<(String, String, String, String, i64)>;
+type Claim = Option<(String, String, String, String, i64, i64)>;
 
 #[derive(Default)]
 struct Acked {
@@ -65,7 +65,7 @@ fn kill_9_loses_nothing_acknowledged_with_appendfsync_always() {
                     .arg("c")
                     .arg("w")
                     .query(&mut c);
-                let Ok(Some((j, t, _, _, _))) = claimed else {
+                let Ok(Some((j, t, _, _, _, _))) = claimed else {
                     return;
                 };
                 let done: redis::RedisResult<i64> = redis::cmd("TASKDB.DONE")

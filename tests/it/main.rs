@@ -7,6 +7,7 @@ mod blocking;
 mod cluster;
 mod crash;
 mod errors;
+mod fencing;
 mod fixture;
 mod jobs;
 mod maintenance;

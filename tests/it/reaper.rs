@@ -118,7 +118,7 @@ fn heartbeat_renews_the_lease_and_leaves_progress_alone() {
     let e = db.err("HEARTBEAT", &[&job]);
     assert_eq!(
         e,
-        "ERR wrong number of arguments: usage TASKDB.HEARTBEAT ns job_id task_id"
+        "ERR wrong number of arguments: usage TASKDB.HEARTBEAT ns job_id task_id [ATTEMPT n]"
     );
 }
 

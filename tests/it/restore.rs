@@ -139,7 +139,7 @@ fn restore_rejects_bad_input_and_changes_nothing() {
         ("RESTORE_JOB", vec![none, "paused", "u", "1"], "ERR invalid state 'paused': must be running, done or failed"),
         ("RESTORE_JOB", vec![none, "done", "u", "1", "OOPS", "x"], "ERR invalid option 'OOPS': expected ERROR or REPORTED, each at most once"),
         ("RESTORE_TASK", vec![J, "x", S, "{}", "[]", "lost", "1", "1", "1"], "ERR invalid state 'lost': must be pending, ready, running, done, failed or cancelled"),
-        ("RESTORE_TASK", vec![J, "x", S, "{}", "[]", "ready", "1", "1", "1", "COLOR", "red"], "ERR invalid option 'COLOR': expected WAITING_ON, PROGRESS, RETRIES, STARTED_AT, UPDATED_AT, OUTPUT or ERROR"),
+        ("RESTORE_TASK", vec![J, "x", S, "{}", "[]", "ready", "1", "1", "1", "COLOR", "red"], "ERR invalid option 'COLOR': expected WAITING_ON, PROGRESS, RETRIES, STARTED_AT, UPDATED_AT, OUTPUT, ERROR, ATTEMPT or WORKER"),
         ("RESTORE_TASK", vec![J, "x", S, "{}", "[]", "ready", "1", "1", "1", "PROGRESS", "2"], "ERR invalid progress '2': must be a number from 0 to 1"),
         ("RESTORE_TASK", vec![J, "x", S, "{}", "[]", "ready", "1", "1", "1", "RETRIES", "1", "RETRIES", "2"], "ERR invalid option 'RETRIES': given twice"),
         ("RESTORE_TASK", vec![none, "x", S, "{}", "[]", "ready", "1", "1", "1"], "NOTFOUND job '00000000-0000-4000-8000-000000000009' does not exist"),

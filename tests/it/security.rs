@@ -60,7 +60,7 @@ fn acl_users_are_held_to_their_namespace_and_read_only_users_to_queries() {
         &["TASKDB.CREATE_JOB", "tenant-a", &st, "{}", "1", "60", "u"],
     );
     let claimed: Vec<redis::Value> = q(&mut a, &["TASKDB.REQUEST_WORK", "tenant-a", "cpu"]);
-    assert_eq!(claimed.len(), 5);
+    assert_eq!(claimed.len(), 6);
     let e = err(
         &mut a,
         &["TASKDB.CREATE_STREAM", "tenant-b", "cpu", "1", "1", "u"],

@@ -67,9 +67,9 @@ fn thirty_two_clients_lose_and_duplicate_nothing() {
             std::thread::spawn(move || {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(i);
                 while !stop.load(Ordering::SeqCst) {
-                    let v: Option<(String, String, String, String, i64)> =
+                    let v: Option<(String, String, String, String, i64, i64)> =
                         db.q("REQUEST_WORK", &["w", "BLOCK", "50"]);
-                    let Some((job, task, _, prereqs, _)) = v else {
+                    let Some((job, task, _, prereqs, _, _)) = v else {
                         continue;
                     };
                     *claims

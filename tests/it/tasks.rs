@@ -50,10 +50,14 @@ fn task_reply_lists_every_field_in_order() {
             "error",
             "created_at",
             "started_at",
-            "updated_at"
+            "updated_at",
+            "attempt",
+            "worker_id"
         ]
     );
     assert_eq!(field(&f, "stream_id"), Some(st));
+    assert_eq!(field(&f, "attempt").as_deref(), Some("0"));
+    assert_eq!(field(&f, "worker_id"), None);
     assert_eq!(field(&f, "output"), None);
     assert_eq!(field(&f, "started_at"), None);
     assert!(field(&f, "created_at").unwrap().parse::<i64>().unwrap() > 1_600_000_000_000);

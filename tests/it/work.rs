@@ -9,7 +9,7 @@ fn request_work_hands_out_a_task_once() {
     let mut db = Ns::new(&s, "t");
     let st = db.stream("cpu", 1, 1.0, "u");
     let job: String = db.q("CREATE_JOB", &[&st, r#"{"x":1}"#, "4", "60", "u"]);
-    let v: (String, String, String, String, i64) = db.q("REQUEST_WORK", &["cpu"]);
+    let v: (String, String, String, String, i64, i64) = db.q("REQUEST_WORK", &["cpu"]);
     assert_eq!(
         v,
         (
@@ -17,8 +17,10 @@ fn request_work_hands_out_a_task_once() {
             "init".into(),
             r#"{"x":1}"#.into(),
             "[]".into(),
-            4
-        )
+            4,
+            1
+        ),
+        "the sixth element is the attempt"
     );
     assert_eq!(
         db.task_field(&job, "init", "state").as_deref(),
@@ -40,7 +42,7 @@ fn request_work_returns_the_prerequisite_list() {
     db.task(&job, "a", &st, &["init"]);
     db.claim("cpu");
     db.done(&job, "init");
-    let v: (String, String, String, String, i64) = db.q("REQUEST_WORK", &["cpu"]);
+    let v: (String, String, String, String, i64, i64) = db.q("REQUEST_WORK", &["cpu"]);
     assert_eq!(v.3, r#"["init"]"#);
 }
 
