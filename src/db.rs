@@ -638,8 +638,9 @@ impl<'c> Db<'c> {
             TaskState::Ready => self.queue_add(t)?,
             TaskState::Running => {
                 let leases = self.index(self.keys.leases())?;
-                leases.zadd(t.deadline() as f64, &model::task_ref(&t.job_id, &t.id));
-                crate::reaper::note(self.ctx, leases.name());
+                let member = model::task_ref(&t.job_id, &t.id);
+                leases.zadd(t.deadline() as f64, &member);
+                crate::leases::renew(self.db_index(), leases.name(), &member, t.timeout_secs);
             }
             _ => {}
         }
@@ -682,9 +683,10 @@ impl<'c> Db<'c> {
             let member = model::task_ref(&t.job_id, &t.id);
             if from == TaskState::Running {
                 leases.zrem(&member);
+                crate::leases::forget(self.db_index(), leases.name(), &member);
             } else {
                 leases.zadd(t.deadline() as f64, &member);
-                crate::reaper::note(self.ctx, leases.name());
+                crate::leases::renew(self.db_index(), leases.name(), &member, t.timeout_secs);
             }
         }
         if to == TaskState::Done {
@@ -700,13 +702,21 @@ impl<'c> Db<'c> {
         Ok(())
     }
 
-    /// Re-scores a running task's lease after its times changed.
+    /// Re-scores a running task's lease after its times changed (a heartbeat).
     pub fn renew_lease(&self, t: &Task) -> Result<()> {
         if t.state == TaskState::Running {
-            self.index(self.keys.leases())?
-                .zadd(t.deadline() as f64, &model::task_ref(&t.job_id, &t.id));
+            let leases = self.index(self.keys.leases())?;
+            let member = model::task_ref(&t.job_id, &t.id);
+            leases.zadd(t.deadline() as f64, &member);
+            crate::leases::renew(self.db_index(), leases.name(), &member, t.timeout_secs);
         }
         Ok(())
+    }
+
+    /// The database the command runs in (it names the namespace on this node's lease
+    /// clock, see `leases.rs`).
+    pub fn db_index(&self) -> i32 {
+        crate::store::selected_db(self.ctx)
     }
 
     /// Fails a task (ready, running or pending) with `error`, and its job with it.

@@ -282,7 +282,9 @@ pub fn delete(db: &Db, job_id: &str) -> Result<bool> {
                     .zrem(&model::queue_member(t.idx, j.seq, &t.id));
             }
             TaskState::Running => {
-                leases.zrem(&model::task_ref(job_id, &t.id));
+                let member = model::task_ref(job_id, &t.id);
+                leases.zrem(&member);
+                crate::leases::forget(db.db_index(), leases.name(), &member);
             }
             _ => {}
         }

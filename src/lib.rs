@@ -19,6 +19,7 @@ pub mod error;
 pub mod info;
 pub mod jobs;
 pub mod keys;
+pub mod leases;
 pub mod maintenance;
 pub mod model;
 pub mod reaper;

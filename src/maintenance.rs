@@ -174,6 +174,7 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
         .map(|k| (k.clone(), BTreeMap::new()))
         .collect();
     let mut leases: Members = BTreeMap::new();
+    let lease_key = db.keys.leases();
 
     for (jid, _) in db
         .open(db.keys.jobs(), false, Kind::Hash)?
@@ -311,7 +312,12 @@ pub fn check_namespace(db: &Db, fix: bool) -> Result<Vec<Violation>> {
                         .insert(model::queue_member(t.idx, job.seq, id), job.queue_score());
                 }
                 TaskState::Running => {
-                    leases.insert(model::task_ref(&job_id, id), t.deadline() as f64);
+                    let member = model::task_ref(&job_id, id);
+                    if fix {
+                        // A lease REPAIR restores is one this node may never have seen.
+                        crate::leases::adopt(db.db_index(), &lease_key, &member, t.timeout_secs);
+                    }
+                    leases.insert(member, t.deadline() as f64);
                 }
                 _ => {}
             }

@@ -8,54 +8,55 @@
 //! It then changes nothing and catches up on a later tick. A change of the interval
 //! re-arms the timer at once.
 //!
-//! It visits the namespaces that have lease keys: each claim notes its namespace's lease
-//! key, and when the server starts or becomes a primary the reaper finds the existing ones
-//! once with SCAN.
+//! Whether a lease ran out is decided on this node's monotonic lease clock
+//! (`leases.rs`), so wall-clock steps and failovers to nodes with other clocks do not
+//! expire live leases. When the server starts or becomes a primary, the reaper finds the
+//! leases it never saw (loaded from an RDB file) once with SCAN and gives each a full
+//! lease from then.
 
 use crate::db::Db;
 use crate::keys::{namespace_of_leases, Keys};
-use crate::model;
-use crate::store::{now_ms, Kind};
-use crate::store::{select_db, selected_db};
+use crate::model::{self, TaskState};
+use crate::store::{now_ms, select_db, Kind};
 use crate::work::{retry, Retried};
 use redis_module::configuration::ConfigurationContext;
 use redis_module::raw::RedisModuleTimerID;
 use redis_module::{Context, ContextFlags};
-use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Expired tasks retried per namespace per tick, so one tick stays short.
 const BATCH: usize = 1000;
 
-struct Registry {
-    /// (database, lease key) of every namespace with running tasks seen.
-    leases: BTreeSet<(i32, Vec<u8>)>,
-    /// Whether the keyspace was scanned since the server started or became a primary.
-    scanned: bool,
-}
+/// Whether the stored leases were adopted since the server started or became a primary.
+static ADOPTED: AtomicBool = AtomicBool::new(false);
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
-    leases: BTreeSet::new(),
-    scanned: false,
-});
-
-/// Notes that the namespace with lease key `key` has running tasks.
-pub fn note(ctx: &Context, key: &[u8]) {
-    let db = selected_db(ctx);
-    if let Ok(mut r) = REGISTRY.lock() {
-        if !r.leases.contains(&(db, key.to_vec())) {
-            r.leases.insert((db, key.to_vec()));
-        }
-    }
-}
+/// When the timer was last armed, on the monotonic clock.
+static ARMED_AT: Mutex<Option<Instant>> = Mutex::new(None);
 
 /// The armed timer, if any.
 static TIMER: Mutex<Option<RedisModuleTimerID>> = Mutex::new(None);
 
-/// Arms the reaper's timer; called once when the module loads.
+/// Arms the reaper's timer and its watchdog; called once when the module loads.
 pub fn start(ctx: &Context) {
     arm(ctx);
+    crate::store::on_cron(ctx, watchdog);
+}
+
+/// Runs from Redis' cron: re-arms the timer if it was armed more than an interval and a
+/// second ago without firing. Redis 7.0 schedules module timers on the wall clock, so a backward step of the
+/// clock would otherwise stop the reaper for as long as the step.
+fn watchdog(ctx: &Context) {
+    let late = ARMED_AT
+        .lock()
+        .ok()
+        .and_then(|t| *t)
+        .is_some_and(|t| t.elapsed() > interval() + Duration::from_secs(1));
+    if late {
+        ctx.log_notice("TaskDB lease reaper: its timer is late (a wall-clock step?); re-armed");
+        arm(ctx);
+    }
 }
 
 /// (Re-)arms the timer for one interval from now, replacing an armed one.
@@ -68,6 +69,9 @@ fn arm(ctx: &Context) {
         let _ = ctx.stop_timer::<()>(id);
     }
     *timer = Some(ctx.create_timer(interval(), tick, ()));
+    if let Ok(mut t) = ARMED_AT.lock() {
+        *t = Some(Instant::now());
+    }
 }
 
 /// `taskdb.requeue-interval-ms` changed: re-arm at once, so a long interval set for a
@@ -89,62 +93,53 @@ fn tick(ctx: &Context, _: ()) {
     if let Ok(mut t) = TIMER.lock() {
         *t = None;
     }
-    if !ctx.get_flags().contains(ContextFlags::MASTER) {
-        if let Ok(mut r) = REGISTRY.lock() {
-            r.scanned = false;
+    let flags = ctx.get_flags();
+    if !flags.contains(ContextFlags::MASTER) {
+        // A replica never reaps; it follows its primary's leases by replaying them.
+        ADOPTED.store(false, Ordering::Relaxed);
+    } else if !flags.intersects(ContextFlags::LOADING | ContextFlags::ASYNC_LOADING) {
+        if !ADOPTED.swap(true, Ordering::Relaxed) {
+            adopt(ctx);
         }
-    } else if crate::config::requeue_interval_ms() > 0 && crate::store::writes_allowed(ctx) {
-        if !REGISTRY.lock().map(|r| r.scanned).unwrap_or(true) {
-            scan(ctx);
-        }
-        let targets: Vec<(i32, Vec<u8>)> = REGISTRY
-            .lock()
-            .map(|r| r.leases.iter().cloned().collect())
-            .unwrap_or_default();
-        for (db, key) in targets {
-            if !select_db(ctx, db) || !reap(ctx, &key) {
-                if let Ok(mut r) = REGISTRY.lock() {
-                    r.leases.remove(&(db, key));
+        if crate::config::requeue_interval_ms() > 0 && crate::store::writes_allowed(ctx) {
+            for (db, key) in crate::leases::namespaces() {
+                if select_db(ctx, db) {
+                    reap(ctx, db, &key);
                 }
             }
+            select_db(ctx, 0);
         }
-        select_db(ctx, 0);
     }
     arm(ctx);
 }
 
-/// Retries the expired leases of one namespace; false when it has no lease key any more.
-fn reap(ctx: &Context, key: &[u8]) -> bool {
-    let Some(ns) = namespace_of_leases(key) else {
-        return false;
+/// Retries the expired leases of one namespace (at most [`BATCH`]).
+fn reap(ctx: &Context, dbi: i32, key: &[u8]) {
+    let Some(keys) = namespace_of_leases(key).and_then(|ns| Keys::new(&ns).ok()) else {
+        return;
     };
-    let Ok(keys) = Keys::new(&ns) else {
-        return false;
-    };
+    let ns = keys.ns().to_vec();
     let db = Db::new(ctx, keys);
     let now = now_ms();
-    let Ok(leases) = db.open(key.to_vec(), false, Kind::Zset) else {
-        return false;
-    };
-    if !leases.exists() {
-        return false;
-    }
-    let expired = leases.zrange_by_score(f64::NEG_INFINITY, now as f64, true, BATCH);
-    drop(leases);
     let mut retried = Vec::new();
-    for (member, _) in &expired {
-        let Ok((job_id, task_id)) = model::task_of_ref(member) else {
+    for member in crate::leases::expired(dbi, key, BATCH) {
+        let Ok((job_id, task_id)) = model::task_of_ref(&member) else {
+            crate::leases::forget(dbi, key, &member);
             continue;
         };
         match retry(&db, job_id, task_id, now, None) {
-            Ok(Retried::NotRunning) => {}
+            // Remembered here, but the task is no longer running (its keys were deleted).
+            Ok(Retried::NotRunning) => crate::leases::forget(dbi, key, &member),
             Ok(r) => {
                 if r == Retried::Requeued {
                     crate::info::count(&crate::info::REQUEUED);
                 }
                 retried.push((job_id.to_string(), task_id.to_vec()));
             }
-            Err(e) => ctx.log_warning(&format!("TaskDB lease reaper: {e}")),
+            Err(e) => {
+                ctx.log_warning(&format!("TaskDB lease reaper: {e}"));
+                crate::leases::forget(dbi, key, &member);
+            }
         }
     }
     if let Err(e) = db.flush() {
@@ -153,18 +148,37 @@ fn reap(ctx: &Context, key: &[u8]) -> bool {
     for (job_id, task_id) in &retried {
         crate::replicate::decision(ctx, &ns, now, "RETRY", &[job_id.as_bytes(), task_id]);
     }
-    true
 }
 
-/// Finds every lease key of every database, once.
-fn scan(ctx: &Context) {
-    let found = scan_keys(ctx, b"*:leases", b"zset", namespace_of_leases);
-    if let Ok(mut r) = REGISTRY.lock() {
-        r.leases.extend(found);
-        r.scanned = true;
+/// Adopts every stored lease of every database this node has not seen renewed: a full
+/// lease from now (one SCAN, once after the server starts or becomes a primary).
+fn adopt(ctx: &Context) {
+    for (dbi, key) in scan_keys(ctx, b"*:leases", b"zset", namespace_of_leases) {
+        let Some(keys) = namespace_of_leases(&key).and_then(|ns| Keys::new(&ns).ok()) else {
+            continue;
+        };
+        if !select_db(ctx, dbi) {
+            continue;
+        }
+        let db = Db::new(ctx, keys);
+        let Ok(leases) = db.open(key.clone(), false, Kind::Zset) else {
+            continue;
+        };
+        let members = leases.zrange_by_score(f64::NEG_INFINITY, f64::INFINITY, false, usize::MAX);
+        drop(leases);
+        for (member, _) in members {
+            let Ok((job_id, task_id)) = model::task_of_ref(&member) else {
+                continue;
+            };
+            if let Ok(Some((_, t))) = db.task(job_id, task_id, false) {
+                if t.state == TaskState::Running {
+                    crate::leases::adopt(dbi, &key, &member, t.timeout_secs);
+                }
+            }
+        }
     }
+    select_db(ctx, 0);
 }
-
 /// Every (database, key) matching `pattern` with Redis type `kind` that `is_ours` accepts,
 /// over every database (one SCAN: linear in the keyspace, run once after a start).
 pub fn scan_keys(

@@ -691,6 +691,43 @@ pub fn detached() -> Option<&'static Context> {
     DETACHED_CTX.get().map(|d| &d.0)
 }
 
+static CRON: std::sync::OnceLock<fn(&Context)> = std::sync::OnceLock::new();
+
+extern "C" fn on_cron_loop(
+    ctx: *mut raw::RedisModuleCtx,
+    _eid: raw::RedisModuleEvent,
+    _subevent: u64,
+    _data: *mut std::os::raw::c_void,
+) {
+    let ctx = Context::new(ctx);
+    if let Some(f) = CRON.get() {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&ctx))).is_err() {
+            ctx.log_warning("TaskDB internal error in its cron callback");
+        }
+    }
+}
+
+/// Calls `f` from every run of Redis' cron (`hz` times a second). Unlike module timers,
+/// which Redis 7.0 schedules on the wall clock (a backward clock step delays them), the
+/// cron runs on Redis' monotonic clock. Once, when the module loads.
+pub fn on_cron(ctx: &Context, f: fn(&Context)) {
+    if CRON.set(f).is_err() {
+        return;
+    }
+    // SAFETY: the load context; the callback is an extern "C" function of this module that
+    // Redis calls on the main thread with a context of its own.
+    unsafe {
+        api(raw::RedisModule_SubscribeToServerEvent)(
+            ctx.ctx,
+            raw::RedisModuleEvent {
+                id: raw::REDISMODULE_EVENT_CRON_LOOP,
+                dataver: 1,
+            },
+            Some(on_cron_loop),
+        )
+    };
+}
+
 /// Whether work the module does by itself (outside a client command: timers, events) may
 /// write now: the server is a primary, is not loading, does not refuse writes for OOM, and
 /// clients are not paused (`CLIENT PAUSE`, or a `FAILOVER` waiting for a replica). Redis

@@ -483,25 +483,28 @@ pub fn retry_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     Ok(RedisValue::Integer(i64::from(r == Retried::Requeued)))
 }
 
-/// `TASKDB.REQUEUE ns limit` -> number of expired running tasks retried (at most limit)
+/// `TASKDB.REQUEUE ns limit` -> number of running tasks whose lease ran out (on this
+/// node's lease clock, see `leases.rs`) that were retried, at most limit
 pub fn requeue(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, "TASKDB.REQUEUE ns limit", 2, 2)?;
     let (_, keys) = a.ns()?;
     let limit = a.int("limit", 1, i64::MAX)?;
     let db = Db::new(ctx, keys);
     let now = now_ms();
-    let expired = db
-        .open(db.keys.leases(), false, Kind::Zset)?
-        .zrange_by_score(f64::NEG_INFINITY, now as f64, true, limit as usize);
+    let key = db.keys.leases();
+    let expired = crate::leases::expired(db.db_index(), &key, limit as usize);
     let mut retried = Vec::new();
-    for (member, _) in &expired {
+    for member in &expired {
         let (job_id, task_id) = model::task_of_ref(member)?;
-        let r = retry(&db, job_id, task_id, now, None)?;
-        if r == Retried::Requeued {
-            crate::info::count(&crate::info::REQUEUED);
-        }
-        if r != Retried::NotRunning {
-            retried.push((job_id, task_id));
+        match retry(&db, job_id, task_id, now, None)? {
+            // A lease this node still remembered, of a task no longer running.
+            Retried::NotRunning => crate::leases::forget(db.db_index(), &key, member),
+            r => {
+                if r == Retried::Requeued {
+                    crate::info::count(&crate::info::REQUEUED);
+                }
+                retried.push((job_id, task_id));
+            }
         }
     }
     db.flush()?;

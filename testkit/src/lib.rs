@@ -5,9 +5,11 @@
 //! Every server a test starts dies with the test process, even one held in a `static`
 //! (never dropped) or left behind by a panic or an interrupt: see [`spawn`].
 
+mod clock;
 mod postgres;
 mod spawn;
 
+pub use clock::Clock;
 pub use postgres::Postgres;
 use redis::Connection;
 pub use spawn::spawn;
@@ -71,11 +73,25 @@ impl Server {
         Server::in_dir(dir, extra)
     }
 
+    /// A server with extra arguments whose wall clock is `clock`.
+    pub fn with_clock(extra: &[&str], clock: &Clock) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Server::start_in(dir, extra, Some(clock))
+    }
+
     /// A server started in an existing directory (to restart from its files).
     pub fn in_dir(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        Server::start_in(dir, extra, None)
+    }
+
+    fn start_in(dir: tempfile::TempDir, extra: &[&str], clock: Option<&Clock>) -> Server {
         for _ in 0..5 {
             let port = free_port();
-            let mut child = spawn(server_command(&dir, port, extra)).expect("redis-server on PATH");
+            let mut cmd = server_command(&dir, port, extra);
+            if let Some(c) = clock {
+                cmd.envs(c.env());
+            }
+            let mut child = spawn(cmd).expect("redis-server on PATH");
             let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
@@ -159,10 +175,16 @@ impl Server {
     /// A replica of `primary` (persistence as `extra` says), returned once its link to
     /// the primary is up.
     pub fn replica_of(primary: &Server, extra: &[&str]) -> Server {
+        Server::replica_with_clock(primary, extra, None)
+    }
+
+    /// A replica of `primary` whose wall clock is `clock` (if any).
+    pub fn replica_with_clock(primary: &Server, extra: &[&str], clock: Option<&Clock>) -> Server {
         let port = primary.port.to_string();
         let mut args = vec!["--replicaof", "127.0.0.1", port.as_str()];
         args.extend_from_slice(extra);
-        let replica = Server::with_args(&args);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let replica = Server::start_in(dir, &args, clock);
         let mut c = replica.conn();
         wait_for(20, "replica link up", || {
             let info: String = redis::cmd("INFO").arg("replication").query(&mut c).ok()?;

@@ -4,6 +4,7 @@
 mod common;
 
 mod blocking;
+mod clock;
 mod cluster;
 mod crash;
 mod errors;
