@@ -12,13 +12,6 @@ const HOUR: i64 = 3_600_000;
 /// The lease length of these tests, in seconds.
 const LEASE: u64 = 2;
 
-fn reaper_on(db: &mut Ns) {
-    let _: () = q(
-        &mut db.c,
-        &["CONFIG", "SET", "taskdb.requeue-interval-ms", "50"],
-    );
-}
-
 /// A job whose init task (lease [`LEASE`]) is claimed: its id.
 fn claimed(db: &mut Ns) -> String {
     let st = db.stream("cpu", 1, 1.0, "u");
@@ -61,7 +54,7 @@ fn a_clock_step_an_hour_ahead_on_the_primary_expires_no_live_lease() {
     let clock = Clock::new(0);
     let s = Server::with_clock(&["--save", ""], &clock);
     let mut db = Ns::new(&s, "c");
-    reaper_on(&mut db);
+    db.reaper_every("50");
     let job = claimed(&mut db);
     clock.set(HOUR);
     live_worker(&mut db, &job, Duration::from_secs(LEASE * 2));
@@ -75,7 +68,7 @@ fn a_clock_step_an_hour_back_on_the_primary_still_reclaims_a_dead_lease() {
     let clock = Clock::new(0);
     let s = Server::with_clock(&["--save", ""], &clock);
     let mut db = Ns::new(&s, "c");
-    reaper_on(&mut db);
+    db.reaper_every("50");
     let job = claimed(&mut db);
     let died = Instant::now();
     clock.set(-HOUR);
@@ -105,7 +98,7 @@ fn a_failover_to_a_replica_an_hour_ahead_expires_no_live_lease() {
     let mut job = String::new();
     let (replica, _clock) = fail_over_to_a_replica_off_by(HOUR, &mut job);
     let mut db = Ns::new(&replica, "c");
-    reaper_on(&mut db);
+    db.reaper_every("50");
     live_worker(&mut db, &job, Duration::from_secs(LEASE * 2));
     let died = Instant::now();
     assert_eq!(db.q::<i64>("HEARTBEAT", &[&job, "init"]), 1);
@@ -119,7 +112,7 @@ fn a_failover_to_a_replica_an_hour_behind_still_reclaims_a_dead_lease() {
     let (replica, _clock) = fail_over_to_a_replica_off_by(-HOUR, &mut job);
     let died = Instant::now();
     let mut db = Ns::new(&replica, "c");
-    reaper_on(&mut db);
+    db.reaper_every("50");
     reclaimed_within_a_lease(&mut db, &job, died);
     assert!(db.check().is_empty());
 }

@@ -5,6 +5,26 @@ pub use taskdb_testkit::{copy_dir, wait_for, Server};
 
 use redis::{Connection, FromRedisValue, Value};
 
+/// redis-server arguments for AOF persistence fsynced at every write, RDB snapshots off.
+pub const AOF_ALWAYS: [&str; 6] = [
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+    "--save",
+    "",
+];
+
+/// One field of an `INFO <section>` reply ("" when absent).
+pub fn info_field(c: &mut Connection, section: &str, name: &str) -> String {
+    let info: String = q(c, &["INFO", section]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
 /// Runs a command and converts its reply.
 pub fn q<T: FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
     let mut cmd = redis::cmd(args[0]);
@@ -145,6 +165,14 @@ impl Ns {
     pub fn stream_field(&mut self, stream: &str, name: &str) -> Option<String> {
         let v: Value = self.q("STREAM", &[stream]);
         field(&fields(v), name)
+    }
+
+    /// Sets the lease reaper's interval (the fixture starts servers with it off).
+    pub fn reaper_every(&mut self, ms: &str) {
+        let _: () = q(
+            &mut self.c,
+            &["CONFIG", "SET", "taskdb.requeue-interval-ms", ms],
+        );
     }
 
     /// The server clock (TIME) in milliseconds.

@@ -17,14 +17,7 @@ struct Acked {
 
 #[test]
 fn kill_9_loses_nothing_acknowledged_with_appendfsync_always() {
-    let s = Server::with_args(&[
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--save",
-        "",
-    ]);
+    let s = Server::with_args(&AOF_ALWAYS);
     let mut admin = Ns::new(&s, "c");
     let stream = admin.stream("w", 2, 1.0, "u");
     let acked: Arc<Mutex<Acked>> = Arc::default();
@@ -192,14 +185,7 @@ fn failover_to_a_replica_keeps_everything_acknowledged_with_wait() {
 
 #[test]
 fn snapshots_and_aof_rewrites_taken_during_a_workload_restart_consistent() {
-    let s = Server::with_args(&[
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--save",
-        "",
-    ]);
+    let s = Server::with_args(&AOF_ALWAYS);
     let mut db = Ns::new(&s, "r");
     crate::workload::run(&mut db, 5, 300);
     let _: String = q(&mut db.c, &["BGSAVE"]);

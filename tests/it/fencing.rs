@@ -147,10 +147,7 @@ fn done_from_a_stale_attempt_wins_and_the_holder_learns_it_is_over() {
 fn the_reaper_hands_a_stalled_task_on_and_the_stale_worker_cannot_undo_it() {
     let s = Server::start();
     let mut db = Ns::new(&s, "f");
-    let _: () = q(
-        &mut db.c,
-        &["CONFIG", "SET", "taskdb.requeue-interval-ms", "20"],
-    );
+    db.reaper_every("20");
     let st = db.stream("cpu", 1, 1.0, "u");
     let job: String = db.q("CREATE_JOB", &[&st, "{}", "3", "1", "u"]);
     let (_, _, a) = claim_as(&mut db, "worker-a");

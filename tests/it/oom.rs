@@ -18,10 +18,7 @@ fn used_memory(db: &mut Ns) -> i64 {
 fn at_maxmemory_an_operator_frees_space_and_the_workload_completes_with_no_job_failed() {
     let s = Server::with_args(&["--save", "", "--maxmemory-policy", "noeviction"]);
     let mut db = Ns::new(&s, "o");
-    let _: () = q(
-        &mut db.c,
-        &["CONFIG", "SET", "taskdb.requeue-interval-ms", "50"],
-    );
+    db.reaper_every("50");
     // Ballast: 4 MB of queued tasks nobody will claim, which the operator deletes.
     let bst = db.stream("ballast", 1, 1.0, "ops");
     let ballast = db.job(&bst, "ops");

@@ -18,15 +18,6 @@ enum Pause {
 
 const PAUSE_MS: i64 = 2000;
 
-fn info_field(c: &mut Connection, section: &str, name: &str) -> String {
-    let info: String = q(c, &["INFO", section]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
 /// Waits until the server behind `probe` stops answering (it is inside DEBUG SLEEP).
 /// The probe is connected beforehand: connecting sends a command of its own.
 fn wait_asleep(mut probe: Connection) {
@@ -47,10 +38,7 @@ fn case(kind: Pause, aof: bool, with_replica: bool) {
     let mut primary = Server::with_args(&args);
     let replica = with_replica.then(|| Server::replica_of(&primary, &["--save", ""]));
     let mut db = Ns::new(&primary, "p");
-    let _: () = q(
-        &mut db.c,
-        &["CONFIG", "SET", "taskdb.requeue-interval-ms", "20"],
-    );
+    db.reaper_every("20");
     let st = db.stream("cpu", 1, 1.0, "u");
     // A one-second lease: it expires in the middle of the pause.
     let job: String = db.q("CREATE_JOB", &[&st, "{}", "3", "1", "u"]);

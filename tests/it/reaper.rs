@@ -8,10 +8,7 @@ fn the_timer_requeues_an_expired_task_without_any_requeue_call_and_the_replica_f
     let replica = Server::replica_of(&primary, &["--save", ""]);
     let mut rc = replica.conn();
     let mut db = Ns::new(&primary, "t");
-    let _: () = q(
-        &mut db.c,
-        &["CONFIG", "SET", "taskdb.requeue-interval-ms", "20"],
-    );
+    db.reaper_every("20");
     let st = db.stream("cpu", 1, 1.0, "u");
     let job: String = db.q("CREATE_JOB", &[&st, "{}", "3", "0", "u"]);
     db.claim("cpu").unwrap();
@@ -31,10 +28,7 @@ fn the_timer_requeues_an_expired_task_without_any_requeue_call_and_the_replica_f
 fn an_interval_of_zero_turns_the_reaper_off() {
     let s = Server::start();
     let mut db = Ns::new(&s, "t");
-    let _: () = q(
-        &mut db.c,
-        &["CONFIG", "SET", "taskdb.requeue-interval-ms", "0"],
-    );
+    db.reaper_every("0");
     let v: Vec<String> = q(&mut db.c, &["CONFIG", "GET", "taskdb.requeue-interval-ms"]);
     assert_eq!(v[1], "0");
     let st = db.stream("cpu", 1, 1.0, "u");
@@ -60,19 +54,9 @@ fn an_interval_of_zero_turns_the_reaper_off() {
 
 #[test]
 fn after_a_restart_the_reaper_finds_leases_it_never_saw() {
-    let first = Server::with_args(&[
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--save",
-        "",
-    ]);
+    let first = Server::with_args(&AOF_ALWAYS);
     let mut db = Ns::new(&first, "{tenant}x");
-    let _: () = q(
-        &mut db.c,
-        &["CONFIG", "SET", "taskdb.requeue-interval-ms", "0"],
-    );
+    db.reaper_every("0");
     let st = db.stream("cpu", 1, 1.0, "u");
     let job: String = db.q("CREATE_JOB", &[&st, "{}", "3", "0", "u"]);
     db.claim("cpu").unwrap();
@@ -82,10 +66,7 @@ fn after_a_restart_the_reaper_finds_leases_it_never_saw() {
     drop(first);
     let second = Server::in_dir(copy, &["--appendonly", "yes", "--save", ""]);
     let mut db = Ns::new(&second, "{tenant}x");
-    let _: () = q(
-        &mut db.c,
-        &["CONFIG", "SET", "taskdb.requeue-interval-ms", "20"],
-    );
+    db.reaper_every("20");
     wait_for(20, "the reaper to requeue the task", || {
         (db.task_field(&job, "init", "state").as_deref() == Some("ready")).then_some(())
     });
@@ -126,17 +107,11 @@ fn heartbeat_renews_the_lease_and_leaves_progress_alone() {
 fn a_changed_interval_rearms_the_timer_at_once() {
     let s = Server::start();
     let mut db = Ns::new(&s, "t");
-    let set = |db: &mut Ns, ms: &str| {
-        let _: () = q(
-            &mut db.c,
-            &["CONFIG", "SET", "taskdb.requeue-interval-ms", ms],
-        );
-    };
-    set(&mut db, "3600000");
+    db.reaper_every("3600000");
     // The interval stays at one hour for longer than the tick armed before it (the
     // scenario: an operator sets it "for a moment"), then goes back to 100 ms.
     std::thread::sleep(std::time::Duration::from_millis(1200));
-    set(&mut db, "100");
+    db.reaper_every("100");
     let st = db.stream("cpu", 1, 1.0, "u");
     let job: String = db.q("CREATE_JOB", &[&st, "{}", "3", "1", "u"]);
     db.claim("cpu").unwrap();

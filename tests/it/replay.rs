@@ -5,15 +5,6 @@
 
 use crate::common::*;
 
-const AOF: [&str; 6] = [
-    "--appendonly",
-    "yes",
-    "--appendfsync",
-    "always",
-    "--save",
-    "",
-];
-
 /// A JSON string of `n` bytes.
 fn big_json(n: usize) -> String {
     format!("\"{}\"", "x".repeat(n - 2))
@@ -86,7 +77,7 @@ fn snapshot(db: &mut Ns, jobs: &[String]) -> Vec<redis::Value> {
 }
 
 fn restart_from_aof_with_lower_limit(limit: &[&str]) {
-    let first = Server::with_args(&AOF);
+    let first = Server::with_args(&AOF_ALWAYS);
     let mut db = Ns::new(&first, "r");
     let jobs = oversized_workload(&mut db);
     let (want, before) = (digest(&mut db.c), snapshot(&mut db, &jobs));
@@ -94,7 +85,7 @@ fn restart_from_aof_with_lower_limit(limit: &[&str]) {
     copy_dir(first.dir.path(), copy.path());
     drop(db);
     drop(first);
-    let mut args: Vec<&str> = AOF.to_vec();
+    let mut args: Vec<&str> = AOF_ALWAYS.to_vec();
     args.extend_from_slice(limit);
     let second = Server::in_dir(copy, &args);
     let mut db = Ns::new(&second, "r");
@@ -178,7 +169,7 @@ fn resp(args: &[&str]) -> String {
 
 #[test]
 fn a_decision_that_cannot_apply_stops_the_aof_load_loudly() {
-    let first = Server::with_args(&AOF);
+    let first = Server::with_args(&AOF_ALWAYS);
     let mut db = Ns::new(&first, "r");
     let st = db.stream("cpu", 1, 1.0, "u");
     let job = db.job(&st, "u");
@@ -203,7 +194,7 @@ fn a_decision_that_cannot_apply_stops_the_aof_load_loudly() {
         "{}",
     ]));
     std::fs::write(&incr, aof).unwrap();
-    let log = Server::fails_to_start(&dir, &AOF);
+    let log = Server::fails_to_start(&dir, &AOF_ALWAYS);
     assert!(
         log.contains("TaskDB") && log.contains("no-such-task"),
         "the log says what could not be replayed: {log}"

@@ -5,25 +5,9 @@
 use crate::common::*;
 use crate::workload;
 
-fn info_field(c: &mut redis::Connection, section: &str, name: &str) -> String {
-    let info: String = q(c, &["INFO", section]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
 #[test]
 fn replica_aof_and_rdb_reproduce_the_primary() {
-    let primary = Server::with_args(&[
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--save",
-        "",
-    ]);
+    let primary = Server::with_args(&AOF_ALWAYS);
     let replica = Server::replica_of(&primary, &["--save", "", "--appendonly", "yes"]);
     let mut rc = replica.conn();
 
