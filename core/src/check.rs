@@ -1,0 +1,641 @@
+//! CHECK and REPAIR: recompute what is derived from task states and compare it with what
+//! is kept, a page of jobs at a time (bounded by a task budget), and the namespace-wide
+//! counts on the page that reaches the end.
+//!
+//! The operations keep all of it exact; what CHECK usually finds is data restored from
+//! elsewhere (a PostgreSQL TaskDB's stuck pending tasks: `stuck_pending`). REPAIR fixes a
+//! job by rebuilding its derived state from its task records through the same code that
+//! loads a stored namespace.
+
+use crate::error::uuid;
+use crate::ns::{Job, Namespace};
+use crate::state::{JobState, TaskState, STATES};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One disagreement: its kind and field/value pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// What kind (`stuck_pending`, `waiting_on`, `job_unresolved`, ...).
+    pub kind: &'static str,
+    /// Its fields.
+    pub fields: Vec<(&'static str, Vec<u8>)>,
+}
+
+fn v(kind: &'static str, fields: Vec<(&'static str, Vec<u8>)>) -> Violation {
+    Violation { kind, fields }
+}
+
+fn num(n: impl ToString) -> Vec<u8> {
+    n.to_string().into_bytes()
+}
+
+fn counts_text(c: &[i64; STATES]) -> Vec<u8> {
+    c.iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .into_bytes()
+}
+
+impl Namespace {
+    /// The violations in one job.
+    fn check_job(&self, j: &Job) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let jid = || uuid(j.id).into_bytes();
+        let mut parts: BTreeMap<u32, [i64; STATES]> = BTreeMap::new();
+        let mut unresolved = 0;
+        let mut any_failed = false;
+        let mut links = 0usize;
+        for idx in 0..j.tasks.len() as u32 {
+            let t = j.task(idx);
+            let state = j.state_of(idx);
+            parts.entry(t.stream()).or_insert([0; STATES])[state as usize] += 1;
+            unresolved += i64::from(state != TaskState::Done);
+            any_failed |= state == TaskState::Failed;
+            links += t.prereqs().len();
+            for p in t.prereqs() {
+                if !j.dependents(p).contains(&idx) {
+                    out.push(v(
+                        "dependent_link",
+                        vec![
+                            ("job_id", jid()),
+                            ("pre", j.task(p).id().to_vec()),
+                            ("post", t.id().to_vec()),
+                        ],
+                    ));
+                }
+            }
+            if j.find(t.id()) != Some(idx) {
+                out.push(v(
+                    "task_index",
+                    vec![("job_id", jid()), ("task_id", t.id().to_vec())],
+                ));
+            }
+            let ready = j
+                .parts
+                .iter()
+                .any(|p| p.stream == t.stream() && p.ready.contains(idx));
+            if ready != (state == TaskState::Ready) {
+                out.push(v(
+                    "queue",
+                    vec![
+                        ("job_id", jid()),
+                        ("task_id", t.id().to_vec()),
+                        ("state", state.as_str().as_bytes().to_vec()),
+                    ],
+                ));
+            }
+            let leased = j.running.contains_key(&idx);
+            if leased != (state == TaskState::Running) {
+                out.push(v(
+                    "lease",
+                    vec![("job_id", jid()), ("task_id", t.id().to_vec())],
+                ));
+            }
+            if state != TaskState::Pending {
+                continue;
+            }
+            let n = t.prereqs().len() as i64;
+            let done = t
+                .prereqs()
+                .filter(|&p| j.state_of(p) == TaskState::Done)
+                .count() as i64;
+            let actual = n - done;
+            let fields = vec![
+                ("job_id", jid()),
+                ("task_id", t.id().to_vec()),
+                ("waiting_on", num(t.waiting_on())),
+                ("prerequisites", num(n)),
+                ("done", num(done)),
+                ("should_be_ready", num(u8::from(actual == 0))),
+            ];
+            if actual == 0 {
+                out.push(v("stuck_pending", fields));
+            } else if actual != i64::from(t.waiting_on()) {
+                out.push(v("waiting_on", fields));
+            }
+        }
+        if links != j.edges.len() {
+            out.push(v(
+                "dependent_link",
+                vec![
+                    ("job_id", jid()),
+                    ("stored", num(j.edges.len())),
+                    ("expected", num(links)),
+                ],
+            ));
+        }
+        for (stream, c) in &parts {
+            let kept = j
+                .parts
+                .iter()
+                .find(|p| p.stream == *stream)
+                .map_or([0; STATES], |p| p.counts);
+            if kept != *c {
+                out.push(v(
+                    "job_counts",
+                    vec![
+                        ("job_id", jid()),
+                        ("stream_id", uuid(self.s.stream(*stream).id).into_bytes()),
+                        ("stored", counts_text(&kept)),
+                        ("expected", counts_text(c)),
+                    ],
+                ));
+            }
+        }
+        if unresolved != j.unresolved {
+            out.push(v(
+                "job_unresolved",
+                vec![
+                    ("job_id", jid()),
+                    ("stored", num(j.unresolved)),
+                    ("expected", num(unresolved)),
+                ],
+            ));
+        }
+        let expected = if j.failed() || any_failed {
+            JobState::Failed
+        } else if unresolved == 0 {
+            JobState::Done
+        } else {
+            JobState::Running
+        };
+        if expected != j.state {
+            out.push(v(
+                "job_state",
+                vec![
+                    ("job_id", jid()),
+                    ("stored", j.state.as_str().as_bytes().to_vec()),
+                    ("expected", expected.as_str().as_bytes().to_vec()),
+                ],
+            ));
+        }
+        out
+    }
+
+    /// The namespace-wide violations (counts over streams, worker types, jobs, users; the
+    /// schedules, queues and the lease index).
+    fn check_global(&self) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let slots = self.s.streams.len();
+        let mut stream_counts = vec![[0i64; STATES]; slots];
+        let mut queues: Vec<BTreeSet<u64>> = vec![BTreeSet::new(); slots];
+        let mut job_counts = [0i64; 3];
+        let mut running = vec![0i64; self.s.users.len()];
+        let mut done = BTreeSet::new();
+        let mut leases = BTreeSet::new();
+        for (seq, j) in &self.jobs {
+            job_counts[j.state as usize] += 1;
+            match j.state {
+                JobState::Running => running[j.user as usize] += 1,
+                JobState::Done => {
+                    done.insert(*seq);
+                }
+                JobState::Failed => {}
+            }
+            for p in &j.parts {
+                for (a, b) in stream_counts[p.stream as usize].iter_mut().zip(p.counts) {
+                    *a += b;
+                }
+                if !p.ready.is_empty() {
+                    queues[p.stream as usize].insert(j.queue_key());
+                }
+            }
+            for (&idx, &d) in &j.running {
+                leases.insert((d, *seq, idx));
+            }
+            if self.job_ids.get(&j.id) != Some(seq) {
+                out.push(v("job_registry", vec![("job_id", uuid(j.id).into_bytes())]));
+            }
+        }
+        if self.job_ids.len() != self.jobs.len() {
+            out.push(v(
+                "job_registry",
+                vec![
+                    ("stored", num(self.job_ids.len())),
+                    ("expected", num(self.jobs.len())),
+                ],
+            ));
+        }
+        let mut type_counts = vec![[0i64; STATES]; self.s.types.len()];
+        for (ix, s) in self.s.streams.iter().enumerate() {
+            let Some(s) = s else { continue };
+            let sid = || uuid(s.id).into_bytes();
+            if s.counts != stream_counts[ix] {
+                out.push(v(
+                    "stream_counts",
+                    vec![
+                        ("stream_id", sid()),
+                        ("stored", counts_text(&s.counts)),
+                        ("expected", counts_text(&stream_counts[ix])),
+                    ],
+                ));
+            }
+            if s.queue != queues[ix] {
+                out.push(v("queue", vec![("stream_id", sid())]));
+            }
+            for (a, b) in type_counts[s.worker_type as usize].iter_mut().zip(s.counts) {
+                *a += b;
+            }
+            let t = &self.s.type_data[s.worker_type as usize];
+            let listed = t.fair.iter().any(|k| k.stream == ix as u32);
+            let fair_ok = if s.ready() > 0 {
+                t.fair.contains(&s.fair_key_at(ix as u32))
+            } else {
+                !listed
+            };
+            let strict_ok = t.strict.contains(&s.strict_key_at(ix as u32)) == (s.ready() > 0);
+            if !fair_ok || !strict_ok {
+                out.push(v("schedule", vec![("stream_id", sid())]));
+            }
+        }
+        for (i, t) in self.s.type_data.iter().enumerate() {
+            if t.counts != type_counts[i] {
+                out.push(v(
+                    "worker_type_counts",
+                    vec![
+                        ("worker_type", self.s.types.name(i as u32).to_vec()),
+                        ("stored", counts_text(&t.counts)),
+                        ("expected", counts_text(&type_counts[i])),
+                    ],
+                ));
+            }
+        }
+        if leases != self.s.leases {
+            out.push(v(
+                "lease",
+                vec![
+                    ("stored", num(self.s.leases.len())),
+                    ("expected", num(leases.len())),
+                ],
+            ));
+        }
+        if job_counts != self.s.job_counts {
+            out.push(v(
+                "job_count",
+                vec![
+                    ("stored", counts_text3(&self.s.job_counts)),
+                    ("expected", counts_text3(&job_counts)),
+                ],
+            ));
+        }
+        for (u, n) in running.iter().enumerate() {
+            if self.s.user_running.get(u) != Some(n) {
+                out.push(v(
+                    "running_jobs",
+                    vec![("user_id", self.s.users.name(u as u32).to_vec())],
+                ));
+            }
+        }
+        if done != self.s.done_jobs {
+            out.push(v("done_jobs", vec![]));
+        }
+        out
+    }
+
+    /// Checks the jobs after sequence `after` until `budget` tasks were visited, and the
+    /// namespace-wide counts when the end is reached: the violations and the sequence to
+    /// continue from (`None`: done).
+    pub fn check(&self, after: Option<u64>, budget: usize) -> (Vec<Violation>, Option<u64>) {
+        let (seqs, next) = self.page(after, budget);
+        let mut out = Vec::new();
+        for seq in &seqs {
+            out.extend(self.check_job(&self.jobs[seq]));
+        }
+        if next.is_none() {
+            out.extend(self.check_global());
+        }
+        (out, next)
+    }
+
+    /// CHECK, repairing what it finds: a job with a violation has its pending tasks'
+    /// counts recomputed (a stuck one released) and its derived state rebuilt from its
+    /// task records; at the end the namespace-wide state is rebuilt if it disagrees.
+    pub fn repair(
+        &mut self,
+        after: Option<u64>,
+        budget: usize,
+        mono: u64,
+    ) -> (Vec<Violation>, Option<u64>) {
+        let (seqs, next) = self.page(after, budget);
+        let mut out = Vec::new();
+        for seq in seqs {
+            let found = self.check_job(&self.jobs[&seq]);
+            if !found.is_empty() {
+                self.rebuild_job(seq, mono);
+                out.extend(found);
+            }
+        }
+        if next.is_none() {
+            let found = self.check_global();
+            if !found.is_empty() {
+                self.rebuild_global();
+                out.extend(found);
+            }
+        }
+        (out, next)
+    }
+
+    /// The jobs of one page: from after `after` until `budget` tasks are covered.
+    fn page(&self, after: Option<u64>, budget: usize) -> (Vec<u64>, Option<u64>) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let lo = after.map_or(Unbounded, Excluded);
+        let mut seqs = Vec::new();
+        let mut used = 0usize;
+        let mut it = self.jobs.range((lo, Unbounded)).peekable();
+        while let Some((seq, j)) = it.next() {
+            seqs.push(*seq);
+            used += j.tasks.len().max(1);
+            if used >= budget {
+                return (seqs, it.peek().map(|_| *seq));
+            }
+        }
+        (seqs, None)
+    }
+
+    /// Rebuilds one job's derived state from its task records: pending tasks' waiting
+    /// counts from their prerequisites (releasing stuck ones), its job state, its
+    /// counts, ready sets, dependency links and leases (running tasks keep theirs).
+    fn rebuild_job(&mut self, seq: u64, mono: u64) {
+        let Some(mut j) = self.jobs.remove(&seq) else {
+            return;
+        };
+        let deadlines = j.running.clone();
+        self.s.detach(&mut j);
+        let failed = j.failed();
+        // Pending counts from the prerequisites, in creation order (a prerequisite comes
+        // before its dependent, so its state is final by then).
+        let mut stored: Vec<TaskState> = Vec::with_capacity(j.tasks.len());
+        let mut shown: Vec<TaskState> = Vec::with_capacity(j.tasks.len());
+        let mut waiting: Vec<u32> = Vec::with_capacity(j.tasks.len());
+        for idx in 0..j.tasks.len() as u32 {
+            let t = j.task(idx);
+            let mut s = t.state();
+            let mut w = t.waiting_on();
+            if s == TaskState::Pending && !failed {
+                w = t
+                    .prereqs()
+                    .filter(|&p| shown[p as usize] != TaskState::Done)
+                    .count() as u32;
+                if w == 0 {
+                    s = TaskState::Ready;
+                }
+            }
+            stored.push(s);
+            shown.push(s.effective(failed));
+            waiting.push(w);
+        }
+        let fresh = Job::new(j.id, j.seq, j.user, j.priority, j.created_at);
+        let old = std::mem::replace(&mut j, fresh);
+        j.first_started_at = old.first_started_at;
+        j.last_updated_at = old.last_updated_at;
+        j.error = old.error.clone();
+        j.reported = old.reported;
+        let any_failed = shown.contains(&TaskState::Failed);
+        let unresolved = shown.iter().filter(|s| **s != TaskState::Done).count();
+        j.state = if old.failed() || any_failed {
+            JobState::Failed
+        } else if unresolved == 0 {
+            JobState::Done
+        } else {
+            JobState::Running
+        };
+        self.s.job_counts[j.state as usize] += 1;
+        match j.state {
+            JobState::Running => self.s.user_running[j.user as usize] += 1,
+            JobState::Done => {
+                self.s.done_jobs.insert(seq);
+            }
+            JobState::Failed => {}
+        }
+        for (idx, mut rec) in old.tasks.iter().cloned().enumerate() {
+            let i = idx as u32;
+            rec.set_first_dependent(crate::record::NONE);
+            rec.set_waiting_on(waiting[idx]);
+            rec.set_state(stored[idx]);
+            let x = old.extras.get(&i).cloned();
+            let at = j.push_task(rec);
+            if let Some(x) = x {
+                j.extras.insert(at, x);
+            }
+            let keep = deadlines.get(&i).copied();
+            self.s.add_task(&mut j, at, mono);
+            if let Some(d) = keep {
+                // A lease that was running keeps its deadline.
+                if let Some(now) = j.running.get_mut(&at) {
+                    self.s.leases.remove(&(*now, seq, at));
+                    *now = d;
+                    self.s.leases.insert((d, seq, at));
+                }
+            }
+        }
+        self.jobs.insert(seq, j);
+        self.s.settle();
+    }
+
+    /// Rebuilds every namespace-wide count and index from the jobs' own state.
+    fn rebuild_global(&mut self) {
+        let sh = &mut self.s;
+        for s in sh.streams.iter_mut().flatten() {
+            s.counts = [0; STATES];
+            s.queue.clear();
+        }
+        for t in sh.type_data.iter_mut() {
+            t.counts = [0; STATES];
+            t.fair.clear();
+            t.strict.clear();
+        }
+        sh.job_counts = [0; 3];
+        sh.user_running.iter_mut().for_each(|n| *n = 0);
+        sh.done_jobs.clear();
+        sh.leases.clear();
+        sh.task_count = 0;
+        sh.task_bytes = 0;
+        for (seq, j) in &self.jobs {
+            sh.job_counts[j.state as usize] += 1;
+            match j.state {
+                JobState::Running => sh.user_running[j.user as usize] += 1,
+                JobState::Done => {
+                    sh.done_jobs.insert(*seq);
+                }
+                JobState::Failed => {}
+            }
+            for p in &j.parts {
+                if let Some(Some(s)) = sh.streams.get_mut(p.stream as usize) {
+                    for (a, b) in s.counts.iter_mut().zip(p.counts) {
+                        *a += b;
+                    }
+                    if !p.ready.is_empty() {
+                        s.queue.insert(j.queue_key());
+                    }
+                }
+            }
+            for (&idx, &d) in &j.running {
+                sh.leases.insert((d, *seq, idx));
+            }
+            sh.task_count += j.tasks.len();
+            sh.task_bytes += j.tasks.iter().map(|t| t.heap_bytes()).sum::<usize>();
+        }
+        for (ix, s) in sh.streams.iter().enumerate() {
+            let Some(s) = s else { continue };
+            let t = &mut sh.type_data[s.worker_type as usize];
+            for (a, b) in t.counts.iter_mut().zip(s.counts) {
+                *a += b;
+            }
+            if s.ready() > 0 {
+                t.fair.insert(s.fair_key_at(ix as u32));
+                t.strict.insert(s.strict_key_at(ix as u32));
+            }
+        }
+    }
+}
+
+fn counts_text3(c: &[i64; 3]) -> Vec<u8> {
+    c.iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NewJob, NewStream, NewTask, Policy, Priority, RestoredTask};
+
+    fn ns_with_dag() -> Namespace {
+        let mut ns = Namespace::new();
+        let s = NewStream {
+            worker_type: b"cpu",
+            reserved: 1,
+            be_mult: 1.0,
+            user: b"u",
+        };
+        ns.create_stream(1, &s, 0).unwrap();
+        let j = NewJob {
+            stream: 1,
+            def: b"{}",
+            max_retries: 1,
+            timeout_secs: 60,
+            user: b"u",
+            priority: Priority::Medium,
+        };
+        ns.create_job(9, &j, 0).unwrap();
+        let t = NewTask {
+            task_id: b"a",
+            stream: 1,
+            def: b"{}",
+            prereqs: &[b"init"],
+            max_retries: 1,
+            timeout_secs: 60,
+        };
+        ns.create_task(9, &t, 0).unwrap();
+        ns
+    }
+
+    #[test]
+    fn a_healthy_namespace_has_nothing_to_report() {
+        let mut ns = ns_with_dag();
+        ns.request(b"cpu", Policy::Fair, 0, 0, None).unwrap();
+        assert_eq!(ns.check(None, 10), (vec![], None));
+        assert_eq!(ns.repair(None, 10, 0), (vec![], None));
+    }
+
+    #[test]
+    fn a_stuck_pending_task_is_reported_and_released() {
+        let mut ns = ns_with_dag();
+        // A restored task that says it waits although its prerequisite is done.
+        ns.request(b"cpu", Policy::Fair, 0, 0, None).unwrap();
+        ns.done(9, b"init", b"{}", 1, None).unwrap();
+        let r = RestoredTask {
+            task: NewTask {
+                task_id: b"stuck",
+                stream: 1,
+                def: b"{}",
+                prereqs: &[b"init"],
+                max_retries: 1,
+                timeout_secs: 60,
+            },
+            state: TaskState::Pending,
+            created_at: 0,
+            waiting_on: Some(1),
+            progress: None,
+            retries: None,
+            started_at: None,
+            updated_at: None,
+            output: None,
+            error: None,
+            attempt: None,
+            worker: None,
+        };
+        assert!(ns.restore_task(9, &r, 0).unwrap());
+        let (found, next) = ns.check(None, 100);
+        assert_eq!(next, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, "stuck_pending");
+        let (fixed, _) = ns.repair(None, 100, 0);
+        assert_eq!(fixed, found);
+        assert_eq!(ns.check(None, 100).0, vec![]);
+        assert_eq!(ns.task(9, b"stuck").unwrap().state, TaskState::Ready);
+    }
+
+    #[test]
+    fn damaged_derived_state_is_found_and_rebuilt() {
+        let mut ns = ns_with_dag();
+        ns.request(b"cpu", Policy::Fair, 0, 5, None).unwrap();
+        let snapshot = |ns: &Namespace| {
+            let stats: Vec<(Vec<u8>, [i64; STATES])> = ns
+                .stats()
+                .into_iter()
+                .map(|(n, c)| (n.to_vec(), c))
+                .collect();
+            (stats, ns.job_counts(), ns.leases(9).len())
+        };
+        let healthy = snapshot(&ns);
+        // Damage a job's counts, a stream's counts and the lease index.
+        let j = ns.jobs.values_mut().next().unwrap();
+        j.parts[0].counts[0] += 3;
+        j.unresolved = 7;
+        ns.s.streams[0].as_mut().unwrap().counts[1] = 9;
+        ns.s.leases.clear();
+        let kinds: Vec<&str> = ns.check(None, 100).0.iter().map(|v| v.kind).collect();
+        for k in ["job_counts", "job_unresolved", "stream_counts", "lease"] {
+            assert!(kinds.contains(&k), "{k} not in {kinds:?}");
+        }
+        ns.repair(None, 100, 0);
+        assert_eq!(ns.check(None, 100).0, vec![]);
+        assert_eq!(snapshot(&ns), healthy);
+        assert_eq!(
+            ns.next_deadline(),
+            Some(60_005),
+            "the lease kept its deadline"
+        );
+    }
+
+    #[test]
+    fn pages_cover_every_job_once() {
+        let mut ns = ns_with_dag();
+        for id in 10..20u128 {
+            let j = NewJob {
+                stream: 1,
+                def: b"{}",
+                max_retries: 1,
+                timeout_secs: 60,
+                user: b"u",
+                priority: Priority::Medium,
+            };
+            ns.create_job(id, &j, 0).unwrap();
+        }
+        let (mut after, mut pages) = (None, 0);
+        loop {
+            let (found, next) = ns.check(after, 3);
+            assert!(found.is_empty());
+            pages += 1;
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert!(pages >= 4, "{pages}");
+    }
+}

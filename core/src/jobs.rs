@@ -1,0 +1,251 @@
+//! Jobs: creation, cancellation, deletion, clearing, and the per-job queries.
+
+use crate::error::{no_job, no_stream, shorten, uuid, Error, Result};
+use crate::ns::{Job, Namespace};
+use crate::state::{JobState, Priority};
+use crate::tasks::NewTask;
+
+/// The id of the task every job starts with.
+pub const INIT_TASK: &[u8] = b"init";
+
+/// The error a job cancelled without a reason gets.
+pub const CANCELLED: &[u8] = b"cancelled";
+
+/// A new job's fields: its `init` task's, its owner and its priority.
+#[derive(Debug, Clone, Copy)]
+pub struct NewJob<'a> {
+    /// The stream of its init task.
+    pub stream: u128,
+    /// The init task's definition.
+    pub def: &'a [u8],
+    /// The init task's retry limit.
+    pub max_retries: u32,
+    /// The init task's lease length.
+    pub timeout_secs: u32,
+    /// Owner.
+    pub user: &'a [u8],
+    /// Its priority (its tasks inherit it).
+    pub priority: Priority,
+}
+
+/// A job as TASKDB.JOB shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobView<'a> {
+    /// Its id.
+    pub id: u128,
+    /// Its state.
+    pub state: JobState,
+    /// The error it failed with.
+    pub error: Option<&'a [u8]>,
+    /// Owner.
+    pub user: &'a [u8],
+    /// Creation time, ms.
+    pub created_at: i64,
+    /// Its priority.
+    pub priority: Priority,
+    /// Its tasks.
+    pub tasks: usize,
+    /// Its tasks not done.
+    pub unresolved: i64,
+    /// The PostgreSQL TaskDB's `reported` flag, if restored with one.
+    pub reported: Option<bool>,
+}
+
+/// Which jobs a listing shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobFilter<'a> {
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+    /// Only jobs of this user.
+    pub user: Option<&'a [u8]>,
+}
+
+impl Namespace {
+    /// Creates job `id` (chosen by the caller) and its `init` task at `now`.
+    pub fn create_job(&mut self, id: u128, j: &NewJob, now: i64) -> Result<()> {
+        if self.job_ids.contains_key(&id) {
+            return Err(Error::Exists(format!("job '{}' already exists", uuid(id))));
+        }
+        if !self.has_stream(j.stream) {
+            return Err(no_stream(j.stream));
+        }
+        self.insert_job(id, JobState::Running, j.user, j.priority, now);
+        let init = NewTask {
+            task_id: INIT_TASK,
+            stream: j.stream,
+            def: j.def,
+            prereqs: &[],
+            max_retries: j.max_retries,
+            timeout_secs: j.timeout_secs,
+        };
+        self.create_task(id, &init, now)
+    }
+
+    /// Adds an empty job (validated by the caller).
+    pub(crate) fn insert_job(
+        &mut self,
+        id: u128,
+        state: JobState,
+        user: &[u8],
+        priority: Priority,
+        now: i64,
+    ) -> u64 {
+        let seq = self.s.next_seq();
+        let u = self.s.users.intern(user);
+        if u as usize == self.s.user_running.len() {
+            self.s.user_running.push(0);
+        }
+        let mut job = Job::new(id, seq, u, priority, now);
+        job.state = state;
+        self.s.job_counts[state as usize] += 1;
+        match state {
+            JobState::Running => self.s.user_running[u as usize] += 1,
+            JobState::Done => {
+                self.s.done_jobs.insert(seq);
+            }
+            JobState::Failed => {}
+        }
+        self.jobs.insert(seq, job);
+        self.job_ids.insert(id, seq);
+        seq
+    }
+
+    /// A job's state, if it belongs to `user`.
+    pub fn job_state(&self, id: u128, user: &[u8]) -> Result<JobState> {
+        match self.job(id) {
+            Some(j) if self.s.users.name(j.user) == user => Ok(j.state),
+            _ => Err(Error::NotFound(format!(
+                "job '{}' does not exist for user '{}'",
+                uuid(id),
+                shorten(user)
+            ))),
+        }
+    }
+
+    /// The number of a job's tasks not done.
+    pub fn job_unresolved(&self, id: u128) -> Result<i64> {
+        self.job(id).map(|j| j.unresolved).ok_or_else(|| no_job(id))
+    }
+
+    /// The number of a user's running jobs.
+    pub fn concurrent_jobs(&self, user: &[u8]) -> i64 {
+        self.s
+            .users
+            .find(user)
+            .map_or(0, |u| self.s.user_running[u as usize])
+    }
+
+    /// Seconds from the job's first task start to its last task update, `None` if no
+    /// task started.
+    pub fn job_time(&self, id: u128) -> Result<Option<f64>> {
+        let j = self.job(id).ok_or_else(|| no_job(id))?;
+        if j.first_started_at == 0 {
+            return Ok(None);
+        }
+        let end = j.last_updated_at.max(j.first_started_at);
+        Ok(Some((end - j.first_started_at) as f64 / 1000.0))
+    }
+
+    /// The error a job failed with; `NOTFOUND` if it has not failed.
+    pub fn job_failure(&self, id: u128) -> Result<&[u8]> {
+        let j = self.job(id).ok_or_else(|| no_job(id))?;
+        match (j.state, j.error.as_deref()) {
+            (JobState::Failed, Some(e)) => Ok(e),
+            _ => Err(Error::NotFound(format!(
+                "job '{}' has not failed",
+                uuid(id)
+            ))),
+        }
+    }
+
+    /// A job as TASKDB.JOB shows it.
+    pub fn job_view(&self, id: u128) -> Option<JobView<'_>> {
+        let j = self.job(id)?;
+        Some(JobView {
+            id,
+            state: j.state,
+            error: if j.failed() { j.error.as_deref() } else { None },
+            user: self.s.users.name(j.user),
+            created_at: j.created_at,
+            priority: j.priority,
+            tasks: j.tasks.len(),
+            unresolved: j.unresolved,
+            reported: j.reported,
+        })
+    }
+
+    /// Stops a running job on purpose: failed with `reason`, its ready and pending tasks
+    /// cancelled; true if it was running.
+    pub fn cancel_job(&mut self, id: u128, reason: &[u8]) -> Result<bool> {
+        let seq = self.job_seq(id).ok_or_else(|| no_job(id))?;
+        let j = self.jobs.get_mut(&seq).expect("indexed");
+        if j.state != JobState::Running {
+            return Ok(false);
+        }
+        self.s.set_job_state(j, JobState::Failed, Some(reason));
+        self.s.settle();
+        Ok(true)
+    }
+
+    /// Removes a job, its tasks and every index entry of them; the removed job (the
+    /// caller may drop it elsewhere: a big job is freed off the main thread), or `None`
+    /// if there is no such job. O(its streams and running tasks), not O(its tasks).
+    pub fn delete_job(&mut self, id: u128) -> Option<Job> {
+        let seq = self.job_ids.remove(&id)?;
+        let mut j = self.jobs.remove(&seq)?;
+        self.s.detach(&mut j);
+        self.s.settle();
+        Some(j)
+    }
+
+    /// Deletes up to `count` done jobs, oldest first: the removed jobs, and whether done
+    /// jobs remain.
+    pub fn clear_completed(&mut self, count: usize) -> (Vec<Job>, bool) {
+        let seqs: Vec<u64> = self.s.done_jobs.iter().take(count).copied().collect();
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            let id = self.jobs[&seq].id;
+            if let Some(j) = self.delete_job(id) {
+                out.push(j);
+            }
+        }
+        let more = !self.s.done_jobs.is_empty();
+        (out, more)
+    }
+
+    /// Up to `count` jobs examined after sequence `after` in creation order: the ids of
+    /// those `filter` keeps, and the sequence to continue from (`None`: the end).
+    pub fn jobs_page(
+        &self,
+        after: Option<u64>,
+        count: usize,
+        filter: &JobFilter,
+    ) -> (Vec<u128>, Option<u64>) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let user = match filter.user {
+            Some(u) => match self.s.users.find(u) {
+                Some(u) => Some(u),
+                None => return (Vec::new(), None),
+            },
+            None => None,
+        };
+        let lo = after.map_or(Unbounded, Excluded);
+        let mut it = self.jobs.range((lo, Unbounded));
+        let mut ids = Vec::new();
+        let mut last = None;
+        for (seq, j) in it.by_ref().take(count) {
+            last = Some(*seq);
+            if filter.state.is_some_and(|s| s != j.state) || user.is_some_and(|u| u != j.user) {
+                continue;
+            }
+            ids.push(j.id);
+        }
+        let more = it.next().is_some();
+        (ids, if more { last } else { None })
+    }
+
+    /// Every job id, in creation order (for tools; linear).
+    pub fn job_ids(&self) -> impl Iterator<Item = u128> + '_ {
+        self.jobs.values().map(|j| j.id)
+    }
+}

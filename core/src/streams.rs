@@ -1,0 +1,204 @@
+//! Streams: a user's share of one worker type (reserved workers, best-effort multiplier).
+
+use crate::error::{uuid, Error, Result};
+use crate::ns::{Namespace, Stream, WorkerType};
+use crate::state::TaskState;
+use std::collections::BTreeSet;
+
+/// A new stream's fields.
+#[derive(Debug, Clone, Copy)]
+pub struct NewStream<'a> {
+    /// The worker type that runs its tasks.
+    pub worker_type: &'a [u8],
+    /// Reserved workers (0 to `i32::MAX`).
+    pub reserved: i64,
+    /// Best-effort multiplier (finite, > 0).
+    pub be_mult: f64,
+    /// Its owner.
+    pub user: &'a [u8],
+}
+
+/// A stream as queries show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamView<'a> {
+    /// Its id.
+    pub id: u128,
+    /// Its worker type.
+    pub worker_type: &'a [u8],
+    /// Reserved workers.
+    pub reserved: i64,
+    /// Best-effort multiplier.
+    pub be_mult: f64,
+    /// Its owner.
+    pub user: &'a [u8],
+    /// Creation time, ms.
+    pub created_at: i64,
+    /// Its tasks per state.
+    pub counts: [i64; crate::state::STATES],
+    /// Its priority now (infinite when nothing is ready).
+    pub priority: f64,
+}
+
+impl Namespace {
+    /// Creates a stream with id `id` (chosen by the caller) at `now`.
+    pub fn create_stream(&mut self, id: u128, s: &NewStream, now: i64) -> Result<()> {
+        if self.s.stream_ids.contains_key(&id) {
+            return Err(Error::Exists(format!(
+                "stream '{}' already exists",
+                uuid(id)
+            )));
+        }
+        let seq = self.s.next_seq();
+        let wt = self.s.types.intern(s.worker_type);
+        if wt as usize == self.s.type_data.len() {
+            self.s.type_data.push(WorkerType::default());
+        }
+        let user = self.s.users.intern(s.user);
+        if user as usize == self.s.user_running.len() {
+            self.s.user_running.push(0);
+        }
+        let stream = Box::new(Stream {
+            id,
+            seq,
+            worker_type: wt,
+            user,
+            reserved: s.reserved,
+            be_mult: s.be_mult,
+            created_at: now,
+            counts: [0; crate::state::STATES],
+            queue: BTreeSet::new(),
+        });
+        let ix = match self.s.free_streams.pop() {
+            Some(ix) => {
+                self.s.streams[ix as usize] = Some(stream);
+                ix
+            }
+            None => {
+                self.s.streams.push(Some(stream));
+                (self.s.streams.len() - 1) as u32
+            }
+        };
+        self.s.stream_ids.insert(id, ix);
+        self.s.user_streams.entry((user, wt)).or_insert(ix);
+        self.s.type_data[wt as usize].streams += 1;
+        Ok(())
+    }
+
+    /// The user's stream of that worker type (the first one created), if any.
+    pub fn stream_of_user(&self, user: &[u8], worker_type: &[u8]) -> Option<u128> {
+        let (u, wt) = (self.s.users.find(user)?, self.s.types.find(worker_type)?);
+        let ix = *self.s.user_streams.get(&(u, wt))?;
+        Some(self.s.stream(ix).id)
+    }
+
+    /// A stream as queries show it.
+    pub fn stream(&self, id: u128) -> Option<StreamView<'_>> {
+        let ix = self.s.stream_ix(id)?;
+        Some(self.stream_view(ix))
+    }
+
+    pub(crate) fn stream_view(&self, ix: u32) -> StreamView<'_> {
+        let s = self.s.stream(ix);
+        StreamView {
+            id: s.id,
+            worker_type: self.s.types.name(s.worker_type),
+            reserved: s.reserved,
+            be_mult: s.be_mult,
+            user: self.s.users.name(s.user),
+            created_at: s.created_at,
+            counts: s.counts,
+            priority: s.priority(),
+        }
+    }
+
+    /// Whether a stream exists.
+    pub fn has_stream(&self, id: u128) -> bool {
+        self.s.stream_ids.contains_key(&id)
+    }
+
+    /// Up to `count` stream ids after `after` (in id order), and whether more follow.
+    pub fn streams_page(&self, after: Option<u128>, count: usize) -> (Vec<u128>, bool) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let lo = after.map_or(Unbounded, Excluded);
+        let mut it = self.s.stream_ids.range((lo, Unbounded)).map(|(id, _)| *id);
+        let page: Vec<u128> = it.by_ref().take(count).collect();
+        (page, it.next().is_some())
+    }
+
+    /// Every stream id (for tools; linear).
+    pub fn stream_ids(&self) -> impl Iterator<Item = u128> + '_ {
+        self.s.stream_ids.keys().copied()
+    }
+
+    /// Per worker type (by name), its tasks per state, in name order.
+    pub fn stats(&self) -> Vec<(&[u8], [i64; crate::state::STATES])> {
+        let mut v: Vec<(&[u8], [i64; crate::state::STATES])> = self
+            .s
+            .types
+            .iter()
+            .zip(&self.s.type_data)
+            .filter(|(_, t)| t.streams > 0)
+            .map(|(name, t)| (name, t.counts))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
+    /// A worker type's streams with ready work in the order REQUEST_WORK serves them (at
+    /// most `count`): the seed's `ZRANGE streams_by_priority:<type> WITHSCORES`.
+    pub fn schedule(
+        &self,
+        worker_type: &[u8],
+        policy: crate::state::Policy,
+        count: usize,
+    ) -> Vec<StreamView<'_>> {
+        let Some(wt) = self.s.types.find(worker_type) else {
+            return Vec::new();
+        };
+        let t = &self.s.type_data[wt as usize];
+        let ixs: Vec<u32> = match policy {
+            crate::state::Policy::Fair => t.fair.iter().take(count).map(|k| k.stream).collect(),
+            crate::state::Policy::Strict => t.strict.iter().take(count).map(|k| k.stream).collect(),
+        };
+        ixs.into_iter().map(|ix| self.stream_view(ix)).collect()
+    }
+
+    /// Deletes a stream that holds no task (of any state); false if it holds some.
+    pub fn delete_stream(&mut self, id: u128) -> Result<bool> {
+        let Some(ix) = self.s.stream_ix(id) else {
+            return Err(crate::error::no_stream(id));
+        };
+        let s = self.s.stream(ix);
+        if s.counts.iter().any(|&n| n != 0) {
+            return Ok(false);
+        }
+        let (user, wt) = (s.user, s.worker_type);
+        self.s.streams[ix as usize] = None;
+        self.s.free_streams.push(ix);
+        self.s.type_data[wt as usize].streams -= 1;
+        self.s.stream_ids.remove(&id);
+        if self.s.user_streams.get(&(user, wt)) == Some(&ix) {
+            self.s.user_streams.remove(&(user, wt));
+            // The user's next-oldest stream of that type takes its place.
+            if let Some((i, _)) = self
+                .s
+                .streams
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
+                .filter(|(_, s)| s.user == user && s.worker_type == wt)
+                .min_by_key(|(_, s)| s.seq)
+            {
+                self.s.user_streams.insert((user, wt), i as u32);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The number of a stream's ready tasks (0 if none or no such stream).
+    pub fn ready_on(&self, id: u128) -> i64 {
+        self.s
+            .stream_ix(id)
+            .map_or(0, |ix| self.s.stream(ix).counts[TaskState::Ready as usize])
+    }
+}

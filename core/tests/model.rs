@@ -1,0 +1,162 @@
+//! The reference model (`support/model.rs`) against the core itself: no server, so it
+//! runs many more sequences than the module's model test in the same time.
+//! `PROPTEST_CASES=200000 cargo test -p taskdb-core --test model` soaks longer.
+
+mod support;
+
+use proptest::prelude::*;
+use support::model::{op, run, Target};
+use taskdb_core::*;
+
+/// The core as a target: ids are handed out in order, times advance by a millisecond a
+/// command.
+#[derive(Default)]
+struct Core {
+    ns: Namespace,
+    next_id: u128,
+    now: i64,
+}
+
+fn id(s: &str) -> u128 {
+    u128::from_str_radix(&s.replace('-', ""), 16).expect("an id this target made")
+}
+
+impl Core {
+    fn fresh(&mut self) -> u128 {
+        self.next_id += 1;
+        self.next_id
+    }
+    fn tick(&mut self) -> i64 {
+        self.now += 1;
+        self.now
+    }
+}
+
+impl Target for Core {
+    fn create_stream(&mut self, wt: &str, reserved: i64, mult: f64, user: &str) -> String {
+        let i = self.fresh();
+        let s = NewStream {
+            worker_type: wt.as_bytes(),
+            reserved,
+            be_mult: mult,
+            user: user.as_bytes(),
+        };
+        let now = self.tick();
+        self.ns.create_stream(i, &s, now).unwrap();
+        error::uuid(i)
+    }
+    fn create_job(&mut self, stream: &str, max_retries: i64, user: &str) -> String {
+        let i = self.fresh();
+        let j = NewJob {
+            stream: id(stream),
+            def: b"{}",
+            max_retries: max_retries as u32,
+            timeout_secs: 600,
+            user: user.as_bytes(),
+            priority: Priority::Medium,
+        };
+        let now = self.tick();
+        self.ns.create_job(i, &j, now).unwrap();
+        error::uuid(i)
+    }
+    fn create_task(
+        &mut self,
+        job: &str,
+        task: &str,
+        stream: &str,
+        prereqs: &[String],
+    ) -> std::result::Result<(), String> {
+        let pre: Vec<&[u8]> = prereqs.iter().map(|p| p.as_bytes()).collect();
+        let t = NewTask {
+            task_id: task.as_bytes(),
+            stream: id(stream),
+            def: b"{}",
+            prereqs: &pre,
+            max_retries: 1,
+            timeout_secs: 600,
+        };
+        let now = self.tick();
+        self.ns
+            .create_task(id(job), &t, now)
+            .map_err(|e| e.to_string())
+    }
+    fn claim(&mut self, wt: &str) -> Option<(String, String)> {
+        let now = self.tick();
+        let c = self
+            .ns
+            .request(wt.as_bytes(), Policy::Fair, now, now as u64, None)
+            .unwrap()?;
+        let task = String::from_utf8(self.ns.task_id_at(c.seq, c.idx).to_vec()).unwrap();
+        Some((error::uuid(c.job), task))
+    }
+    fn done(&mut self, job: &str, task: &str) -> bool {
+        let now = self.tick();
+        self.ns
+            .done(id(job), task.as_bytes(), b"{}", now, None)
+            .unwrap()
+    }
+    fn failed(&mut self, job: &str, task: &str) -> bool {
+        let now = self.tick();
+        self.ns
+            .failed(id(job), task.as_bytes(), b"boom", now, None)
+            .unwrap()
+    }
+    fn retry(&mut self, job: &str, task: &str) -> bool {
+        let now = self.tick();
+        self.ns.retry(id(job), task.as_bytes(), now, None).unwrap() == Retried::Requeued
+    }
+    fn cancel(&mut self, job: &str) -> bool {
+        self.ns.cancel_job(id(job), jobs::CANCELLED).unwrap()
+    }
+    fn delete(&mut self, job: &str) -> bool {
+        self.ns.delete_job(id(job)).is_some()
+    }
+    fn clear(&mut self) -> usize {
+        self.ns.clear_completed(usize::MAX).0.len()
+    }
+    fn job(&mut self, job: &str) -> (String, Option<String>) {
+        let v = self.ns.job_view(id(job)).unwrap();
+        let e = v.error.map(|e| String::from_utf8(e.to_vec()).unwrap());
+        (v.state.as_str().to_string(), e)
+    }
+    fn task(&mut self, job: &str, task: &str) -> (String, i64, i64) {
+        let v = self.ns.task(id(job), task.as_bytes()).unwrap();
+        (
+            v.state.as_str().to_string(),
+            i64::from(v.waiting_on),
+            i64::from(v.retries),
+        )
+    }
+    fn stream(&mut self, stream: &str) -> (i64, i64) {
+        let c = self.ns.stream(id(stream)).unwrap().counts;
+        (c[TaskState::Ready as usize], c[TaskState::Running as usize])
+    }
+    fn check(&mut self) -> Vec<String> {
+        let (found, next) = self.ns.check(None, usize::MAX);
+        assert_eq!(next, None);
+        let mut out: Vec<String> = found.iter().map(|v| format!("{v:?}")).collect();
+        // A stored copy of the namespace behaves the same: round-trip it and compare.
+        let mut back = Namespace::from_header(&self.ns.encode_header()).unwrap();
+        for j in self.ns.jobs_in_order() {
+            let jid = back.load_job_head(&self.ns.encode_job_head(j)).unwrap();
+            back.load_tasks(jid, &self.ns.encode_tasks(j, 0, usize::MAX), 0)
+                .unwrap();
+        }
+        if back.check(None, usize::MAX).0 != vec![] {
+            out.push("the reloaded copy has violations".into());
+        }
+        if back.stats() != self.ns.stats() || back.job_counts() != self.ns.job_counts() {
+            out.push("the reloaded copy counts differently".into());
+        }
+        out
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_core_behaves_like_the_model(ops in proptest::collection::vec(op(), 1..60)) {
+        run(&ops, &mut Core::default())?;
+    }
+}
