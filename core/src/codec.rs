@@ -25,29 +25,37 @@ pub const TASK_BATCH: usize = 4096;
 pub struct Writer(pub Vec<u8>);
 
 impl Writer {
-    fn u8(&mut self, v: u8) {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
-    fn u32(&mut self, v: u32) {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn u32(&mut self, v: u32) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn u64(&mut self, v: u64) {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn i64(&mut self, v: i64) {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn i64(&mut self, v: i64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn u128(&mut self, v: u128) {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn u128(&mut self, v: u128) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn f64(&mut self, v: f64) {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn f64(&mut self, v: f64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn bytes(&mut self, b: &[u8]) {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn bytes(&mut self, b: &[u8]) {
         self.u32(b.len() as u32);
         self.0.extend_from_slice(b);
     }
-    fn opt(&mut self, b: Option<&[u8]>) {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn opt(&mut self, b: Option<&[u8]>) {
         match b {
             Some(b) => {
                 self.u8(1);
@@ -71,7 +79,8 @@ impl<'a> Reader<'a> {
     pub fn new(b: &'a [u8]) -> Reader<'a> {
         Reader(b)
     }
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if self.0.len() < n {
             return Err(corrupt("cut short"));
         }
@@ -79,41 +88,51 @@ impl<'a> Reader<'a> {
         self.0 = b;
         Ok(a)
     }
-    fn arr<const N: usize>(&mut self) -> Result<[u8; N]> {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn arr<const N: usize>(&mut self) -> Result<[u8; N]> {
         let mut a = [0u8; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
     }
-    fn u8(&mut self) -> Result<u8> {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
-    fn u32(&mut self) -> Result<u32> {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_le_bytes(self.arr()?))
     }
-    fn u64(&mut self) -> Result<u64> {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn u64(&mut self) -> Result<u64> {
         Ok(u64::from_le_bytes(self.arr()?))
     }
-    fn i64(&mut self) -> Result<i64> {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn i64(&mut self) -> Result<i64> {
         Ok(i64::from_le_bytes(self.arr()?))
     }
-    fn u128(&mut self) -> Result<u128> {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn u128(&mut self) -> Result<u128> {
         Ok(u128::from_le_bytes(self.arr()?))
     }
-    fn f64(&mut self) -> Result<f64> {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn f64(&mut self) -> Result<f64> {
         Ok(f64::from_le_bytes(self.arr()?))
     }
-    fn bytes(&mut self) -> Result<&'a [u8]> {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn bytes(&mut self) -> Result<&'a [u8]> {
         let n = self.u32()? as usize;
         self.take(n)
     }
-    fn opt(&mut self) -> Result<Option<&'a [u8]>> {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn opt(&mut self) -> Result<Option<&'a [u8]>> {
         match self.u8()? {
             0 => Ok(None),
             1 => self.bytes().map(Some),
             _ => Err(corrupt("bad optional")),
         }
     }
-    fn end(&self) -> Result<()> {
+    /// Appends or reads a value (see the module comment for the forms).
+    pub fn end(&self) -> Result<()> {
         if self.0.is_empty() {
             Ok(())
         } else {

@@ -16,6 +16,7 @@ pub mod bits;
 pub mod check;
 pub mod chunked;
 pub mod codec;
+pub mod decision;
 pub mod error;
 pub mod inspect;
 pub mod jobs;
@@ -30,6 +31,7 @@ pub mod tasks;
 pub mod work;
 
 pub use check::Violation;
+pub use decision::Decision;
 pub use error::{Error, Result};
 pub use inspect::LeaseView;
 pub use jobs::{JobFilter, JobView, NewJob, INIT_TASK};

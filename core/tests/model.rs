@@ -9,10 +9,12 @@ use support::model::{op, run, Target};
 use taskdb_core::*;
 
 /// The core as a target: ids are handed out in order, times advance by a millisecond a
-/// command.
+/// command. Every change is also packed as a decision and replayed on a shadow copy (what
+/// a replica does); the two must end equal.
 #[derive(Default)]
 struct Core {
     ns: Namespace,
+    shadow: Namespace,
     next_id: u128,
     now: i64,
 }
@@ -30,6 +32,23 @@ impl Core {
         self.now += 1;
         self.now
     }
+    /// Replays what the primary decided at `now` on the shadow copy, through the packed
+    /// form.
+    fn replicate(&mut self, d: Decision, now: i64) {
+        let packed = d.encode(now);
+        let (back, at) = Decision::decode(&packed).unwrap();
+        self.shadow.replay(&back, at, at as u64).unwrap();
+    }
+}
+
+/// Every stored byte of a namespace.
+fn stored(ns: &Namespace) -> Vec<Vec<u8>> {
+    let mut out = vec![ns.encode_header()];
+    for j in ns.jobs_in_order() {
+        out.push(ns.encode_job_head(j));
+        out.push(ns.encode_tasks(j, 0, usize::MAX));
+    }
+    out
 }
 
 impl Target for Core {
@@ -43,6 +62,16 @@ impl Target for Core {
         };
         let now = self.tick();
         self.ns.create_stream(i, &s, now).unwrap();
+        self.replicate(
+            Decision::CreateStream {
+                id: i,
+                worker_type: wt.as_bytes(),
+                reserved,
+                be_mult: mult,
+                user: user.as_bytes(),
+            },
+            now,
+        );
         error::uuid(i)
     }
     fn create_job(&mut self, stream: &str, max_retries: i64, user: &str) -> String {
@@ -57,6 +86,18 @@ impl Target for Core {
         };
         let now = self.tick();
         self.ns.create_job(i, &j, now).unwrap();
+        self.replicate(
+            Decision::CreateJob {
+                id: i,
+                stream: j.stream,
+                def: j.def,
+                max_retries: j.max_retries,
+                timeout_secs: j.timeout_secs,
+                user: j.user,
+                priority: j.priority,
+            },
+            now,
+        );
         error::uuid(i)
     }
     fn create_task(
@@ -78,7 +119,20 @@ impl Target for Core {
         let now = self.tick();
         self.ns
             .create_task(id(job), &t, now)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        self.replicate(
+            Decision::CreateTask {
+                job: id(job),
+                task: t.task_id,
+                stream: t.stream,
+                def: t.def,
+                prereqs: pre.clone(),
+                max_retries: t.max_retries,
+                timeout_secs: t.timeout_secs,
+            },
+            now,
+        );
+        Ok(())
     }
     fn claim(&mut self, wt: &str) -> Option<(String, String)> {
         let now = self.tick();
@@ -87,32 +141,85 @@ impl Target for Core {
             .request(wt.as_bytes(), Policy::Fair, now, now as u64, None)
             .unwrap()?;
         let task = String::from_utf8(self.ns.task_id_at(c.seq, c.idx).to_vec()).unwrap();
+        self.replicate(Decision::Claims(vec![(c.job, task.as_bytes(), None)]), now);
         Some((error::uuid(c.job), task))
     }
     fn done(&mut self, job: &str, task: &str) -> bool {
         let now = self.tick();
-        self.ns
+        let changed = self
+            .ns
             .done(id(job), task.as_bytes(), b"{}", now, None)
-            .unwrap()
+            .unwrap();
+        if changed {
+            let d = Decision::Done {
+                job: id(job),
+                task: task.as_bytes(),
+                output: b"{}",
+                attempt: None,
+            };
+            self.replicate(d, now);
+        }
+        changed
     }
     fn failed(&mut self, job: &str, task: &str) -> bool {
         let now = self.tick();
-        self.ns
+        let changed = self
+            .ns
             .failed(id(job), task.as_bytes(), b"boom", now, None)
-            .unwrap()
+            .unwrap();
+        if changed {
+            let d = Decision::Failed {
+                job: id(job),
+                task: task.as_bytes(),
+                error: b"boom",
+                attempt: None,
+            };
+            self.replicate(d, now);
+        }
+        changed
     }
     fn retry(&mut self, job: &str, task: &str) -> bool {
         let now = self.tick();
-        self.ns.retry(id(job), task.as_bytes(), now, None).unwrap() == Retried::Requeued
+        let r = self.ns.retry(id(job), task.as_bytes(), now, None).unwrap();
+        if r != Retried::NotRunning {
+            let d = Decision::Retries {
+                tasks: vec![(id(job), task.as_bytes())],
+                attempt: None,
+            };
+            self.replicate(d, now);
+        }
+        r == Retried::Requeued
     }
     fn cancel(&mut self, job: &str) -> bool {
-        self.ns.cancel_job(id(job), jobs::CANCELLED).unwrap()
+        let stopped = self.ns.cancel_job(id(job), jobs::CANCELLED).unwrap();
+        if stopped {
+            let d = Decision::Cancel {
+                job: id(job),
+                reason: jobs::CANCELLED,
+            };
+            self.replicate(d, self.now);
+        }
+        stopped
     }
     fn delete(&mut self, job: &str) -> bool {
-        self.ns.delete_job(id(job)).is_some()
+        let gone = self.ns.delete_job(id(job)).is_some();
+        if gone {
+            self.replicate(Decision::DeleteJobs(vec![id(job)]), self.now);
+        }
+        gone
     }
     fn clear(&mut self) -> usize {
-        self.ns.clear_completed(usize::MAX).0.len()
+        let gone: Vec<u128> = self
+            .ns
+            .clear_completed(usize::MAX)
+            .0
+            .iter()
+            .map(|j| j.id)
+            .collect();
+        if !gone.is_empty() {
+            self.replicate(Decision::DeleteJobs(gone.clone()), self.now);
+        }
+        gone.len()
     }
     fn job(&mut self, job: &str) -> (String, Option<String>) {
         let v = self.ns.job_view(id(job)).unwrap();
@@ -147,6 +254,9 @@ impl Target for Core {
         }
         if back.stats() != self.ns.stats() || back.job_counts() != self.ns.job_counts() {
             out.push("the reloaded copy counts differently".into());
+        }
+        if stored(&self.shadow) != stored(&self.ns) {
+            out.push("the replica (decisions replayed) differs from the primary".into());
         }
         out
     }
