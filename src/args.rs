@@ -1,14 +1,16 @@
 //! Argument parsing and validation, in one place, so every command rejects bad input the
 //! same way and before its first write.
 //!
-//! The size limits (`taskdb.max-*`) guard client input on the primary only: a decision the
-//! primary accepted is replayed on replicas and from the AOF whatever their own limits
-//! ([`Args::replay`], [`Args::for_context`]), so a node with lower limits never skips it.
+//! The size limits (`taskdb.max-*`) guard client input: replicas and AOF loading replay
+//! the primary's packed decisions (`TASKDB.APPLY`), which are never parsed here, so a node
+//! with lower limits applies everything its primary accepted.
 
 use crate::error::{Error, Result};
-use crate::keys::Keys;
-use redis_module::{Context, ContextFlags, RedisString};
+use redis_module::RedisString;
 use uuid::Uuid;
+
+/// The longest namespace (key name) accepted, in bytes.
+pub const MAX_NAMESPACE_LEN: usize = 256;
 
 use crate::config::{limit, MAX_NAME_BYTES, MAX_PAYLOAD_BYTES, MAX_PREREQUISITES};
 
@@ -33,7 +35,7 @@ impl Limits {
         }
     }
 
-    /// No limits: replaying what a primary accepted.
+    /// No limits (looking up what exists).
     pub fn none() -> Limits {
         Limits {
             name: usize::MAX,
@@ -49,7 +51,6 @@ pub struct Args<'a> {
     pos: usize,
     usage: &'static str,
     limits: Limits,
-    replay: bool,
 }
 
 impl<'a> Args<'a> {
@@ -61,63 +62,16 @@ impl<'a> Args<'a> {
         min: usize,
         max: usize,
     ) -> Result<Self> {
-        Args::with_limits(args, usage, min, max, false)
-    }
-
-    /// A decision replayed from the primary (`TASKDB.APPLY`): no size limits.
-    pub fn replay(
-        args: &'a [RedisString],
-        usage: &'static str,
-        min: usize,
-        max: usize,
-    ) -> Result<Self> {
-        Args::with_limits(args, usage, min, max, true)
-    }
-
-    /// The arguments of a command that is replicated as sent: limits for a client's call,
-    /// none when it comes from the primary or the AOF.
-    pub fn for_context(
-        ctx: &Context,
-        args: &'a [RedisString],
-        usage: &'static str,
-        min: usize,
-        max: usize,
-    ) -> Result<Self> {
-        let replay = ctx
-            .get_flags()
-            .intersects(ContextFlags::REPLICATED | ContextFlags::LOADING);
-        Args::with_limits(args, usage, min, max, replay)
-    }
-
-    fn with_limits(
-        args: &'a [RedisString],
-        usage: &'static str,
-        min: usize,
-        max: usize,
-        replay: bool,
-    ) -> Result<Self> {
         let n = args.len().saturating_sub(1);
         if n < min || n > max {
             return Err(Error::Arity(usage));
         }
-        let limits = if replay {
-            Limits::none()
-        } else {
-            Limits::configured()
-        };
         Ok(Args {
             args,
             pos: 1,
             usage,
-            limits,
-            replay,
+            limits: Limits::configured(),
         })
-    }
-
-    /// Whether these arguments replay a decision of the primary: what it accepted is not
-    /// validated again.
-    pub fn replaying(&self) -> bool {
-        self.replay
     }
 
     /// Whether arguments remain.
@@ -140,10 +94,35 @@ impl<'a> Args<'a> {
         Ok(())
     }
 
-    /// The namespace (always the first argument): its bytes and its key schema.
-    pub fn ns(&mut self) -> Result<(&'a [u8], Keys)> {
-        let ns = self.bytes()?;
-        Ok((ns, Keys::new(ns)?))
+    /// The namespace (always the first argument): the key that holds it.
+    pub fn ns(&mut self) -> Result<&'a RedisString> {
+        let ns = self.args.get(self.pos).ok_or(Error::Arity(self.usage))?;
+        self.pos += 1;
+        let b = ns.as_slice();
+        if b.is_empty() {
+            return Err(Error::invalid("ns", b, "must not be empty"));
+        }
+        if b.len() > MAX_NAMESPACE_LEN {
+            return Err(Error::invalid(
+                "ns",
+                b,
+                format!("must be at most {MAX_NAMESPACE_LEN} bytes"),
+            ));
+        }
+        Ok(ns)
+    }
+
+    /// A UUID, as the number TaskDB keeps it as.
+    pub fn id(&mut self, arg: &'static str) -> Result<u128> {
+        uuid_num(arg, self.bytes()?)
+    }
+
+    /// An optional `COUNT n` (1 to `max`), `default` when absent.
+    pub fn count(&mut self, default: usize, max: usize) -> Result<usize> {
+        if self.keyword("COUNT") {
+            return Ok(self.int("COUNT", 1, max as i64)? as usize);
+        }
+        Ok(default)
     }
 
     /// A new id or name, to be stored: non-empty, at most `taskdb.max-name-bytes`.
@@ -153,13 +132,8 @@ impl<'a> Args<'a> {
 
     /// An id or name that looks up what exists: non-empty. No size limit: a limit guards
     /// what gets stored, and an entity stored under a higher limit must stay reachable.
-    pub fn id(&mut self, arg: &'static str) -> Result<&'a [u8]> {
+    pub fn lookup(&mut self, arg: &'static str) -> Result<&'a [u8]> {
         name(arg, self.bytes()?, &Limits::none())
-    }
-
-    /// A UUID, returned in canonical lowercase hyphenated form.
-    pub fn uuid(&mut self, arg: &'static str) -> Result<String> {
-        uuid(arg, self.bytes()?)
     }
 
     /// A payload (an error text) of at most `taskdb.max-payload-bytes`.
@@ -167,13 +141,9 @@ impl<'a> Args<'a> {
         payload(arg, self.bytes()?, &self.limits)
     }
 
-    /// A valid JSON document, returned as given (a replayed one is not parsed again).
+    /// A valid JSON document, returned as given.
     pub fn json(&mut self, arg: &'static str) -> Result<&'a [u8]> {
-        let v = self.bytes()?;
-        if self.replaying() {
-            return Ok(v);
-        }
-        json(arg, v, &self.limits)
+        json(arg, self.bytes()?, &self.limits)
     }
 
     /// A prerequisite list (see [`prerequisites`]) of task `task_id`.
@@ -220,12 +190,12 @@ pub fn name<'b>(arg: &'static str, v: &'b [u8], limits: &Limits) -> Result<&'b [
     Ok(v)
 }
 
-/// Validates a UUID and returns its canonical form.
-pub fn uuid(arg: &'static str, v: &[u8]) -> Result<String> {
+/// Validates a UUID and returns it as a number.
+pub fn uuid_num(arg: &'static str, v: &[u8]) -> Result<u128> {
     std::str::from_utf8(v)
         .ok()
         .and_then(|s| Uuid::parse_str(s).ok())
-        .map(|u| u.hyphenated().to_string())
+        .map(|u| u.as_u128())
         .ok_or_else(|| Error::invalid(arg, v, "must be a UUID"))
 }
 
@@ -353,9 +323,9 @@ mod tests {
 
     #[test]
     fn uuids_are_canonical() {
-        let u = uuid("job_id", b"123E4567-E89B-12D3-A456-426614174000").unwrap();
-        assert_eq!(u, "123e4567-e89b-12d3-a456-426614174000");
-        assert!(uuid("job_id", b"nope").is_err());
+        let u = uuid_num("job_id", b"123E4567-E89B-12D3-A456-426614174000").unwrap();
+        assert_eq!(u, 0x123e4567_e89b_12d3_a456_426614174000);
+        assert!(uuid_num("job_id", b"nope").is_err());
     }
 
     #[test]

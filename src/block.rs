@@ -1,22 +1,23 @@
 //! The FFI edge of blocking: parking a REQUEST_WORK client inside Redis until work of its
 //! worker type becomes ready, the way BLPOP parks on a list.
 //!
-//! A client blocks on its worker type's schedule key (`P schedule:<worker_type>`). Every
-//! time a stream of that type gains ready work, [`signal`] marks that key ready; Redis then
-//! calls [`on_ready`] for the clients blocked on it, first blocked first served, and each
-//! retries its claim: one that gets a task is answered and unblocked, one that finds
-//! nothing (another waiter took it) keeps waiting. On timeout the client gets nil. A client
-//! that disconnects while waiting has claimed nothing, so nothing is lost.
+//! A client blocks on the namespace key. Every time a command gives a worker type more
+//! ready work while workers wait, the key is signalled ready (`namespace::changed`); Redis
+//! then calls [`on_ready`] for the clients blocked on it, first blocked first served, and
+//! each retries its claim: one that gets a task is answered and unblocked, one that finds
+//! nothing (another waiter took it, or it waits for another worker type) keeps waiting. On
+//! timeout the client gets nil. A client that disconnects while waiting has claimed
+//! nothing, so nothing is lost. (Redis 7.0 serves module clients only on keys that exist,
+//! so they wait on the namespace itself rather than on a key per worker type.)
 
 use crate::store::api;
 use redis_module::{raw, Context, RedisString, RedisValue};
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// Parks the running client on `key` for `timeout_ms` (0: forever); whenever the key is
-/// signalled, `work::serve_blocked` retries the client's own command.
-pub fn wait_on(ctx: &Context, key: &[u8], worker_type: &[u8], timeout_ms: i64) {
-    let name = RedisString::create_from_slice(ctx.ctx, key);
+/// Parks the running client on the namespace key `name` for `timeout_ms` (0: forever);
+/// whenever the key is signalled, `work::serve_blocked` retries the client's own command.
+pub fn wait_on(ctx: &Context, name: &RedisString, worker_type: &[u8], timeout_ms: i64) {
     let mut keys = [name.inner];
     crate::info::blocked(worker_type, 1);
     let privdata = Box::into_raw(Box::new(worker_type.to_vec()));
@@ -37,11 +38,9 @@ pub fn wait_on(ctx: &Context, key: &[u8], worker_type: &[u8], timeout_ms: i64) {
     };
 }
 
-/// Wakes the clients blocked on `key` (after this command): work became ready there.
-pub fn signal(ctx: &Context, key: &[u8]) {
-    let name = RedisString::create_from_slice(ctx.ctx, key);
-    // SAFETY: ctx is the running command's and the key a live string.
-    unsafe { api(raw::RedisModule_SignalKeyAsReady)(ctx.ctx, name.inner) };
+/// Whether any worker waits in REQUEST_WORK BLOCK (signalling is free otherwise).
+pub fn any_waiting() -> bool {
+    crate::info::any_blocked()
 }
 
 extern "C" fn on_ready(

@@ -1,9 +1,10 @@
 //! Module configuration (`CONFIG GET/SET taskdb.*`, `loadmodule` arguments, redis.conf).
 
-use crate::model::Policy;
+use redis_module::configuration::ConfigurationContext;
 use redis_module::enum_configuration;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Mutex;
+use taskdb_core::Policy;
 
 enum_configuration! {
     /// `taskdb.scheduling`: how REQUEST_WORK picks among streams with ready work.
@@ -48,4 +49,33 @@ pub static MAX_PREREQUISITES: AtomicI64 = AtomicI64::new(10_000);
 /// Reads a size limit.
 pub fn limit(l: &AtomicI64) -> usize {
     l.load(Ordering::Relaxed).max(0) as usize
+}
+
+/// `taskdb.event-channel`: a pub/sub channel that receives every state change as
+/// `<ns> <job_id> <task_id> <state>` (or `<ns> <job_id> - job_<state>`); empty: off.
+pub static EVENT_CHANNEL: Mutex<String> = Mutex::new(String::new());
+
+static EVENT_CHANNEL_ON: AtomicBool = AtomicBool::new(false);
+
+/// Keeps the cheap "is the channel on" flag in step with `taskdb.event-channel`.
+pub fn on_event_channel_changed<T>(_: &ConfigurationContext, _: &str, _: &'static T) {
+    let on = EVENT_CHANNEL.lock().map(|c| !c.is_empty()).unwrap_or(false);
+    EVENT_CHANNEL_ON.store(on, Ordering::Relaxed);
+}
+
+/// The channel that wants every change, if one is set.
+pub fn event_channel() -> Option<String> {
+    if !EVENT_CHANNEL_ON.load(Ordering::Relaxed) {
+        return None;
+    }
+    EVENT_CHANNEL
+        .lock()
+        .ok()
+        .map(|c| c.clone())
+        .filter(|c| !c.is_empty())
+}
+
+/// Whether a channel wants every change (a flag: no lock on the hot path).
+pub fn events_wanted() -> bool {
+    EVENT_CHANNEL_ON.load(Ordering::Relaxed)
 }

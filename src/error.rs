@@ -1,90 +1,54 @@
-//! The one error type of TaskDB, and the only place where error replies are worded.
-//!
-//! Every reply starts with a code so clients can match on it: `ERR` (bad arguments or a
-//! request that cannot apply), `NOTFOUND` (no such stream, job, task or output), `EXISTS`
-//! (an id already taken) and `WRONGTYPE` (a key under the namespace holds another type).
-//! (`OOM` comes from Redis itself, for the commands flagged deny-oom.)
-//! The messages are frozen by a table test (`tests/errors.rs`).
+//! The module's error type: the core's errors plus what only the command layer knows
+//! (arity, a key of another type). Every reply starts with a code (`ERR`, `NOTFOUND`,
+//! `EXISTS`, `WRONGTYPE`; `OOM`, `READONLY` and `NOPERM` come from Redis itself). The
+//! messages are frozen by a table test (`tests/it/errors.rs`).
 
 use redis_module::RedisError;
 use std::fmt;
+
+pub use taskdb_core::error::{escape, shorten};
 
 /// A rejected or failed TaskDB command. Rejections happen before the first write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// Wrong number of arguments; carries the command's syntax line.
     Arity(&'static str),
-    /// An argument failed validation.
-    Invalid {
-        /// The argument's name as in the command reference.
-        arg: &'static str,
-        /// The value received, shortened for the reply.
-        value: String,
-        /// What is wrong with it.
-        why: String,
-    },
-    /// A stream, job, task or value does not exist.
-    NotFound(String),
-    /// An id that must be new is already taken.
-    Exists(String),
-    /// A key of the namespace holds a value of another type.
+    /// The namespace key holds a value of another type.
     WrongType(String),
-    /// The request is valid but cannot apply in the current state.
-    Refused(String),
-    /// Stored data that cannot be read back (the keyspace was edited by hand).
-    Corrupt(String),
+    /// What the core refused or could not find.
+    Core(taskdb_core::Error),
 }
 
-/// The result type of TaskDB's internals.
+/// The result type of the module.
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// An invalid argument, with its value shown (shortened to stay readable).
     pub fn invalid(arg: &'static str, value: &[u8], why: impl Into<String>) -> Error {
-        Error::Invalid {
-            arg,
-            value: shorten(value),
-            why: why.into(),
-        }
+        Error::Core(taskdb_core::Error::invalid(arg, value, why))
+    }
+
+    /// A request that is valid but cannot apply (`ERR …`).
+    pub fn refused(why: impl Into<String>) -> Error {
+        Error::Core(taskdb_core::Error::Refused(why.into()))
     }
 }
 
-/// Shows a user value in an error reply: printable ASCII as is, any other byte as `\xNN`
-/// (Redis mangles other bytes in error replies), at most 64 bytes of the value.
-pub fn shorten(value: &[u8]) -> String {
-    let mut out = escape(&value[..value.len().min(64)]);
-    if value.len() > 64 {
-        out.push_str("...");
+impl From<taskdb_core::Error> for Error {
+    fn from(e: taskdb_core::Error) -> Error {
+        Error::Core(e)
     }
-    out
-}
-
-/// Shows bytes (a key name) in an error reply: printable ASCII as is, others as `\xNN`.
-pub fn escape(value: &[u8]) -> String {
-    let mut out = String::with_capacity(value.len());
-    for &b in value {
-        if (0x20..0x7f).contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Arity(usage) => write!(f, "ERR wrong number of arguments: usage {usage}"),
-            Error::Invalid { arg, value, why } => write!(f, "ERR invalid {arg} '{value}': {why}"),
-            Error::NotFound(what) => write!(f, "NOTFOUND {what}"),
-            Error::Exists(what) => write!(f, "EXISTS {what}"),
             Error::WrongType(key) => write!(
                 f,
                 "WRONGTYPE key '{key}' holds a value of the wrong type for TaskDB"
             ),
-            Error::Refused(why) => write!(f, "ERR {why}"),
-            Error::Corrupt(what) => write!(f, "ERR corrupt TaskDB data: {what}"),
+            Error::Core(e) => e.fmt(f),
         }
     }
 }
@@ -104,11 +68,11 @@ mod tests {
         let all = [
             Error::Arity("TASKDB.X ns"),
             Error::invalid("be_mult", b"0", "must be a finite number > 0"),
-            Error::NotFound("job 'x'".into()),
-            Error::Exists("task 'x'".into()),
+            Error::Core(taskdb_core::Error::NotFound("job 'x'".into())),
+            Error::Core(taskdb_core::Error::Exists("task 'x'".into())),
             Error::WrongType("k".into()),
-            Error::Refused("no".into()),
-            Error::Corrupt("c".into()),
+            Error::refused("no"),
+            Error::Core(taskdb_core::Error::Corrupt("c".into())),
         ];
         for e in all {
             let s = e.to_string();
@@ -118,22 +82,9 @@ mod tests {
                 "{s}"
             );
         }
-    }
-
-    #[test]
-    fn invalid_names_the_argument() {
-        let e = Error::invalid("be_mult", b"0", "must be a finite number > 0");
         assert_eq!(
-            e.to_string(),
+            Error::invalid("be_mult", b"0", "must be a finite number > 0").to_string(),
             "ERR invalid be_mult '0': must be a finite number > 0"
         );
-    }
-
-    #[test]
-    fn long_values_are_shortened() {
-        let long = vec![b'a'; 200];
-        assert_eq!(shorten(&long).len(), 67);
-        assert_eq!(shorten(b"a\nb"), "a\\x0ab");
-        assert_eq!(shorten("ü".as_bytes()), "\\xc3\\xbc");
     }
 }

@@ -2,27 +2,31 @@
 //!
 //! Users own streams (one per worker type, with reserved workers and a best-effort
 //! multiplier), submit jobs that grow into DAGs of tasks, and workers claim and report
-//! tasks. Every operation is one atomic `TASKDB.*` command over plain Redis keys (see
-//! `keys.rs`); every command validates all its arguments before its first write.
+//! tasks. A namespace is one key holding a `taskdb-ns` value (`datatype.rs`); the
+//! scheduler itself is the pure `taskdb-core` crate. Every command parses and validates
+//! its arguments, calls the core, replicates what was decided and replies.
 //!
-//! Layout: `args` (parsing), `error` (replies), `keys` (schema), `store` (the FFI edge),
-//! `model` (pure rules), `db` (shared transitions), one file per command family
-//! (`streams`, `jobs`, `tasks`, `work`, `maintenance`), `replicate` and `apply`
-//! (replication of decisions), `config`.
+//! Layout: `args` (parsing), `error` (replies), `reply` (reply shapes), `store` (the FFI
+//! edge), `datatype` (the type's callbacks), `namespace` (a command's key and the
+//! epilogue after a change), `registry` (where namespaces are), one file per command
+//! family (`streams`, `jobs`, `tasks`, `work`, `maintenance`, `inspect`, `restore`),
+//! `replicate` and `apply` (replication of decisions), and one per background duty or
+//! operator view (`block`, `reaper`, `info`), `config`, `alloc`.
 
+pub mod alloc;
 pub mod apply;
 pub mod args;
 pub mod block;
 pub mod config;
-pub mod db;
+pub mod datatype;
 pub mod error;
 pub mod info;
+pub mod inspect;
 pub mod jobs;
-pub mod keys;
-pub mod leases;
 pub mod maintenance;
-pub mod model;
+pub mod namespace;
 pub mod reaper;
+pub mod registry;
 pub mod replicate;
 pub mod reply;
 pub mod restore;
@@ -31,6 +35,7 @@ pub mod streams;
 pub mod tasks;
 pub mod work;
 
+use datatype::TYPE as TASKDB_TYPE;
 use redis_module::configuration::ConfigurationFlags;
 use redis_module::{redis_module, Context, RedisResult, RedisString, Status};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -53,7 +58,7 @@ fn guard(ctx: &Context, args: &[RedisString], f: Handler) -> RedisResult {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             ctx.log_warning(&format!("TaskDB internal error: {msg}"));
-            Err(error::Error::Refused(format!(
+            Err(error::Error::refused(format!(
                 "internal error: {msg}; run TASKDB.CHECK to verify the namespace"
             ))
             .into())
@@ -101,9 +106,12 @@ commands! {
     cmd_get_or_create_stream => streams::get_or_create_stream,
     cmd_get_stream => streams::get_stream,
     cmd_stream => streams::stream,
-    cmd_streams => streams::streams,
-    cmd_jobs => jobs::jobs,
-    cmd_job_tasks => jobs::job_tasks,
+    cmd_streams => inspect::streams,
+    cmd_jobs => inspect::jobs,
+    cmd_job_tasks => inspect::job_tasks,
+    cmd_schedule => inspect::schedule,
+    cmd_queue => inspect::queue,
+    cmd_leases => inspect::leases,
     cmd_create_job => jobs::create_job,
     cmd_job_state => jobs::job_state,
     cmd_job_unresolved => jobs::job_unresolved,
@@ -135,18 +143,19 @@ commands! {
 
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     store::init_detached(ctx);
+    store::no_implicit_signal(ctx);
+    store::subscribe(ctx, store::ServerEvent::FlushDb, registry::on_flush);
+    store::subscribe(ctx, store::ServerEvent::SwapDb, registry::on_swap);
     reaper::start(ctx);
     info::init(ctx);
     ctx.log_notice("TaskDB loaded");
     Status::Ok
 }
 
-// Rust's transient per-command allocations use the system allocator: through RM_Alloc
-// each one also pays Redis' memory accounting (jemalloc's usable-size lookup), about 8% of a
-// command. The module keeps no data of its own in Rust memory (everything lives in Redis
-// keys), so used_memory stays exact for the data.
-type Alloc = std::alloc::System;
-const ALLOC: Alloc = std::alloc::System;
+// Every allocation goes through Redis' allocator (once loaded), so a namespace's memory
+// shows in used_memory and counts against maxmemory.
+type Alloc = alloc::Alloc;
+const ALLOC: Alloc = alloc::Alloc;
 
 // Commands carry ACL categories where the server can set them (Redis 7.2+), so `+@read`
 // works there; on 7.0 list the commands (README, "Access control").
@@ -164,7 +173,7 @@ redis_module! {
     name: "taskdb",
     version: 1,
     allocator: (Alloc, ALLOC),
-    data_types: [],
+    data_types: [TASKDB_TYPE],
     init: init,
     commands: [
         ["TASKDB.CREATE_STREAM", cmd_create_stream, WF, 1, 1, 1, "", "write"],
@@ -174,6 +183,9 @@ redis_module! {
         ["TASKDB.STREAMS", cmd_streams, R, 1, 1, 1, "", "read"],
         ["TASKDB.JOBS", cmd_jobs, R, 1, 1, 1, "", "read"],
         ["TASKDB.JOB_TASKS", cmd_job_tasks, R, 1, 1, 1, "", "read"],
+        ["TASKDB.SCHEDULE", cmd_schedule, R, 1, 1, 1, "", "read"],
+        ["TASKDB.QUEUE", cmd_queue, R, 1, 1, 1, "", "read"],
+        ["TASKDB.LEASES", cmd_leases, R, 1, 1, 1, "", "read"],
         ["TASKDB.CREATE_JOB", cmd_create_job, WF, 1, 1, 1, "", "write"],
         ["TASKDB.JOB_STATE", cmd_job_state, RF, 1, 1, 1, "", "read"],
         ["TASKDB.JOB_UNRESOLVED", cmd_job_unresolved, RF, 1, 1, 1, "", "read"],
@@ -202,6 +214,9 @@ redis_module! {
         ["TASKDB.STATS", cmd_stats, R, 1, 1, 1, "", "read"],
         ["TASKDB.APPLY", cmd_apply, W, 1, 1, 1, "", "write"],
     ],
+    event_handlers: [
+        [@GENERIC: registry::on_key_event],
+    ],
     configurations: [
         i64: [
             ["requeue-interval-ms", &config::REQUEUE_INTERVAL_MS, 1000, 0, 3_600_000, ConfigurationFlags::DEFAULT, Some(Box::new(reaper::on_interval_changed))],
@@ -209,7 +224,9 @@ redis_module! {
             ["max-payload-bytes", &config::MAX_PAYLOAD_BYTES, 16 << 20, 1, 512 << 20, ConfigurationFlags::MEMORY, None],
             ["max-prerequisites", &config::MAX_PREREQUISITES, 10_000, 0, 10_000_000, ConfigurationFlags::DEFAULT, None],
         ],
-        string: [],
+        string: [
+            ["event-channel", &config::EVENT_CHANNEL, "", ConfigurationFlags::DEFAULT, Some(Box::new(config::on_event_channel_changed))],
+        ],
         bool: [],
         enum: [
             ["scheduling", &config::SCHEDULING, config::Scheduling::fair, ConfigurationFlags::DEFAULT, None],

@@ -1,30 +1,116 @@
-//! Reply shapes shared by the query commands.
+//! Reply shapes shared by the commands: ids, field/value arrays of streams, jobs and tasks,
+//! and doubles written as Redis writes them.
 
-use crate::store::Key;
 use redis_module::RedisValue;
+use taskdb_core::{JobView, StreamView, TaskView};
 
-/// A hash's listed fields as field/value pairs; a missing field takes its value from
-/// `defaults`, else nil.
-pub fn fields(k: &Key, names: &[&str], defaults: &[(&str, &str)]) -> RedisValue {
-    let mut out = Vec::with_capacity(names.len() * 2);
-    for n in names {
-        out.push(RedisValue::BulkString((*n).to_string()));
-        let default = defaults.iter().find(|(f, _)| f == n).map(|(_, v)| *v);
-        out.push(match (k.hget(n.as_bytes()), default) {
-            (Some(v), _) => RedisValue::StringBuffer(v.to_vec()),
-            (None, Some(d)) => RedisValue::BulkString(d.to_string()),
-            (None, None) => RedisValue::Null,
-        });
+/// A UUID as a bulk string.
+pub fn uuid(id: u128) -> RedisValue {
+    RedisValue::BulkString(taskdb_core::error::uuid(id))
+}
+
+/// Bytes as a bulk string.
+pub fn bytes(b: &[u8]) -> RedisValue {
+    RedisValue::StringBuffer(b.to_vec())
+}
+
+/// Formats a double as Redis does for replies: `inf`, `-inf`, or the shortest exact form.
+pub fn format_double(x: f64) -> String {
+    if x == f64::INFINITY {
+        "inf".into()
+    } else if x == f64::NEG_INFINITY {
+        "-inf".into()
+    } else {
+        format!("{x}")
+    }
+}
+
+/// Field/value pairs: a name and its value (`None`: nil).
+pub fn fields(items: Vec<(&'static str, Option<Vec<u8>>)>) -> RedisValue {
+    let mut out = Vec::with_capacity(items.len() * 2);
+    for (f, v) in items {
+        out.push(RedisValue::SimpleStringStatic(f));
+        out.push(v.map_or(RedisValue::Null, RedisValue::StringBuffer));
     }
     RedisValue::Array(out)
 }
 
-/// A list of field/value pairs of text.
-pub fn pairs(items: Vec<(String, Vec<u8>)>) -> RedisValue {
-    let mut out = Vec::with_capacity(items.len() * 2);
+fn num(n: impl ToString) -> Option<Vec<u8>> {
+    Some(n.to_string().into_bytes())
+}
+
+/// TASKDB.STREAM's reply.
+pub fn stream(s: &StreamView) -> RedisValue {
+    use taskdb_core::TaskState;
+    fields(vec![
+        ("worker_type", Some(s.worker_type.to_vec())),
+        ("reserved", num(s.reserved)),
+        ("be_mult", Some(format_double(s.be_mult).into_bytes())),
+        ("user_id", Some(s.user.to_vec())),
+        ("ready", num(s.counts[TaskState::Ready as usize])),
+        ("running", num(s.counts[TaskState::Running as usize])),
+        ("priority", Some(format_double(s.priority).into_bytes())),
+    ])
+}
+
+/// TASKDB.TASK's reply: every field in a fixed order, nil where unset.
+pub fn task(t: &TaskView) -> RedisValue {
+    let opt = |v: Option<&[u8]>| v.map(<[u8]>::to_vec);
+    fields(vec![
+        ("state", Some(t.state.as_str().as_bytes().to_vec())),
+        (
+            "stream_id",
+            Some(taskdb_core::error::uuid(t.stream).into_bytes()),
+        ),
+        ("task_def", Some(t.def.to_vec())),
+        (
+            "prerequisites",
+            Some(taskdb_core::tasks::json_list(t.prereqs.iter().copied())),
+        ),
+        ("waiting_on", num(t.waiting_on)),
+        ("progress", Some(format_double(t.progress).into_bytes())),
+        ("retries", num(t.retries)),
+        ("max_retries", num(t.max_retries)),
+        ("timeout_secs", num(t.timeout_secs)),
+        ("output", opt(t.output)),
+        ("error", opt(t.error)),
+        ("created_at", num(t.created_at)),
+        ("started_at", t.started_at.and_then(num)),
+        ("updated_at", t.updated_at.and_then(num)),
+        ("attempt", num(t.attempt)),
+        ("worker_id", opt(t.worker)),
+    ])
+}
+
+/// TASKDB.JOB's reply.
+pub fn job(j: &JobView) -> RedisValue {
+    fields(vec![
+        ("state", Some(j.state.as_str().as_bytes().to_vec())),
+        ("error", j.error.map(<[u8]>::to_vec)),
+        ("user_id", Some(j.user.to_vec())),
+        ("created_at", num(j.created_at)),
+        ("priority", Some(j.priority.as_str().as_bytes().to_vec())),
+        (
+            "reported",
+            j.reported.map(|r| {
+                if r {
+                    b"true".to_vec()
+                } else {
+                    b"false".to_vec()
+                }
+            }),
+        ),
+    ])
+}
+
+/// A list of field/value pairs of text (CHECK's violations).
+pub fn pairs(kind: &str, items: &[(&'static str, Vec<u8>)]) -> RedisValue {
+    let mut out = Vec::with_capacity(items.len() * 2 + 2);
+    out.push(RedisValue::BulkString("kind".into()));
+    out.push(RedisValue::BulkString(kind.into()));
     for (f, v) in items {
-        out.push(RedisValue::BulkString(f));
-        out.push(RedisValue::StringBuffer(v));
+        out.push(RedisValue::BulkString((*f).into()));
+        out.push(RedisValue::StringBuffer(v.clone()));
     }
     RedisValue::Array(out)
 }

@@ -3,39 +3,33 @@
 //!
 //! A migration copies streams, jobs and tasks with their ids, states, counters, times,
 //! retries, outputs and errors, so that work in flight continues: a restored ready task is
-//! queued, a running one keeps its lease, a pending one is released by its prerequisites.
-//! Each command replies 1 when it wrote, 0 when the entity already exists (so a migration
-//! can be re-run without duplicates), and validates everything before writing. Restore a
-//! job's tasks in creation order: that order is the order they are served in.
+//! queued, a running one leased (a full lease from the restore), a pending one released by
+//! its prerequisites. Each command replies 1 when it wrote, 0 when the entity already
+//! exists (so a migration can be re-run without duplicates), and validates everything
+//! before writing. Restore a job's tasks in creation order: that order is the order they
+//! are served in.
 
 use crate::args::Args;
-use crate::db::{Db, Job, Task};
 use crate::error::{Error, Result};
-use crate::keys::field;
-use crate::model::{JobState, Priority, TaskState};
+use crate::namespace::{changed, open_write, prepare, write, write_or_create};
 use crate::replicate;
-use crate::store::{now_ms, Field, Kind, Val};
-use crate::streams::{self, NewStream};
-use crate::tasks::{self, NewTask};
+use crate::store::{mono_ms, now_ms};
+use crate::streams::{self, Parsed as NewStream};
 use redis_module::{Context, RedisString, RedisValue};
+use taskdb_core::decision::RestoredFields;
+use taskdb_core::error::no_job;
+use taskdb_core::{Decision, JobState, NewTask, RestoredJob, RestoredTask, TaskState};
 
 /// `TASKDB.RESTORE_STREAM ns stream_id worker_type reserved be_mult user_id` -> 1 or 0
 pub fn restore_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     const USAGE: &str = "TASKDB.RESTORE_STREAM ns stream_id worker_type reserved be_mult user_id";
     let mut a = Args::new(args, USAGE, 6, 6)?;
-    let (ns, keys) = a.ns()?;
-    let id = a.uuid("stream_id")?;
+    let name = a.ns()?;
+    let id = a.id("stream_id")?;
     let s = NewStream::parse(&mut a)?;
-    let db = Db::new(ctx, keys);
-    if db.open(db.keys.stream(&id), false, Kind::Hash)?.exists() {
-        return Ok(RedisValue::Integer(0));
-    }
-    let now = now_ms();
-    streams::insert(&db, &id, &s, now)?;
-    let mut all: Vec<&[u8]> = vec![id.as_bytes()];
-    all.extend_from_slice(&s.to_args());
-    replicate::decision(ctx, ns, now, "CREATE_STREAM", &all);
-    Ok(RedisValue::Integer(1))
+    Ok(RedisValue::Integer(i64::from(streams::restore(
+        ctx, name, id, &s,
+    )?)))
 }
 
 /// `TASKDB.RESTORE_JOB ns job_id state user_id created_at_ms [ERROR error]
@@ -44,13 +38,13 @@ pub fn restore_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue>
 pub fn restore_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     const USAGE: &str =
         "TASKDB.RESTORE_JOB ns job_id state user_id created_at_ms [ERROR error] [REPORTED true|false]";
-    let mut a = Args::for_context(ctx, args, USAGE, 5, 9)?;
-    let (_, keys) = a.ns()?;
-    let id = a.uuid("job_id")?;
+    let mut a = Args::new(args, USAGE, 5, 9)?;
+    let name = a.ns()?;
+    let id = a.id("job_id")?;
     let raw_state = a.bytes()?;
     let state = JobState::parse(raw_state)
         .ok_or_else(|| Error::invalid("state", raw_state, "must be running, done or failed"))?;
-    let user_id = a.name("user_id")?;
+    let user = a.name("user_id")?;
     let created_at = a.int("created_at_ms", 0, i64::MAX)?;
     let (mut error, mut reported) = (None, None);
     while a.has_more() {
@@ -59,10 +53,11 @@ pub fn restore_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
             error = Some(a.payload("error")?);
         } else if w.eq_ignore_ascii_case(b"REPORTED") && reported.is_none() {
             let v = a.bytes()?;
-            if v != b"true" && v != b"false" {
-                return Err(Error::invalid("REPORTED", v, "must be true or false"));
-            }
-            reported = Some(v);
+            reported = Some(match v {
+                b"true" => true,
+                b"false" => false,
+                _ => return Err(Error::invalid("REPORTED", v, "must be true or false")),
+            });
         } else {
             return Err(Error::invalid(
                 "option",
@@ -71,87 +66,62 @@ pub fn restore_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
             ));
         }
     }
-    let db = Db::new(ctx, keys);
-    let jk = db.open(db.keys.job(&id), true, Kind::Hash)?;
-    if jk.exists() {
+    let key = open_write(ctx, name);
+    if write(&key, name)?.is_some_and(|ns| ns.job(id).is_some()) {
         return Ok(RedisValue::Integer(0));
     }
-    let seq = db.next_seq()?;
-    let job = Job {
-        id: id.clone(),
+    let ns = write_or_create(ctx, &key, name)?;
+    let r = RestoredJob {
         state,
-        seq,
-        unresolved: 0,
-        tasks: 0,
-        priority: Priority::Medium,
-        first_started_at: 0,
-        last_updated_at: 0,
+        user,
+        created_at,
+        error,
+        reported,
     };
-    let sched = job.sched();
-    let mut fields = vec![
-        (&field::STATE, Val::Bytes(state.as_str().as_bytes())),
-        (&field::SCHED, Val::Bytes(sched.bytes())),
-        (&field::USER_ID, Val::Bytes(user_id)),
-        (&field::CREATED_AT, Val::Int(created_at)),
-        (&field::PRIORITY, Val::Bytes(b"medium")),
-    ];
-    if let Some(e) = error {
-        fields.push((&field::ERROR, Val::Bytes(e)));
+    let now = now_ms();
+    prepare(ns);
+    if !ns.restore_job(id, &r, now) {
+        return Ok(RedisValue::Integer(0));
     }
-    if let Some(r) = reported {
-        fields.push((&field::REPORTED, Val::Bytes(r)));
-    }
-    jk.hmset(&fields);
-    db.open(db.keys.jobs(), true, Kind::Hash)?
-        .hset(id.as_bytes(), state.as_str().as_bytes());
-    db.set_job_of_seq(seq, Some(&id))?;
-    match state {
-        JobState::Running => {
-            db.open(db.keys.running_jobs(), true, Kind::Hash)?
-                .counter_add(user_id, 1)?;
-        }
-        JobState::Done => db
-            .open(db.keys.done_jobs(), true, Kind::Hash)?
-            .hset(id.as_bytes(), b""),
-        JobState::Failed => {}
-    }
-    db.open(db.keys.job_counts(), true, Kind::Hash)?
-        .counter_add(state.as_str().as_bytes(), 1)?;
-    replicate::verbatim(ctx);
+    let d = Decision::RestoreJob {
+        id,
+        state,
+        user,
+        created_at,
+        error,
+        reported,
+    };
+    replicate::decision(ctx, name, &d, now);
+    changed(ctx, &key, name, ns);
     Ok(RedisValue::Integer(1))
 }
 
 /// A restored task's optional fields.
 #[derive(Default)]
 struct Extras<'a> {
-    waiting_on: Option<i64>,
-    progress: Option<&'a [u8]>,
-    retries: Option<i64>,
+    waiting_on: Option<u32>,
+    progress: Option<f64>,
+    retries: Option<u32>,
     started_at: Option<i64>,
     updated_at: Option<i64>,
     output: Option<&'a [u8]>,
     error: Option<&'a [u8]>,
-    attempt: Option<i64>,
+    attempt: Option<u32>,
     worker: Option<&'a [u8]>,
 }
 
 fn parse_extras<'a>(a: &mut Args<'a>) -> Result<Extras<'a>> {
     let mut x = Extras::default();
+    let u32_arg = |a: &mut Args, n| -> Result<u32> { Ok(a.int(n, 0, i64::from(i32::MAX))? as u32) };
     while a.has_more() {
         let word = a.bytes()?.to_ascii_uppercase();
         let dup = || Error::invalid("option", &word, "given twice");
         match word.as_slice() {
-            b"WAITING_ON" if x.waiting_on.is_none() => {
-                x.waiting_on = Some(a.int("WAITING_ON", 0, i64::from(i32::MAX))?)
-            }
+            b"WAITING_ON" if x.waiting_on.is_none() => x.waiting_on = Some(u32_arg(a, "WAITING_ON")?),
             b"PROGRESS" if x.progress.is_none() => {
-                let v = a.bytes()?;
-                crate::work::parse_progress(v)?;
-                x.progress = Some(v);
+                x.progress = Some(crate::work::parse_progress(a.bytes()?)?)
             }
-            b"RETRIES" if x.retries.is_none() => {
-                x.retries = Some(a.int("RETRIES", 0, i64::from(i32::MAX))?)
-            }
+            b"RETRIES" if x.retries.is_none() => x.retries = Some(u32_arg(a, "RETRIES")?),
             b"STARTED_AT" if x.started_at.is_none() => {
                 x.started_at = Some(a.int("STARTED_AT", 0, i64::MAX)?)
             }
@@ -160,9 +130,7 @@ fn parse_extras<'a>(a: &mut Args<'a>) -> Result<Extras<'a>> {
             }
             b"OUTPUT" if x.output.is_none() => x.output = Some(a.json("OUTPUT")?),
             b"ERROR" if x.error.is_none() => x.error = Some(a.payload("ERROR")?),
-            b"ATTEMPT" if x.attempt.is_none() => {
-                x.attempt = Some(a.int("ATTEMPT", 0, i64::from(i32::MAX))?)
-            }
+            b"ATTEMPT" if x.attempt.is_none() => x.attempt = Some(u32_arg(a, "ATTEMPT")?),
             b"WORKER" if x.worker.is_none() => x.worker = Some(a.name("WORKER")?),
             b"WAITING_ON" | b"PROGRESS" | b"RETRIES" | b"STARTED_AT" | b"UPDATED_AT"
             | b"OUTPUT" | b"ERROR" | b"ATTEMPT" | b"WORKER" => return Err(dup()),
@@ -183,13 +151,13 @@ fn parse_extras<'a>(a: &mut Args<'a>) -> Result<Extras<'a>> {
 /// attempt per retry plus the one that is running or ended it.
 pub fn restore_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     const USAGE: &str = "TASKDB.RESTORE_TASK ns job_id task_id stream_id task_def_json prereqs_json state max_retries timeout_secs created_at_ms [WAITING_ON n] [PROGRESS p] [RETRIES n] [STARTED_AT ms] [UPDATED_AT ms] [OUTPUT json] [ERROR text] [ATTEMPT n] [WORKER id]";
-    let mut a = Args::for_context(ctx, args, USAGE, 10, 28)?;
-    let (_, keys) = a.ns()?;
-    let job_id = a.uuid("job_id")?;
+    let mut a = Args::new(args, USAGE, 10, 28)?;
+    let name = a.ns()?;
+    let job = a.id("job_id")?;
     let task_id = a.name("task_id")?;
-    let stream_id = a.uuid("stream_id")?;
-    let task_def = a.json("task_def_json")?;
-    let (prereqs_json, prereqs) = a.prerequisites(task_id)?;
+    let stream = a.id("stream_id")?;
+    let def = a.json("task_def_json")?;
+    let (_, prereqs) = a.prerequisites(task_id)?;
     let raw_state = a.bytes()?;
     let state = TaskState::parse(raw_state).ok_or_else(|| {
         Error::invalid(
@@ -198,62 +166,61 @@ pub fn restore_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
             "must be pending, ready, running, done, failed or cancelled",
         )
     })?;
-    let max_retries = a.int("max_retries", 0, i32::MAX.into())?;
-    let timeout_secs = a.int("timeout_secs", 0, i32::MAX.into())?;
+    let max_retries = a.int("max_retries", 0, i32::MAX.into())? as u32;
+    let timeout_secs = a.int("timeout_secs", 0, i32::MAX.into())? as u32;
     let created_at = a.int("created_at_ms", 0, i64::MAX)?;
-    let t = NewTask {
-        task_id,
-        stream_id,
-        task_def,
-        prereqs_json,
-        prereqs,
-        max_retries,
-        timeout_secs,
-    };
     let x = parse_extras(&mut a)?;
-    let db = Db::new(ctx, keys);
-    let job_seq = db.with_job(&job_id, false, |j, _| j.seq)?;
-    db.stream_worker_type(&t.stream_id)?;
-    let k = db.open(db.keys.task(job_seq, task_id), true, Kind::Hash)?;
-    if k.exists() {
-        return Ok(RedisValue::Integer(0));
-    }
-    let idx = db.with_job(&job_id, true, |j, _| {
-        j.tasks += 1;
-        j.unresolved += i64::from(state != TaskState::Done);
-        j.tasks - 1
-    })?;
-    let task = Task {
-        job_id: job_id.clone(),
-        job_seq,
-        id: task_id.to_vec(),
+    let pre: Vec<&[u8]> = prereqs.iter().map(|p| p.as_bytes()).collect();
+    let key = open_write(ctx, name);
+    let ns = write(&key, name)?.ok_or_else(|| no_job(job))?;
+    let r = RestoredTask {
+        task: NewTask {
+            task_id,
+            stream,
+            def,
+            prereqs: &pre,
+            max_retries,
+            timeout_secs,
+        },
         state,
-        stream_id: t.stream_id.clone(),
-        idx: idx as u64,
-        waiting_on: x.waiting_on.unwrap_or(0),
-        retries: x.retries.unwrap_or(0),
-        max_retries,
-        timeout_secs,
+        created_at,
+        waiting_on: x.waiting_on,
+        progress: x.progress,
+        retries: x.retries,
         started_at: x.started_at,
         updated_at: x.updated_at,
-        attempt: x.attempt.unwrap_or_else(|| match x.started_at {
-            None => 0,
-            Some(_) => x.retries.unwrap_or(0) + i64::from(state != TaskState::Ready),
-        }),
+        output: x.output,
+        error: x.error,
+        attempt: x.attempt,
+        worker: x.worker,
     };
-    let optional = [
-        (&field::PROGRESS, x.progress.map(Val::Bytes)),
-        (&field::OUTPUT, x.output.map(Val::Bytes)),
-        (&field::ERROR, x.error.map(Val::Bytes)),
-        (&field::WORKER_ID, x.worker.map(Val::Bytes)),
-    ];
-    let extra: Vec<(&Field, Val)> = optional
-        .into_iter()
-        .filter_map(|(f, v)| Some((f, v?)))
-        .collect();
-    tasks::write(&db, &k, &task, &t, created_at, &extra)?;
-    db.touch_job(&job_id, x.started_at, x.updated_at)?;
-    db.flush()?;
-    replicate::verbatim(ctx);
+    prepare(ns);
+    if !ns.restore_task(job, &r, mono_ms())? {
+        return Ok(RedisValue::Integer(0));
+    }
+    let d = Decision::RestoreTask {
+        job,
+        stored: RestoredFields {
+            task: task_id,
+            stream,
+            def,
+            prereqs: pre.clone(),
+            max_retries,
+            timeout_secs,
+            state,
+            created_at,
+            waiting_on: x.waiting_on,
+            progress: x.progress,
+            retries: x.retries,
+            started_at: x.started_at,
+            updated_at: x.updated_at,
+            output: x.output,
+            error: x.error,
+            attempt: x.attempt,
+            worker: x.worker,
+        },
+    };
+    replicate::decision(ctx, name, &d, now_ms());
+    changed(ctx, &key, name, ns);
     Ok(RedisValue::Integer(1))
 }

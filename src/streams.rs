@@ -1,190 +1,140 @@
 //! Streams: a user's share of one worker type (reserved workers, best-effort multiplier).
 //!
-//! `TASKDB.CREATE_STREAM`, `TASKDB.GET_OR_CREATE_STREAM`, `TASKDB.GET_STREAM`, `TASKDB.STREAM`.
+//! `TASKDB.CREATE_STREAM`, `TASKDB.GET_OR_CREATE_STREAM`, `TASKDB.GET_STREAM`,
+//! `TASKDB.STREAM`.
 
-use crate::args::Args;
-use crate::db::Db;
-use crate::error::{Error, Result};
-use crate::keys::field;
-use crate::model;
+use crate::args::{self, Args};
+use crate::error::Result;
+use crate::namespace::{changed, open_read, open_write, prepare, read, write_or_create};
 use crate::replicate;
-use crate::store::{now_ms, Kind, Val};
+use crate::reply;
+use crate::store::now_ms;
 use redis_module::{Context, RedisString, RedisValue};
+use taskdb_core::{Decision, NewStream};
 
 /// A stream's creation arguments, validated.
-pub struct NewStream<'a> {
+pub struct Parsed<'a> {
     /// Worker type.
     pub worker_type: &'a [u8],
     /// Reserved workers.
     pub reserved: i64,
-    /// Reserved workers, as sent (replicated as is).
-    pub reserved_arg: &'a [u8],
     /// Best-effort multiplier.
     pub be_mult: f64,
-    /// Best-effort multiplier, as sent (replicated as is).
-    pub be_mult_arg: &'a [u8],
     /// Owner.
-    pub user_id: &'a [u8],
+    pub user: &'a [u8],
 }
 
-impl<'a> NewStream<'a> {
+impl<'a> Parsed<'a> {
     /// Parses `worker_type reserved be_mult user_id`.
     pub fn parse(a: &mut Args<'a>) -> Result<Self> {
         let worker_type = a.name("worker_type")?;
-        let reserved_arg = a.bytes()?;
-        let reserved = crate::args::int("reserved", reserved_arg, 0, i32::MAX.into())?;
-        let be_mult_arg = a.bytes()?;
-        let be_mult = crate::args::float("be_mult", be_mult_arg, "a finite number > 0", |x| {
+        let reserved = args::int("reserved", a.bytes()?, 0, i32::MAX.into())?;
+        let be_mult = args::float("be_mult", a.bytes()?, "a finite number > 0", |x| {
             x.is_finite() && x > 0.0
         })?;
-        let user_id = a.name("user_id")?;
-        Ok(NewStream {
+        let user = a.name("user_id")?;
+        Ok(Parsed {
             worker_type,
             reserved,
-            reserved_arg,
             be_mult,
-            be_mult_arg,
-            user_id,
+            user,
         })
     }
 
-    /// The arguments as replicated after the stream id.
-    pub fn to_args(&self) -> [&'a [u8]; 4] {
-        [
-            self.worker_type,
-            self.reserved_arg,
-            self.be_mult_arg,
-            self.user_id,
-        ]
+    /// The core's form.
+    pub fn core(&self) -> NewStream<'a> {
+        NewStream {
+            worker_type: self.worker_type,
+            reserved: self.reserved,
+            be_mult: self.be_mult,
+            user: self.user,
+        }
+    }
+
+    /// The decision that creates it with id `id`.
+    pub fn decision(&self, id: u128) -> Decision<'a> {
+        Decision::CreateStream {
+            id,
+            worker_type: self.worker_type,
+            reserved: self.reserved,
+            be_mult: self.be_mult,
+            user: self.user,
+        }
     }
 }
 
-/// Writes a new stream with id `id`. Fails if the id is taken.
-pub fn insert(db: &Db, id: &str, s: &NewStream, now: i64) -> Result<()> {
-    let k = db.open(db.keys.stream(id), true, Kind::Hash)?;
-    if k.exists() {
-        return Err(Error::Exists(format!("stream '{id}' already exists")));
+/// Creates stream `id` (or with `get`, returns the user's existing one): its id.
+fn create(
+    ctx: &Context,
+    name: &RedisString,
+    s: &Parsed,
+    id: Option<u128>,
+    get: bool,
+) -> Result<Option<u128>> {
+    let key = open_write(ctx, name);
+    let ns = write_or_create(ctx, &key, name)?;
+    if get {
+        if let Some(existing) = ns.stream_of_user(s.user, s.worker_type) {
+            return Ok(Some(existing));
+        }
     }
-    let streams = db.open(db.keys.streams(), true, Kind::Hash)?;
-    let by_user = db.open(db.keys.user_streams(s.user_id), true, Kind::Hash)?;
-    let be_mult = s.be_mult;
-    let seq = db.next_seq()?;
-    let sched = model::StreamSched {
-        reserved: s.reserved,
-        be_mult,
-        seq,
-        counts: [0; model::STATES],
-        worker_type: s.worker_type.to_vec(),
+    let id = match id {
+        Some(id) if ns.has_stream(id) => return Ok(None),
+        Some(id) => id,
+        None => uuid::Uuid::new_v4().as_u128(),
     };
-    k.hmset(&[
-        (&field::SCHED, Val::Bytes(sched.pack().bytes())),
-        (&field::WORKER_TYPE, Val::Bytes(s.worker_type)),
-        (&field::RESERVED, Val::Int(s.reserved)),
-        (
-            &field::BE_MULT,
-            Val::Bytes(model::format_double(be_mult).as_bytes()),
-        ),
-        (&field::USER_ID, Val::Bytes(s.user_id)),
-        (&field::CREATED_AT, Val::Int(now)),
-    ]);
-    streams.hset(id.as_bytes(), s.worker_type);
-    crate::info::note_namespace(db.ctx, db.keys.ns());
-    if by_user.hget(s.worker_type).is_none() {
-        by_user.hset(s.worker_type, id.as_bytes());
-    }
-    Ok(())
-}
-
-fn create(ctx: &Context, db: &Db, ns: &[u8], s: &NewStream) -> Result<String> {
-    let id = uuid::Uuid::new_v4().hyphenated().to_string();
     let now = now_ms();
-    insert(db, &id, s, now)?;
-    let mut all: Vec<&[u8]> = vec![id.as_bytes()];
-    all.extend_from_slice(&s.to_args());
-    replicate::decision(ctx, ns, now, "CREATE_STREAM", &all);
-    Ok(id)
-}
-
-fn existing(db: &Db, user_id: &[u8], worker_type: &[u8]) -> Result<Option<Vec<u8>>> {
-    Ok(db
-        .open(db.keys.user_streams(user_id), false, Kind::Hash)?
-        .hget(worker_type)
-        .map(|v| v.to_vec()))
+    prepare(ns);
+    ns.create_stream(id, &s.core(), now)?;
+    replicate::decision(ctx, name, &s.decision(id), now);
+    changed(ctx, &key, name, ns);
+    Ok(Some(id))
 }
 
 /// `TASKDB.CREATE_STREAM ns worker_type reserved be_mult user_id` -> stream id
 pub fn create_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     const USAGE: &str = "TASKDB.CREATE_STREAM ns worker_type reserved be_mult user_id";
     let mut a = Args::new(args, USAGE, 5, 5)?;
-    let (ns, keys) = a.ns()?;
-    let s = NewStream::parse(&mut a)?;
-    let db = Db::new(ctx, keys);
-    Ok(RedisValue::BulkString(create(ctx, &db, ns, &s)?))
+    let name = a.ns()?;
+    let s = Parsed::parse(&mut a)?;
+    let id = create(ctx, name, &s, None, false)?.unwrap_or_default();
+    Ok(reply::uuid(id))
 }
 
 /// `TASKDB.GET_OR_CREATE_STREAM ns worker_type reserved be_mult user_id` -> stream id
 pub fn get_or_create_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     const USAGE: &str = "TASKDB.GET_OR_CREATE_STREAM ns worker_type reserved be_mult user_id";
     let mut a = Args::new(args, USAGE, 5, 5)?;
-    let (ns, keys) = a.ns()?;
-    let s = NewStream::parse(&mut a)?;
-    let db = Db::new(ctx, keys);
-    if let Some(id) = existing(&db, s.user_id, s.worker_type)? {
-        return Ok(RedisValue::StringBuffer(id));
-    }
-    Ok(RedisValue::BulkString(create(ctx, &db, ns, &s)?))
+    let name = a.ns()?;
+    let s = Parsed::parse(&mut a)?;
+    let id = create(ctx, name, &s, None, true)?.unwrap_or_default();
+    Ok(reply::uuid(id))
+}
+
+/// Writes stream `id` as it is (RESTORE_STREAM): true if written, false if it exists.
+pub fn restore(ctx: &Context, name: &RedisString, id: u128, s: &Parsed) -> Result<bool> {
+    Ok(create(ctx, name, s, Some(id), false)?.is_some())
 }
 
 /// `TASKDB.GET_STREAM ns user_id worker_type` -> stream id or nil
 pub fn get_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     const USAGE: &str = "TASKDB.GET_STREAM ns user_id worker_type";
     let mut a = Args::new(args, USAGE, 3, 3)?;
-    let (_, keys) = a.ns()?;
-    let user_id = a.id("user_id")?;
-    let worker_type = a.id("worker_type")?;
-    let db = Db::new(ctx, keys);
-    Ok(existing(&db, user_id, worker_type)?.map_or(RedisValue::Null, RedisValue::StringBuffer))
+    let name = a.ns()?;
+    let user = a.lookup("user_id")?;
+    let worker_type = a.lookup("worker_type")?;
+    let key = open_read(ctx, name);
+    let found = read(&key, name)?.and_then(|ns| ns.stream_of_user(user, worker_type));
+    Ok(found.map_or(RedisValue::Null, reply::uuid))
 }
 
 /// `TASKDB.STREAM ns stream_id` -> field/value pairs or nil
 pub fn stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    const USAGE: &str = "TASKDB.STREAM ns stream_id";
-    let mut a = Args::new(args, USAGE, 2, 2)?;
-    let (_, keys) = a.ns()?;
-    let id = a.uuid("stream_id")?;
-    let db = Db::new(ctx, keys);
-    let k = db.open(db.keys.stream(&id), false, Kind::Hash)?;
-    let Some(s) = db.read_stream(&id, &k)? else {
-        return Ok(RedisValue::Null);
-    };
-    let [be_mult, user_id] = k.hmget([&field::BE_MULT, &field::USER_ID]);
-    let text = |v: Option<crate::store::RStr>| v.map_or_else(Vec::new, |v| v.to_vec());
-    Ok(crate::reply::pairs(vec![
-        ("worker_type".into(), s.worker_type.clone()),
-        ("reserved".into(), s.reserved.to_string().into_bytes()),
-        ("be_mult".into(), text(be_mult)),
-        ("user_id".into(), text(user_id)),
-        ("ready".into(), s.ready().to_string().into_bytes()),
-        ("running".into(), s.running().to_string().into_bytes()),
-        (
-            "priority".into(),
-            model::format_double(s.priority()).into_bytes(),
-        ),
-    ]))
-}
-
-/// `TASKDB.STREAMS ns` -> the ids of every stream of the namespace (for tools)
-pub fn streams(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.STREAMS ns", 1, 1)?;
-    let (_, keys) = a.ns()?;
-    let db = Db::new(ctx, keys);
-    let registry = db
-        .open(db.keys.streams(), false, Kind::Hash)?
-        .hgetall(ctx)?;
-    Ok(RedisValue::Array(
-        registry
-            .into_iter()
-            .map(|(id, _)| RedisValue::StringBuffer(id))
-            .collect(),
-    ))
+    let mut a = Args::new(args, "TASKDB.STREAM ns stream_id", 2, 2)?;
+    let name = a.ns()?;
+    let id = a.id("stream_id")?;
+    let key = open_read(ctx, name);
+    Ok(read(&key, name)?
+        .and_then(|ns| ns.stream(id))
+        .map_or(RedisValue::Null, |s| reply::stream(&s)))
 }

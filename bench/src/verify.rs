@@ -98,12 +98,21 @@ pub fn verify(c: &mut Connection, jobs: &[String], dag: &[TaskSpec], d: &Drained
             }
         }
     }
-    let check: Vec<redis::Value> = redis::cmd("TASKDB.CHECK")
-        .arg(NS)
-        .query(c)
-        .unwrap_or_default();
-    if !check.is_empty() {
-        problems.push(format!("TASKDB.CHECK: {check:?}"));
+    let mut cursor = "0".to_string();
+    loop {
+        let (next, found): (String, Vec<redis::Value>) = redis::cmd("TASKDB.CHECK")
+            .arg(NS)
+            .arg("CURSOR")
+            .arg(&cursor)
+            .query(c)
+            .unwrap_or_default();
+        if !found.is_empty() {
+            problems.push(format!("TASKDB.CHECK: {found:?}"));
+        }
+        if next == "0" || next.is_empty() {
+            break;
+        }
+        cursor = next;
     }
     problems
 }

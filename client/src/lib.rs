@@ -153,6 +153,34 @@ impl RedisTaskDB {
         c.query_async(&mut conn).await.map_err(from_redis)
     }
 
+    /// Every item of a cursor-paged listing (`TASKDB.STREAMS`, `JOBS`, `JOB_TASKS`): the
+    /// command, the arguments before its cursor, and after it (`COUNT`, filters).
+    pub(crate) async fn list(
+        &self,
+        name: &str,
+        before: &[&str],
+        after: &[&str],
+    ) -> Result<Vec<String>, TaskDbErr> {
+        let mut all = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let mut c = self.cmd(name);
+            for a in before {
+                c.arg(*a);
+            }
+            c.arg(&cursor).arg("COUNT").arg(1000);
+            for a in after {
+                c.arg(*a);
+            }
+            let (next, items): (String, Vec<String>) = reply(&self.run(c).await?)?;
+            all.extend(items);
+            if next == "0" {
+                return Ok(all);
+            }
+            cursor = next;
+        }
+    }
+
     async fn stream_call(
         &self,
         name: &str,
@@ -453,8 +481,18 @@ impl RedisTaskDB {
     }
 
     async fn stuck(&self, fix: bool) -> Result<Vec<StuckTaskInfo>, TaskDbErr> {
-        let c = self.cmd(if fix { "TASKDB.REPAIR" } else { "TASKDB.CHECK" });
-        let found: Vec<Value> = reply(&self.run(c).await?)?;
+        let mut found: Vec<Value> = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let mut c = self.cmd(if fix { "TASKDB.REPAIR" } else { "TASKDB.CHECK" });
+            c.arg("CURSOR").arg(&cursor);
+            let (next, page): (String, Vec<Value>) = reply(&self.run(c).await?)?;
+            found.extend(page);
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+        }
         let mut out = Vec::new();
         for v in &found {
             let f = pairs(v)?;
@@ -486,9 +524,17 @@ impl RedisTaskDB {
         Ok(self.stuck(true).await?.len() as i32)
     }
 
-    /// Deletes every done job with its tasks; how many.
+    /// Deletes every done job with its tasks; how many. (The server deletes them a batch
+    /// per call, so no call stalls it.)
     pub async fn clear_completed_jobs(&self) -> Result<i32, TaskDbErr> {
-        Ok(reply::<i64>(&self.run(self.cmd("TASKDB.CLEAR_COMPLETED")).await?)? as i32)
+        let mut total = 0i64;
+        loop {
+            let n: i64 = reply(&self.run(self.cmd("TASKDB.CLEAR_COMPLETED")).await?)?;
+            total += n;
+            if n == 0 {
+                return Ok(total as i32);
+            }
+        }
     }
 
     /// Nothing to do: TaskDB's counters are exact at every moment. Kept so callers compile.

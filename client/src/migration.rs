@@ -4,7 +4,7 @@
 //!
 //! It reads and writes the PostgreSQL TaskDB's tables as they are: `streams`, `jobs`,
 //! `tasks`, `task_deps`. Into Redis it writes with `TASKDB.RESTORE_*` (each entity as it
-//! is, idempotent); out of Redis it reads with `TASKDB.STREAMS/JOBS/JOB_TASKS` and the
+//! is, idempotent); out of Redis it reads with `TASKDB.STREAMS/JOBS/JOB_TASKS` (paged) and the
 //! per-entity queries. A copy refuses a target that already holds data unless forced, and
 //! is safe to re-run (existing rows and entities are skipped, never duplicated).
 //!
@@ -100,32 +100,14 @@ async fn call(db: &RedisTaskDB, name: &str, args: &[&str]) -> Result<Value, Migr
     Ok(db.run(c).await?)
 }
 
-/// The Redis key of a job's hash (the documented key schema: `{ns}:` or `{tag}~len:ns:`;
-/// keep in step with the module's `keys.rs`). Only `reported`, which no command returns,
-/// is read this way.
-fn job_key(ns: &str, job_id: &Uuid) -> String {
-    let tag = ns
-        .find('{')
-        .and_then(|open| {
-            ns[open + 1..]
-                .find('}')
-                .map(|len| &ns[open + 1..open + 1 + len])
-        })
-        .filter(|t| !t.is_empty());
-    match tag {
-        Some(t) => format!("{{{t}}}~{}:{ns}:job:{job_id}", ns.len()),
-        None => format!("{{{ns}}}:job:{job_id}"),
-    }
-}
-
 /// Copies every stream, job, task and dependency link from PostgreSQL into Redis.
 pub async fn postgres_to_redis(
     pg: &Client,
     db: &RedisTaskDB,
     opts: Options,
 ) -> Result<Counts, MigrationError> {
-    let streams: Vec<String> = reply(&call(db, "TASKDB.STREAMS", &[]).await?)?;
-    let jobs: Vec<String> = reply(&call(db, "TASKDB.JOBS", &[]).await?)?;
+    let streams = db.list("TASKDB.STREAMS", &[], &[]).await?;
+    let jobs = db.list("TASKDB.JOBS", &[], &[]).await?;
     if !opts.force && (!streams.is_empty() || !jobs.is_empty()) {
         return Err(MigrationError::NotEmpty(format!(
             "namespace '{}' has {} streams and {} jobs",
@@ -289,7 +271,7 @@ pub async fn redis_to_postgres(
         )));
     }
     let mut counts = Counts::default();
-    let streams: Vec<String> = reply(&call(db, "TASKDB.STREAMS", &[]).await?)?;
+    let streams = db.list("TASKDB.STREAMS", &[], &[]).await?;
     let mut p = Progress::new(opts.progress, "streams", streams.len() as u64);
     for id in &streams {
         let f = pairs(&call(db, "TASKDB.STREAM", &[id]).await?)?;
@@ -333,7 +315,7 @@ pub async fn redis_to_postgres(
         }
         p.step();
     }
-    let jobs: Vec<String> = reply(&call(db, "TASKDB.JOBS", &[]).await?)?;
+    let jobs = db.list("TASKDB.JOBS", &[], &[]).await?;
     let mut p = Progress::new(opts.progress, "jobs", jobs.len() as u64);
     for id in &jobs {
         let uid = Uuid::parse_str(id).map_err(|e| MigrationError::Data(e.to_string()))?;
@@ -343,11 +325,7 @@ pub async fn redis_to_postgres(
                 .cloned()
                 .ok_or_else(|| MigrationError::Data(format!("job {id}: {k}")))
         };
-        let reported: Option<String> = {
-            let mut c = redis::cmd("HGET");
-            c.arg(job_key(db.namespace(), &uid)).arg("reported");
-            reply(&db.run(c).await?)?
-        };
+        let reported = f.get("reported").cloned();
         let created_ms: i64 = get("created_at")?
             .parse()
             .map_err(|_| MigrationError::Data(format!("job {id}: created_at")))?;
@@ -363,7 +341,7 @@ pub async fn redis_to_postgres(
         } else {
             counts.skipped += 1;
         }
-        let tasks: Vec<String> = reply(&call(db, "TASKDB.JOB_TASKS", &[id]).await?)?;
+        let tasks = db.list("TASKDB.JOB_TASKS", &[id], &[]).await?;
         for task in &tasks {
             let t = pairs(&call(db, "TASKDB.TASK", &[id, task]).await?)?;
             let tget = |k: &str| {
@@ -439,19 +417,4 @@ pub async fn redis_to_postgres(
         p.step();
     }
     Ok(counts)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn job_keys_follow_the_schema() {
-        let id = Uuid::nil();
-        assert_eq!(job_key("prod", &id), format!("{{prod}}:job:{id}"));
-        assert_eq!(
-            job_key("tenant-{a}", &id),
-            format!("{{a}}~10:tenant-{{a}}:job:{id}")
-        );
-    }
 }

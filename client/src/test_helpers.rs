@@ -95,10 +95,9 @@ pub async fn get_task(db: &RedisTaskDB, job_id: &Uuid, task_id: &str) -> Result<
 
 /// Every task of a job with its fields, in creation order.
 pub async fn get_tasks(db: &RedisTaskDB, job_id: &Uuid) -> Result<Vec<(String, Task)>, TaskDbErr> {
-    let mut c = db.cmd("TASKDB.JOB_TASKS");
-    c.arg(job_id.to_string());
-    let ids: Vec<String> = redis::FromRedisValue::from_redis_value(&db.run(c).await?)
-        .map_err(|e| TaskDbErr::Reply(e.to_string()))?;
+    let ids = db
+        .list("TASKDB.JOB_TASKS", &[&job_id.to_string()], &[])
+        .await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let t = get_task(db, job_id, &id).await?;
@@ -110,9 +109,7 @@ pub async fn get_tasks(db: &RedisTaskDB, job_id: &Uuid) -> Result<Vec<(String, T
 /// Deletes every job of the namespace with its tasks (streams stay: TaskDB has no command
 /// that deletes a stream).
 pub async fn cleanup(db: &RedisTaskDB) -> Result<(), TaskDbErr> {
-    let ids: Vec<String> =
-        redis::FromRedisValue::from_redis_value(&db.run(db.cmd("TASKDB.JOBS")).await?)
-            .map_err(|e| TaskDbErr::Reply(e.to_string()))?;
+    let ids = db.list("TASKDB.JOBS", &[], &[]).await?;
     for id in ids {
         let mut c = db.cmd("TASKDB.DELETE_JOB");
         c.arg(id);

@@ -226,9 +226,8 @@ impl Namespace {
         for idx in from..to {
             let idx = idx as u32;
             w.bytes(&j.task(idx).stored_bytes(j.state_of(idx)));
-            let x = j.extras.get(&idx);
-            w.opt(x.and_then(|x| x.error.as_deref()));
-            w.opt(x.and_then(|x| x.worker.as_deref()));
+            w.opt(j.error_of(idx));
+            w.opt(j.worker_of(idx));
         }
         w.0
     }

@@ -695,6 +695,14 @@ impl Namespace {
         Namespace::default()
     }
 
+    /// A copy (COPY of the key): the same state, nothing pending from operations.
+    pub fn clone_fresh(&self) -> Namespace {
+        let mut c = self.clone();
+        c.s.effects = Effects::default();
+        c.s.dirty.clear();
+        c
+    }
+
     /// Asks for (or stops) the detail of every change in [`Effects::changes`].
     pub fn log_changes(&mut self, on: bool) {
         self.s.effects.changes = on.then(Vec::new);

@@ -255,6 +255,9 @@ impl Target for Core {
         if back.stats() != self.ns.stats() || back.job_counts() != self.ns.job_counts() {
             out.push("the reloaded copy counts differently".into());
         }
+        if stored(&back) != stored(&self.ns) {
+            out.push("the reloaded copy stores different bytes".into());
+        }
         if stored(&self.shadow) != stored(&self.ns) {
             out.push("the replica (decisions replayed) differs from the primary".into());
         }

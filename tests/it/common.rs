@@ -209,8 +209,54 @@ impl Ns {
         (tasks, redis::from_redis_value(&v[3]).unwrap())
     }
 
-    /// TASKDB.CHECK: the violations found (empty when healthy).
+    /// TASKDB.CHECK over every page: the violations found (empty when healthy).
     pub fn check(&mut self) -> Vec<Value> {
-        self.q("CHECK", &[])
+        self.pages("CHECK")
+    }
+
+    /// Every item of a cursor-paged listing (`STREAMS`, `JOBS`, `JOB_TASKS`), with the
+    /// arguments before its cursor.
+    pub fn listing(&mut self, cmd: &str, before: &[&str]) -> Vec<String> {
+        let mut all = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let mut args: Vec<&str> = before.to_vec();
+            args.push(&cursor);
+            let (next, items): (String, Vec<String>) = self.q(cmd, &args);
+            all.extend(items);
+            if next == "0" {
+                return all;
+            }
+            cursor = next;
+        }
+    }
+
+    /// A job's task ids in creation order.
+    pub fn job_tasks(&mut self, job: &str) -> Vec<String> {
+        self.listing("JOB_TASKS", &[job])
+    }
+
+    /// Every stream id.
+    pub fn streams(&mut self) -> Vec<String> {
+        self.listing("STREAMS", &[])
+    }
+
+    /// Every job id, oldest first.
+    pub fn jobs(&mut self) -> Vec<String> {
+        self.listing("JOBS", &[])
+    }
+
+    /// Runs a cursor-paged CHECK or REPAIR to its end: every violation it reported.
+    pub fn pages(&mut self, cmd: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let (next, found): (String, Vec<Value>) = self.q(cmd, &["CURSOR", &cursor]);
+            all.extend(found);
+            if next == "0" {
+                return all;
+            }
+            cursor = next;
+        }
     }
 }

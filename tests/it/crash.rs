@@ -100,7 +100,7 @@ fn kill_9_loses_nothing_acknowledged_with_appendfsync_always() {
     // Finish the work: running tasks (claimed before the crash) come back by RETRY as a
     // worker restart would do it, then everything drains.
     for job in &acked.jobs {
-        let tasks: Vec<String> = db.q("JOB_TASKS", &[job]);
+        let tasks = db.job_tasks(job);
         for t in tasks {
             if db.task_field(job, &t, "state").as_deref() == Some("running") {
                 let _: i64 = db.q("RETRY", &[job, &t]);
@@ -162,7 +162,7 @@ fn failover_to_a_replica_keeps_everything_acknowledged_with_wait() {
     assert!(db.check().is_empty(), "{:?}", db.check());
     // The new primary finishes the work: the orphaned running task comes back by RETRY.
     for job in &jobs {
-        let tasks: Vec<String> = db.q("JOB_TASKS", &[job]);
+        let tasks = db.job_tasks(job);
         for t in tasks {
             if db.task_field(job, &t, "state").as_deref() == Some("running") {
                 let _: i64 = db.q("RETRY", &[job, &t]);

@@ -13,6 +13,7 @@ fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
     let st = db.stream("cpu", 1, 1.0, "u");
     let job = db.job(&st, "u");
     let long = "x".repeat(1025);
+    let long_ns = "n".repeat(257);
     let not_failed = format!("NOTFOUND job '{job}' has not failed");
     let no_output = format!("NOTFOUND task 'init' of job '{job}' has no output: it is ready");
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -26,7 +27,7 @@ fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
         (vec!["TASKDB.CREATE_STREAM", "t", "", "1", "1", "u"], "ERR invalid worker_type '': must not be empty"),
         (vec!["TASKDB.CREATE_STREAM", "t", "cpu", "1", "1", &long], "ERR invalid user_id 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...': must be at most 1024 bytes (taskdb.max-name-bytes)"),
         (vec!["TASKDB.CREATE_STREAM", "", "cpu", "1", "1", "u"], "ERR invalid ns '': must not be empty"),
-        (vec!["TASKDB.CREATE_STREAM", "a}b", "cpu", "1", "1", "u"], "ERR invalid ns 'a}b': a '}' is only allowed to close a non-empty {hash tag}"),
+        (vec!["TASKDB.CREATE_STREAM", &long_ns, "cpu", "1", "1", "u"], "ERR invalid ns 'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...': must be at most 256 bytes"),
         (vec!["TASKDB.GET_OR_CREATE_STREAM", "t", "cpu", "1", "0", "u"], "ERR invalid be_mult '0': must be a finite number > 0"),
         (vec!["TASKDB.GET_STREAM", "t", "u"], "ERR wrong number of arguments: usage TASKDB.GET_STREAM ns user_id worker_type"),
         (vec!["TASKDB.STREAM", "t", NO_UUID], "ERR invalid stream_id 'not-a-uuid': must be a UUID"),
@@ -60,11 +61,20 @@ fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
         (vec!["TASKDB.TASK", "t", &job], "ERR wrong number of arguments: usage TASKDB.TASK ns job_id task_id"),
         (vec!["TASKDB.JOB", "t"], "ERR wrong number of arguments: usage TASKDB.JOB ns job_id"),
         (vec!["TASKDB.DELETE_JOB", "t", NO_UUID], "ERR invalid job_id 'not-a-uuid': must be a UUID"),
-        (vec!["TASKDB.CLEAR_COMPLETED", "t", "x"], "ERR wrong number of arguments: usage TASKDB.CLEAR_COMPLETED ns"),
-        (vec!["TASKDB.CHECK", "t", "FIX", "x"], "ERR wrong number of arguments: usage TASKDB.CHECK ns"),
-        (vec!["TASKDB.REPAIR", "t", "x"], "ERR wrong number of arguments: usage TASKDB.REPAIR ns"),
+        (vec!["TASKDB.CLEAR_COMPLETED", "t", "x"], "ERR wrong number of arguments: usage TASKDB.CLEAR_COMPLETED ns [COUNT n]"),
+        (vec!["TASKDB.CLEAR_COMPLETED", "t", "COUNT", "0"], "ERR invalid COUNT '0': must be an integer from 1 to 100000"),
+        (vec!["TASKDB.CHECK", "t", "CURSOR", "x"], "ERR invalid CURSOR 'x': must be an integer"),
+        (vec!["TASKDB.CHECK", "t", "CURSOR", "0", "COUNT", "1", "x"], "ERR wrong number of arguments: usage TASKDB.CHECK ns [CURSOR c] [COUNT n]"),
+        (vec!["TASKDB.REPAIR", "t", "x"], "ERR invalid option 'x': expected CURSOR c or COUNT n, each at most once"),
+        (vec!["TASKDB.JOBS", "t"], "ERR wrong number of arguments: usage TASKDB.JOBS ns cursor [COUNT n] [STATE running|done|failed] [USER user_id]"),
+        (vec!["TASKDB.JOBS", "t", "x"], "ERR invalid cursor 'x': must be a cursor a listing replied (0 starts)"),
+        (vec!["TASKDB.JOBS", "t", "0", "STATE", "lost"], "ERR invalid STATE 'lost': must be running, done or failed"),
+        (vec!["TASKDB.STREAMS", "t", "0", "COUNT", "0"], "ERR invalid COUNT '0': must be an integer from 1 to 10000"),
+        (vec!["TASKDB.QUEUE", "t", "00000000-0000-0000-0000-000000000000"], "NOTFOUND stream '00000000-0000-0000-0000-000000000000' does not exist"),
+        (vec!["TASKDB.SCHEDULE", "t"], "ERR wrong number of arguments: usage TASKDB.SCHEDULE ns worker_type [COUNT n]"),
+        (vec!["TASKDB.LEASES", "t", "COUNT"], "ERR wrong number of arguments: usage TASKDB.LEASES ns [COUNT n]"),
         (vec!["TASKDB.STATS"], "ERR wrong number of arguments: usage TASKDB.STATS ns"),
-        (vec!["TASKDB.APPLY", "t", "1", "CLAIM", &job, "init"], "ERR TASKDB.APPLY is internal: it replays the primary's decisions on replicas and from the AOF"),
+        (vec!["TASKDB.APPLY", "t", "x"], "ERR TASKDB.APPLY is internal: it replays the primary's decisions on replicas and from the AOF"),
     ];
     let before = digest(&mut db.c);
     for (args, want) in &cases {
@@ -103,17 +113,25 @@ fn every_command_is_registered_with_its_flags() {
 }
 
 #[test]
-fn wrong_type_keys_give_a_clear_error() {
+fn a_key_of_another_type_gives_a_clear_error() {
     let s = Server::start();
     let mut db = Ns::new(&s, "t");
-    let st = db.stream("cpu", 1, 1.0, "u");
-    let job = db.job(&st, "u");
-    // Task keys name their job by creation sequence: 2 (after the stream).
-    let _: () = q(&mut db.c, &["SET", "{t}:task:2:init", "oops"]);
-    let e = db.err("TASK", &[&job, "init"]);
-    assert!(e.starts_with("WRONGTYPE key '{t}:task:"), "{e}");
-    let e = db.err("DONE", &[&job, "init", "{}"]);
-    assert!(e.starts_with("WRONGTYPE"), "{e}");
+    let _: () = q(&mut db.c, &["SET", "t", "oops"]);
+    let job = "00000000-0000-4000-8000-000000000001";
+    for (cmd, args) in [
+        ("TASK", vec![job, "init"]),
+        ("DONE", vec![job, "init", "{}"]),
+        ("CREATE_STREAM", vec!["cpu", "1", "1", "u"]),
+        ("STATS", vec![]),
+    ] {
+        let e = db.err(cmd, &args);
+        assert_eq!(
+            e, "WRONGTYPE key 't' holds a value of the wrong type for TaskDB",
+            "{cmd}"
+        );
+    }
+    let t: String = q(&mut db.c, &["GET", "t"]);
+    assert_eq!(t, "oops", "nothing was written");
 }
 
 #[test]

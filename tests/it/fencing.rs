@@ -123,7 +123,7 @@ fn done_from_a_stale_attempt_wins_and_the_holder_learns_it_is_over() {
         db.q::<String>("TASK_OUTPUT", &[&job, "init"]),
         "{\"by\":\"a\"}"
     );
-    let streams: Vec<String> = db.q("STREAMS", &[]);
+    let streams = db.streams();
     assert_eq!(
         db.stream_field(&streams[0], "running").as_deref(),
         Some("0"),

@@ -11,8 +11,20 @@ fn create_job_makes_a_running_job_with_a_ready_init_task() {
     let job: String = db.q("CREATE_JOB", &[&st, r#"{"k":"v"}"#, "2", "30", "u"]);
     let f = fields(db.q::<Value>("JOB", &[&job]));
     let names: Vec<&str> = f.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["state", "error", "user_id", "created_at"]);
+    assert_eq!(
+        names,
+        [
+            "state",
+            "error",
+            "user_id",
+            "created_at",
+            "priority",
+            "reported"
+        ]
+    );
     assert_eq!(field(&f, "state").as_deref(), Some("running"));
+    assert_eq!(field(&f, "priority").as_deref(), Some("medium"));
+    assert_eq!(field(&f, "reported"), None);
     assert_eq!(field(&f, "error"), None);
     assert_eq!(field(&f, "user_id").as_deref(), Some("u"));
     assert_eq!(
@@ -112,13 +124,16 @@ fn delete_job_removes_everything_and_keeps_counters_exact() {
     let other = db.job(&st, "u");
     // Claim keep's init (running) so the deleted job has a ready task and others coexist.
     assert_eq!(db.claim("cpu").unwrap().0, keep);
-    let before: Vec<String> = q(&mut db.c, &["KEYS", "*"]);
+    let before: i64 = q(&mut db.c, &["MEMORY", "USAGE", "t"]);
     assert_eq!(db.q::<i64>("DELETE_JOB", &[&job]), 1);
     assert_eq!(db.q::<i64>("DELETE_JOB", &[&job]), 0);
-    let after: Vec<String> = q(&mut db.c, &["KEYS", "*"]);
-    assert!(after.iter().all(|k| !k.contains(&job)), "{after:?}");
-    assert!(after.len() < before.len());
+    let after: i64 = q(&mut db.c, &["MEMORY", "USAGE", "t"]);
+    assert!(after < before, "the namespace shrank: {before} -> {after}");
+    assert!(!db.jobs().contains(&job));
+    let queued: Vec<(String, String)> = db.q("QUEUE", &[&st]);
+    assert!(queued.iter().all(|(j, _)| *j != job), "{queued:?}");
     assert_eq!(db.q::<Value>("JOB", &[&job]), Value::Nil);
+    assert_eq!(db.q::<Value>("TASK", &[&job, "a"]), Value::Nil);
     assert_eq!(db.stream_field(&st, "ready").as_deref(), Some("1"));
     assert_eq!(db.stream_field(&st, "running").as_deref(), Some("1"));
     assert_eq!(db.q::<i64>("CONCURRENT_JOBS", &["u"]), 2);

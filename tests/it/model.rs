@@ -1,480 +1,108 @@
-//! Model-based testing: a small reference model of TaskDB's documented semantics, and a
-//! property test that runs random sequences of commands against the model and a real
-//! server, comparing every reply and the full state (every task, job and stream) after
-//! each step. Failures shrink to a minimal sequence. CHECK must find nothing at the end.
+//! Model-based testing against a real server: the reference model shared with the core
+//! (`core/tests/support/model.rs`) drives random sequences of commands through the
+//! server and compares every reply and the full state after each step. Failures shrink to
+//! a minimal sequence. The core runs the same model ten times as many times without a
+//! server (`core/tests/model.rs`).
 //!
-//! `PROPTEST_CASES=20000 cargo test --test it model` runs a longer soak. Lease expiry is
-//! left out of the model (it depends on the server's clock, which a model cannot step);
-//! `tests/it/work.rs`, `reaper.rs` and `stress.rs` cover it.
+//! `PROPTEST_CASES=20000 cargo test --test it model` runs a longer soak.
+
+#[path = "../../core/tests/support/model.rs"]
+mod reference;
 
 use crate::common::*;
 use proptest::prelude::*;
+use reference::{op, run, Target};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
-
-/// One command, with its targets as indices into what exists (taken modulo the count).
-#[derive(Debug, Clone)]
-enum Op {
-    CreateStream {
-        wt: usize,
-        reserved: i64,
-        mult: usize,
-        user: usize,
-    },
-    CreateJob {
-        stream: usize,
-        max_retries: i64,
-        user: usize,
-    },
-    CreateTask {
-        job: usize,
-        stream: usize,
-        prereqs: u8,
-    },
-    RequestWork {
-        wt: usize,
-    },
-    Done {
-        job: usize,
-        task: usize,
-    },
-    Failed {
-        job: usize,
-        task: usize,
-    },
-    Retry {
-        job: usize,
-        task: usize,
-    },
-    Cancel {
-        job: usize,
-    },
-    Delete {
-        job: usize,
-    },
-    Clear,
-}
-
-const TYPES: [&str; 2] = ["cpu", "gpu"];
-const MULTS: [f64; 3] = [1.0, 0.5, 2.0];
-
-fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        1 => (0..2usize, 0..3i64, 0..3usize, 0..3usize).prop_map(|(wt, reserved, mult, user)| Op::CreateStream { wt, reserved, mult, user }),
-        2 => (0..8usize, 0..2i64, 0..3usize).prop_map(|(stream, max_retries, user)| Op::CreateJob { stream, max_retries, user }),
-        3 => (0..8usize, 0..8usize, any::<u8>()).prop_map(|(job, stream, prereqs)| Op::CreateTask { job, stream, prereqs }),
-        4 => (0..2usize).prop_map(|wt| Op::RequestWork { wt }),
-        3 => (0..8usize, 0..8usize).prop_map(|(job, task)| Op::Done { job, task }),
-        1 => (0..8usize, 0..8usize).prop_map(|(job, task)| Op::Failed { job, task }),
-        1 => (0..8usize, 0..8usize).prop_map(|(job, task)| Op::Retry { job, task }),
-        1 => (0..8usize).prop_map(|job| Op::Cancel { job }),
-        1 => (0..8usize).prop_map(|job| Op::Delete { job }),
-        1 => Just(Op::Clear),
-    ]
-}
-
-#[derive(Debug, Clone)]
-struct MStream {
-    id: String,
-    wt: &'static str,
-    reserved: i64,
-    mult: f64,
-    seq: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum St {
-    Pending,
-    Ready,
-    Running,
-    Done,
-    Failed,
-    Cancelled,
-}
-
-impl St {
-    fn name(self) -> &'static str {
-        ["pending", "ready", "running", "done", "failed", "cancelled"][self as usize]
-    }
-}
-
-#[derive(Debug, Clone)]
-struct MTask {
-    id: String,
-    stream: usize,
-    state: St,
-    prereqs: Vec<String>,
-    waiting_on: i64,
-    retries: i64,
-    max_retries: i64,
-}
-
-#[derive(Debug, Clone)]
-struct MJob {
-    id: String,
-    state: &'static str,
-    error: Option<String>,
-    seq: u64,
-    tasks: Vec<MTask>,
-}
-
-/// The reference model: what the README promises, written without looking at the module.
-#[derive(Default)]
-struct Model {
-    streams: Vec<MStream>,
-    jobs: Vec<MJob>,
-    seq: u64,
-}
-
-impl Model {
-    fn counts(&self, stream: usize) -> (i64, i64) {
-        let mut c = (0, 0);
-        for j in &self.jobs {
-            for t in j.tasks.iter().filter(|t| t.stream == stream) {
-                c.0 += i64::from(t.state == St::Ready);
-                c.1 += i64::from(t.state == St::Running);
-            }
-        }
-        c
-    }
-
-    fn priority(&self, stream: usize) -> f64 {
-        let s = &self.streams[stream];
-        let (ready, running) = self.counts(stream);
-        if ready == 0 {
-            f64::INFINITY
-        } else if running >= s.reserved {
-            (running - s.reserved) as f64 / s.mult
-        } else {
-            (running - s.reserved) as f64 / s.reserved as f64
-        }
-    }
-
-    /// REQUEST_WORK's choice: lowest priority, larger reservation, older stream; in it
-    /// the oldest job, then the oldest task.
-    fn next(&self, wt: &str) -> Option<(usize, usize)> {
-        let stream = (0..self.streams.len())
-            .filter(|&i| self.streams[i].wt == wt && self.counts(i).0 > 0)
-            .min_by(|&a, &b| {
-                self.priority(a)
-                    .partial_cmp(&self.priority(b))
-                    .unwrap()
-                    .then(self.streams[b].reserved.cmp(&self.streams[a].reserved))
-                    .then(self.streams[a].seq.cmp(&self.streams[b].seq))
-            })?;
-        let mut best: Option<(u64, usize, usize, usize)> = None;
-        for (ji, j) in self.jobs.iter().enumerate() {
-            for (ti, t) in j.tasks.iter().enumerate() {
-                if t.stream == stream
-                    && t.state == St::Ready
-                    && best.is_none_or(|b| (j.seq, ti) < (b.0, b.1))
-                {
-                    best = Some((j.seq, ti, ji, ti));
-                }
-            }
-        }
-        best.map(|(_, _, ji, ti)| (ji, ti))
-    }
-
-    fn fail_job(&mut self, ji: usize, error: &str) {
-        let j = &mut self.jobs[ji];
-        if j.state == "running" {
-            j.state = "failed";
-            j.error = Some(error.to_string());
-            for t in &mut j.tasks {
-                if matches!(t.state, St::Ready | St::Pending) {
-                    t.state = St::Cancelled;
-                }
-            }
-        }
-    }
-
-    fn done(&mut self, ji: usize, ti: usize) -> bool {
-        let j = &mut self.jobs[ji];
-        if !matches!(j.tasks[ti].state, St::Ready | St::Running) {
-            return false;
-        }
-        j.tasks[ti].state = St::Done;
-        let id = j.tasks[ti].id.clone();
-        for t in &mut j.tasks {
-            if t.state == St::Pending && t.prereqs.contains(&id) && t.waiting_on > 0 {
-                t.waiting_on -= 1;
-                if t.waiting_on == 0 {
-                    t.state = St::Ready;
-                }
-            }
-        }
-        if j.state == "running" && j.tasks.iter().all(|t| t.state == St::Done) {
-            j.state = "done";
-        }
-        true
-    }
-}
 
 static SERVER: OnceLock<Server> = OnceLock::new();
 static CASE: AtomicUsize = AtomicUsize::new(0);
 
-fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
-    let server = SERVER.get_or_init(Server::start);
-    let ns = format!("m{}", CASE.fetch_add(1, Ordering::SeqCst));
-    let mut db = Ns::new(server, &ns);
-    let mut m = Model::default();
-    for (step, op) in ops.iter().enumerate() {
-        let here = format!("step {step} {op:?}");
-        match *op {
-            Op::CreateStream {
-                wt,
-                reserved,
-                mult,
-                user,
-            } => {
-                let id: String = db.q(
-                    "CREATE_STREAM",
-                    &[
-                        TYPES[wt],
-                        &reserved.to_string(),
-                        &MULTS[mult].to_string(),
-                        &format!("u{user}"),
-                    ],
-                );
-                m.seq += 1;
-                m.streams.push(MStream {
-                    id,
-                    wt: TYPES[wt],
-                    reserved,
-                    mult: MULTS[mult],
-                    seq: m.seq,
-                });
+/// A namespace on the shared server, as a target of the model.
+struct Remote(Ns);
+
+impl Target for Remote {
+    fn create_stream(&mut self, wt: &str, reserved: i64, mult: f64, user: &str) -> String {
+        self.0.stream(wt, reserved, mult, user)
+    }
+    fn create_job(&mut self, stream: &str, max_retries: i64, user: &str) -> String {
+        self.0.q(
+            "CREATE_JOB",
+            &[stream, "{}", &max_retries.to_string(), "600", user],
+        )
+    }
+    fn create_task(
+        &mut self,
+        job: &str,
+        task: &str,
+        stream: &str,
+        prereqs: &[String],
+    ) -> Result<(), String> {
+        let mut c = redis::cmd("TASKDB.CREATE_TASK");
+        c.arg(&self.0.ns)
+            .arg(job)
+            .arg(task)
+            .arg(stream)
+            .arg("{}")
+            .arg(serde_json::to_string(prereqs).unwrap())
+            .arg(1)
+            .arg(600);
+        c.query::<String>(&mut self.0.c)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+    fn claim(&mut self, wt: &str) -> Option<(String, String)> {
+        self.0.claim(wt)
+    }
+    fn done(&mut self, job: &str, task: &str) -> bool {
+        self.0.done(job, task)
+    }
+    fn failed(&mut self, job: &str, task: &str) -> bool {
+        self.0.q::<i64>("FAILED", &[job, task, "boom"]) == 1
+    }
+    fn retry(&mut self, job: &str, task: &str) -> bool {
+        self.0.q::<i64>("RETRY", &[job, task]) == 1
+    }
+    fn cancel(&mut self, job: &str) -> bool {
+        self.0.q::<i64>("CANCEL_JOB", &[job]) == 1
+    }
+    fn delete(&mut self, job: &str) -> bool {
+        self.0.q::<i64>("DELETE_JOB", &[job]) == 1
+    }
+    fn clear(&mut self) -> usize {
+        let mut n = 0;
+        loop {
+            let k: i64 = self.0.q("CLEAR_COMPLETED", &[]);
+            n += k as usize;
+            if k == 0 {
+                return n;
             }
-            Op::CreateJob {
-                stream,
-                max_retries,
-                user,
-            } => {
-                if m.streams.is_empty() {
-                    continue;
-                }
-                let si = stream % m.streams.len();
-                let id: String = db.q(
-                    "CREATE_JOB",
-                    &[
-                        &m.streams[si].id,
-                        "{}",
-                        &max_retries.to_string(),
-                        "600",
-                        &format!("u{user}"),
-                    ],
-                );
-                m.seq += 1;
-                let init = MTask {
-                    id: "init".into(),
-                    stream: si,
-                    state: St::Ready,
-                    prereqs: vec![],
-                    waiting_on: 0,
-                    retries: 0,
-                    max_retries,
-                };
-                m.jobs.push(MJob {
-                    id,
-                    state: "running",
-                    error: None,
-                    seq: m.seq,
-                    tasks: vec![init],
-                });
-            }
-            Op::CreateTask {
-                job,
-                stream,
-                prereqs,
-            } => {
-                if m.jobs.is_empty() || m.streams.is_empty() {
-                    continue;
-                }
-                let (ji, si) = (job % m.jobs.len(), stream % m.streams.len());
-                let j = &m.jobs[ji];
-                let pre: Vec<String> = j
-                    .tasks
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| i < &8 && prereqs & (1 << i) != 0)
-                    .map(|(_, t)| t.id.clone())
-                    .collect();
-                let tid = format!("t{}", j.tasks.len());
-                let reply: redis::RedisResult<String> = {
-                    let mut c = redis::cmd("TASKDB.CREATE_TASK");
-                    c.arg(&ns)
-                        .arg(&j.id)
-                        .arg(&tid)
-                        .arg(&m.streams[si].id)
-                        .arg("{}")
-                        .arg(serde_json::to_string(&pre).unwrap())
-                        .arg(1)
-                        .arg(600);
-                    c.query(&mut db.c)
-                };
-                if j.state == "done" {
-                    prop_assert!(reply.is_err(), "{here}: a done job took a task");
-                    continue;
-                }
-                prop_assert!(reply.is_ok(), "{here}: {reply:?}");
-                let not_done = pre
-                    .iter()
-                    .filter(|p| j.tasks.iter().any(|t| &t.id == *p && t.state != St::Done))
-                    .count() as i64;
-                let state = if j.state == "failed" {
-                    St::Cancelled
-                } else if not_done == 0 {
-                    St::Ready
-                } else {
-                    St::Pending
-                };
-                m.jobs[ji].tasks.push(MTask {
-                    id: tid,
-                    stream: si,
-                    state,
-                    prereqs: pre,
-                    waiting_on: not_done,
-                    retries: 0,
-                    max_retries: 1,
-                });
-            }
-            Op::RequestWork { wt } => {
-                let got = db.claim(TYPES[wt]);
-                let want = m
-                    .next(TYPES[wt])
-                    .map(|(ji, ti)| (m.jobs[ji].id.clone(), m.jobs[ji].tasks[ti].id.clone()));
-                prop_assert_eq!(&got, &want, "{}", here);
-                if let Some((ji, ti)) = m.next(TYPES[wt]) {
-                    m.jobs[ji].tasks[ti].state = St::Running;
-                }
-            }
-            Op::Done { job, task } | Op::Failed { job, task } | Op::Retry { job, task } => {
-                if m.jobs.is_empty() {
-                    continue;
-                }
-                let ji = job % m.jobs.len();
-                let ti = task % m.jobs[ji].tasks.len();
-                let (jid, tid) = (m.jobs[ji].id.clone(), m.jobs[ji].tasks[ti].id.clone());
-                match *op {
-                    Op::Done { .. } => {
-                        let got: i64 = db.q("DONE", &[&jid, &tid, "{}"]);
-                        prop_assert_eq!(got == 1, m.done(ji, ti), "{}", here);
-                    }
-                    Op::Failed { .. } => {
-                        let got: i64 = db.q("FAILED", &[&jid, &tid, "boom"]);
-                        let t = &mut m.jobs[ji].tasks[ti];
-                        let want = matches!(t.state, St::Ready | St::Running | St::Pending);
-                        if want {
-                            t.state = St::Failed;
-                            m.fail_job(ji, "boom");
-                        }
-                        prop_assert_eq!(got == 1, want, "{}", here);
-                    }
-                    _ => {
-                        let got: i64 = db.q("RETRY", &[&jid, &tid]);
-                        let failed_job = m.jobs[ji].state == "failed";
-                        let t = &mut m.jobs[ji].tasks[ti];
-                        let mut want = false;
-                        if t.state == St::Running {
-                            t.retries += 1;
-                            if t.retries > t.max_retries {
-                                t.state = St::Failed;
-                                m.fail_job(ji, "retry max hit");
-                            } else if failed_job {
-                                t.state = St::Cancelled;
-                            } else {
-                                t.state = St::Ready;
-                                want = true;
-                            }
-                        }
-                        prop_assert_eq!(got == 1, want, "{}", here);
-                    }
-                }
-            }
-            Op::Cancel { job } => {
-                if m.jobs.is_empty() {
-                    continue;
-                }
-                let ji = job % m.jobs.len();
-                let got: i64 = db.q("CANCEL_JOB", &[&m.jobs[ji].id.clone()]);
-                let want = m.jobs[ji].state == "running";
-                m.fail_job(ji, "cancelled");
-                prop_assert_eq!(got == 1, want, "{}", here);
-            }
-            Op::Delete { job } => {
-                if m.jobs.is_empty() {
-                    continue;
-                }
-                let ji = job % m.jobs.len();
-                let got: i64 = db.q("DELETE_JOB", &[&m.jobs[ji].id.clone()]);
-                prop_assert_eq!(got, 1, "{}", here);
-                m.jobs.remove(ji);
-            }
-            Op::Clear => {
-                let got: i64 = db.q("CLEAR_COMPLETED", &[]);
-                let before = m.jobs.len();
-                m.jobs.retain(|j| j.state != "done");
-                prop_assert_eq!(got as usize, before - m.jobs.len(), "{}", here);
-            }
-        }
-        // The full state after every step.
-        for j in &m.jobs {
-            let v: redis::Value = db.q("JOB", &[&j.id]);
-            let f = fields(v);
-            prop_assert_eq!(
-                field(&f, "state"),
-                Some(j.state.to_string()),
-                "{} job {}",
-                here,
-                j.id
-            );
-            prop_assert_eq!(field(&f, "error"), j.error.clone(), "{} job error", here);
-            for t in &j.tasks {
-                let v: redis::Value = db.q("TASK", &[&j.id, &t.id]);
-                let f = fields(v);
-                prop_assert_eq!(
-                    field(&f, "state"),
-                    Some(t.state.name().to_string()),
-                    "{} task {}",
-                    here,
-                    t.id
-                );
-                prop_assert_eq!(
-                    field(&f, "waiting_on"),
-                    Some(t.waiting_on.to_string()),
-                    "{} waiting_on {}",
-                    here,
-                    t.id
-                );
-                prop_assert_eq!(
-                    field(&f, "retries"),
-                    Some(t.retries.to_string()),
-                    "{} retries {}",
-                    here,
-                    t.id
-                );
-            }
-        }
-        for (i, s) in m.streams.iter().enumerate() {
-            let (ready, running) = m.counts(i);
-            prop_assert_eq!(
-                db.stream_field(&s.id, "ready"),
-                Some(ready.to_string()),
-                "{} ready",
-                here
-            );
-            prop_assert_eq!(
-                db.stream_field(&s.id, "running"),
-                Some(running.to_string()),
-                "{} running",
-                here
-            );
         }
     }
-    let found = db.check();
-    prop_assert!(found.is_empty(), "CHECK: {:?}", found);
-    Ok(())
+    fn job(&mut self, job: &str) -> (String, Option<String>) {
+        let f = fields(self.0.q::<redis::Value>("JOB", &[job]));
+        (field(&f, "state").unwrap_or_default(), field(&f, "error"))
+    }
+    fn task(&mut self, job: &str, task: &str) -> (String, i64, i64) {
+        let f = fields(self.0.q::<redis::Value>("TASK", &[job, task]));
+        let n = |k| field(&f, k).and_then(|v| v.parse().ok()).unwrap_or(-1);
+        (
+            field(&f, "state").unwrap_or_default(),
+            n("waiting_on"),
+            n("retries"),
+        )
+    }
+    fn stream(&mut self, stream: &str) -> (i64, i64) {
+        let n = |db: &mut Ns, k| {
+            db.stream_field(stream, k)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(-1)
+        };
+        (n(&mut self.0, "ready"), n(&mut self.0, "running"))
+    }
+    fn check(&mut self) -> Vec<String> {
+        self.0.check().iter().map(|v| format!("{v:?}")).collect()
+    }
 }
 
 proptest! {
@@ -482,6 +110,8 @@ proptest! {
 
     #[test]
     fn the_server_behaves_like_the_model(ops in proptest::collection::vec(op(), 1..40)) {
-        run_case(&ops)?;
+        let server = SERVER.get_or_init(Server::start);
+        let ns = format!("m{}", CASE.fetch_add(1, Ordering::SeqCst));
+        run(&ops, &mut Remote(Ns::new(server, &ns)))?;
     }
 }

@@ -68,7 +68,7 @@ fn snapshot(db: &mut Ns, jobs: &[String]) -> Vec<redis::Value> {
     let mut all = Vec::new();
     for j in jobs {
         all.push(db.q::<redis::Value>("JOB", &[j]));
-        let tasks: Vec<String> = db.q("JOB_TASKS", &[j]);
+        let tasks = db.job_tasks(j);
         for t in tasks {
             all.push(db.q::<redis::Value>("TASK", &[j, &t]));
         }
@@ -159,10 +159,12 @@ fn a_limit_raised_on_the_primary_only_loses_nothing_at_failover() {
 }
 
 /// A RESP command, as the AOF stores it.
-fn resp(args: &[&str]) -> String {
-    let mut s = format!("*{}\r\n", args.len());
+fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut s = format!("*{}\r\n", args.len()).into_bytes();
     for a in args {
-        s.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        s.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        s.extend_from_slice(a);
+        s.extend_from_slice(b"\r\n");
     }
     s
 }
@@ -183,15 +185,17 @@ fn a_decision_that_cannot_apply_stops_the_aof_load_loudly() {
         .map(|e| e.unwrap().path())
         .find(|p| p.to_string_lossy().ends_with(".incr.aof"))
         .expect("an incremental AOF file");
-    let mut aof = std::fs::read_to_string(&incr).unwrap();
-    aof.push_str(&resp(&[
-        "TASKDB.APPLY",
-        "r",
-        "1700000000000",
-        "DONE",
-        &job,
-        "no-such-task",
-        "{}",
+    let mut aof = std::fs::read(&incr).unwrap();
+    let done = taskdb_core::Decision::Done {
+        job: uuid::Uuid::parse_str(&job).unwrap().as_u128(),
+        task: b"no-such-task",
+        output: b"{}",
+        attempt: None,
+    };
+    aof.extend_from_slice(&resp(&[
+        b"TASKDB.APPLY",
+        b"r",
+        &done.encode(1_700_000_000_000),
     ]));
     std::fs::write(&incr, aof).unwrap();
     let log = Server::fails_to_start(&dir, &AOF_ALWAYS);

@@ -111,20 +111,27 @@ fn listings_show_every_stream_job_and_task() {
     let mut db = Ns::new(&s, "t");
     restore_half_done_job(&mut db);
     let st = db.stream("gpu", 1, 1.0, "bob");
-    let mut streams: Vec<String> = db.q("STREAMS", &[]);
+    let mut streams = db.streams();
     streams.sort();
     let mut want = vec![S.to_string(), st.clone()];
     want.sort();
     assert_eq!(streams, want);
     let job = db.job(&st, "bob");
-    let mut jobs: Vec<String> = db.q("JOBS", &[]);
+    let mut jobs = db.jobs();
     jobs.sort();
     let mut want = vec![J.to_string(), job];
     want.sort();
     assert_eq!(jobs, want);
-    let tasks: Vec<String> = db.q("JOB_TASKS", &[J]);
+    let tasks = db.job_tasks(J);
     assert_eq!(tasks, ["init", "exec", "seg_0", "seg_1", "join"]);
-    let e = db.err("JOB_TASKS", &["00000000-0000-4000-8000-000000000001"]);
+    // Pages of two: every task once, in order.
+    let (next, page): (String, Vec<String>) = db.q("JOB_TASKS", &[J, "0", "COUNT", "2"]);
+    assert_eq!(page, ["init", "exec"]);
+    let (next, page): (String, Vec<String>) = db.q("JOB_TASKS", &[J, &next, "COUNT", "2"]);
+    assert_eq!(page, ["seg_0", "seg_1"]);
+    let (next, page): (String, Vec<String>) = db.q("JOB_TASKS", &[J, &next, "COUNT", "2"]);
+    assert_eq!((next.as_str(), page), ("0", vec!["join".to_string()]));
+    let e = db.err("JOB_TASKS", &["00000000-0000-4000-8000-000000000001", "0"]);
     assert!(e.starts_with("NOTFOUND job"), "{e}");
 }
 

@@ -4,7 +4,7 @@
 use crate::common::*;
 use rand::{Rng, SeedableRng};
 
-const READ_COMMANDS: [&str; 16] = [
+const READ_COMMANDS: [&str; 19] = [
     "+TASKDB.GET_STREAM",
     "+TASKDB.STREAM",
     "+TASKDB.STREAMS",
@@ -20,6 +20,9 @@ const READ_COMMANDS: [&str; 16] = [
     "+TASKDB.TASK_OUTPUT",
     "+TASKDB.STATS",
     "+TASKDB.CHECK",
+    "+TASKDB.SCHEDULE",
+    "+TASKDB.QUEUE",
+    "+TASKDB.LEASES",
     "+INFO",
 ];
 
@@ -74,8 +77,11 @@ fn acl_users_are_held_to_their_namespace_and_read_only_users_to_queries() {
     assert_eq!(state, "running");
     let _: redis::Value = q(&mut r, &["TASKDB.STATS", "tenant-a"]);
     let _: redis::Value = q(&mut r, &["TASKDB.TASK", "tenant-a", &job, "init"]);
-    let found: Vec<redis::Value> = q(&mut r, &["TASKDB.CHECK", "tenant-a"]);
-    assert!(found.is_empty(), "a read-only user runs CHECK");
+    let (cursor, found): (String, Vec<redis::Value>) = q(&mut r, &["TASKDB.CHECK", "tenant-a"]);
+    assert!(
+        cursor == "0" && found.is_empty(),
+        "a read-only user runs CHECK"
+    );
     for args in [
         vec!["TASKDB.CREATE_STREAM", "tenant-a", "cpu", "1", "1", "u"],
         vec!["TASKDB.REQUEST_WORK", "tenant-a", "cpu"],
@@ -88,7 +94,7 @@ fn acl_users_are_held_to_their_namespace_and_read_only_users_to_queries() {
 }
 
 /// Every TASKDB command and how many arguments it takes at most.
-const COMMANDS: [&str; 33] = [
+const COMMANDS: [&str; 36] = [
     "CREATE_STREAM",
     "GET_OR_CREATE_STREAM",
     "GET_STREAM",
@@ -103,6 +109,9 @@ const COMMANDS: [&str; 33] = [
     "JOB",
     "JOBS",
     "JOB_TASKS",
+    "SCHEDULE",
+    "QUEUE",
+    "LEASES",
     "DELETE_JOB",
     "CANCEL_JOB",
     "CLEAR_COMPLETED",
@@ -242,24 +251,31 @@ fn huge_arguments_are_refused_by_the_default_limits() {
 }
 
 #[test]
-fn keys_of_the_wrong_type_under_a_namespace_give_clear_errors() {
+fn a_namespace_touches_no_key_but_its_own() {
     let s = Server::start();
     let mut db = Ns::new(&s, "w");
-    let st = db.stream("cpu", 1, 1.0, "u");
-    let job = db.job(&st, "u");
-    // Plant a string where TaskDB keeps sorted sets and hashes.
-    for key in ["{w}:schedule:cpu", "{w}:leases", "{w}:job-counts"] {
-        let _: () = q(&mut db.c, &["DEL", key]);
+    // Keys that look like the old layout's, or share the namespace's hash tag.
+    let planted = ["{w}:schedule:cpu", "{w}:leases", "w:job", "{w}"];
+    for key in planted {
         let _: () = q(&mut db.c, &["SET", key, "planted"]);
     }
-    for args in [
-        vec!["REQUEST_WORK", "cpu"],
-        vec!["CANCEL_JOB", &job],
-        vec!["STATS"],
-    ] {
-        let e = db.err(args[0], &args[1..]);
-        assert!(e.starts_with("WRONGTYPE key '{w}:"), "{args:?}: {e}");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    db.task(&job, "a", &st, &["init"]);
+    while let Some((j, t)) = db.claim("cpu") {
+        assert!(db.done(&j, &t));
     }
-    let pong: String = q(&mut db.c, &["PING"]);
-    assert_eq!(pong, "PONG");
+    assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "done");
+    for key in planted {
+        let v: String = q(&mut db.c, &["GET", key]);
+        assert_eq!(v, "planted", "{key}");
+    }
+    let mut keys: Vec<String> = q(&mut db.c, &["KEYS", "*"]);
+    keys.sort();
+    let mut want: Vec<String> = planted.iter().map(|k| k.to_string()).collect();
+    want.push("w".into());
+    want.sort();
+    assert_eq!(keys, want, "the namespace is one key");
+    let t: String = q(&mut db.c, &["TYPE", "w"]);
+    assert_eq!(t, "taskdb-ns");
 }

@@ -149,7 +149,7 @@ fn thirty_two_clients_lose_and_duplicate_nothing() {
         );
     }
     for job in &jobs {
-        let tasks: Vec<String> = admin.q("JOB_TASKS", &[job]);
+        let tasks = admin.job_tasks(job);
         let state = job_state(&mut admin, job);
         for t in tasks {
             let ts = admin.task_field(job, &t, "state").unwrap();

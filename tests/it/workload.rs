@@ -139,7 +139,7 @@ pub fn run(db: &mut Ns, seed: u64, steps: usize) {
                 let _: redis::Value = p.query(&mut db.c).unwrap();
             }
             _ => {
-                let v: Vec<redis::Value> = db.q("CHECK", &[]);
+                let v = db.check();
                 assert!(v.is_empty(), "step {step}: CHECK found {v:?}");
             }
         }
