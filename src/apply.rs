@@ -40,5 +40,5 @@ pub fn apply(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     ns.replay(&d, now, mono_ms())?;
     changed(ctx, &key, name, ns);
     ctx.replicate_verbatim();
-    Ok(RedisValue::SimpleStringStatic("OK"))
+    Ok(crate::reply::ok(ctx))
 }

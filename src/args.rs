@@ -192,9 +192,8 @@ pub fn name<'b>(arg: &'static str, v: &'b [u8], limits: &Limits) -> Result<&'b [
 
 /// Validates a UUID and returns it as a number.
 pub fn uuid_num(arg: &'static str, v: &[u8]) -> Result<u128> {
-    std::str::from_utf8(v)
+    Uuid::try_parse_ascii(v)
         .ok()
-        .and_then(|s| Uuid::parse_str(s).ok())
         .map(|u| u.as_u128())
         .ok_or_else(|| Error::invalid(arg, v, "must be a UUID"))
 }

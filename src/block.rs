@@ -53,11 +53,8 @@ extern "C" fn on_ready(
     match catch_unwind(AssertUnwindSafe(|| {
         crate::work::serve_blocked(&context, &args)
     })) {
-        Ok(Ok(Some(v))) => {
-            context.reply(Ok(v));
-            raw::REDISMODULE_OK as c_int
-        }
-        Ok(Ok(None)) => raw::REDISMODULE_ERR as c_int,
+        Ok(Ok(true)) => raw::REDISMODULE_OK as c_int,
+        Ok(Ok(false)) => raw::REDISMODULE_ERR as c_int,
         Ok(Err(e)) => {
             context.reply(Err(e.into()));
             raw::REDISMODULE_OK as c_int

@@ -60,7 +60,7 @@ pub fn prepare(ns: &mut Namespace) {
 /// the worker types that gained ready work, publish the states entered, refresh the
 /// registry. A namespace left with nothing is removed with its key.
 pub fn changed(ctx: &Context, key: &RedisKeyWritable, name: &RedisString, ns: &mut Namespace) {
-    let effects = ns.take_effects();
+    let effects = ns.effects();
     store::signal_modified(ctx, name);
     if !effects.woken.is_empty() && crate::block::any_waiting() {
         store::signal_ready(ctx, name);
@@ -77,32 +77,39 @@ pub fn changed(ctx: &Context, key: &RedisKeyWritable, name: &RedisString, ns: &m
             }
         }
     }
-    if let (Some(changes), Some(channel)) = (effects.changes, crate::config::event_channel()) {
+    if let (Some(changes), Some(channel)) = (&effects.changes, crate::config::event_channel()) {
         for c in changes {
-            let mut m = name.as_slice().to_vec();
-            m.push(b' ');
-            m.extend_from_slice(taskdb_core::error::uuid(c.job).as_bytes());
-            m.push(b' ');
-            match &c.task {
-                Some(t) => {
-                    m.extend_from_slice(t);
-                    m.push(b' ');
-                    m.extend_from_slice(c.state.as_bytes());
-                }
-                None => {
-                    m.extend_from_slice(b"- job_");
-                    m.extend_from_slice(c.state.as_bytes());
-                }
-            }
-            store::publish(ctx, channel.as_bytes(), &m);
+            publish_change(ctx, channel.as_bytes(), name, c);
         }
     }
+    ns.clear_effects();
     if ns.is_empty() {
         registry::forget(ns);
         let _ = key.delete();
         return;
     }
     registry::sync(ns, store::selected_db(ctx), name.as_slice(), ns);
+}
+
+/// Publishes one change on the event channel: `<ns> <job_id> <task_id> <state>`, or
+/// `<ns> <job_id> - job_<state>` for a job.
+fn publish_change(ctx: &Context, channel: &[u8], name: &RedisString, c: &taskdb_core::ns::Change) {
+    let mut m = name.as_slice().to_vec();
+    m.push(b' ');
+    m.extend_from_slice(&taskdb_core::error::uuid_bytes(c.job));
+    m.push(b' ');
+    match &c.task {
+        Some(t) => {
+            m.extend_from_slice(t);
+            m.push(b' ');
+            m.extend_from_slice(c.state.as_bytes());
+        }
+        None => {
+            m.extend_from_slice(b"- job_");
+            m.extend_from_slice(c.state.as_bytes());
+        }
+    }
+    store::publish(ctx, channel, &m);
 }
 
 /// The keyspace event published when a task enters `s`.

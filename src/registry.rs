@@ -10,6 +10,7 @@
 use crate::store;
 use redis_module::{Context, NotifyEvent, RedisString};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 use taskdb_core::{Namespace, STATES};
 
@@ -28,12 +29,35 @@ pub struct Entry {
     pub deadline: Option<u64>,
 }
 
-/// Live namespaces by the address of their value.
-static LIVE: Mutex<Option<HashMap<usize, Entry>>> = Mutex::new(None);
+/// Hashes a value's address: one multiply, where the default SipHash would cost more
+/// than the rest of the registry's work per command.
+#[derive(Default)]
+struct AddrHasher(u64);
 
-fn with<R>(f: impl FnOnce(&mut HashMap<usize, Entry>) -> R) -> R {
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+}
+
+type Map = HashMap<usize, Entry, BuildHasherDefault<AddrHasher>>;
+
+/// Live namespaces by the address of their value.
+static LIVE: Mutex<Option<Map>> = Mutex::new(None);
+
+fn with<R>(f: impl FnOnce(&mut Map) -> R) -> R {
     let mut g = LIVE.lock().unwrap_or_else(|e| e.into_inner());
-    f(g.get_or_insert_with(HashMap::new))
+    f(g.get_or_insert_with(Map::default))
 }
 
 fn entry(db: i32, key: &[u8], ns: &Namespace) -> Entry {
@@ -52,7 +76,8 @@ pub fn register(value: *const Namespace, db: i32, key: &[u8], ns: &Namespace) {
     with(|m| m.insert(value as usize, e));
 }
 
-/// Refreshes the entry of the namespace a command just changed.
+/// Refreshes the entry of the namespace a command just changed (in database `db` under
+/// `key`, where it is entered if it is not yet: its moves arrive as events).
 pub fn sync(value: *const Namespace, db: i32, key: &[u8], ns: &Namespace) {
     let (tasks, jobs, deadline) = (ns.task_counts(), ns.job_counts(), ns.next_deadline());
     with(|m| match m.get_mut(&(value as usize)) {
@@ -60,10 +85,6 @@ pub fn sync(value: *const Namespace, db: i32, key: &[u8], ns: &Namespace) {
             e.tasks = tasks;
             e.jobs = jobs;
             e.deadline = deadline;
-            if e.db != db || e.key != key {
-                e.db = db;
-                e.key = key.to_vec();
-            }
         }
         None => {
             m.insert(

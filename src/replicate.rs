@@ -9,5 +9,22 @@ use taskdb_core::Decision;
 
 /// Propagates a decision taken at `now` in namespace `ns`.
 pub fn decision(ctx: &Context, ns: &RedisString, d: &Decision, now: i64) {
-    crate::store::replicate_decision(ctx, ns, &d.encode(now));
+    crate::reply::with_scratch(|buf| {
+        d.encode_into(now, buf);
+        crate::store::replicate_decision(ctx, ns, buf);
+    });
+}
+
+/// Propagates REQUEST_WORK's claims (job, task, holder) taken at `now` in namespace `ns`,
+/// packed as `Decision::Claims` without collecting them first.
+pub fn claims<'c>(
+    ctx: &Context,
+    ns: &RedisString,
+    claims: impl ExactSizeIterator<Item = taskdb_core::decision::ClaimOf<'c>>,
+    now: i64,
+) {
+    crate::reply::with_scratch(|buf| {
+        Decision::encode_claims_into(now, claims, buf);
+        crate::store::replicate_decision(ctx, ns, buf);
+    });
 }

@@ -1,12 +1,60 @@
 //! Reply shapes shared by the commands: ids, field/value arrays of streams, jobs and tasks,
 //! and doubles written as Redis writes them.
 
-use redis_module::RedisValue;
+use crate::store::api;
+use redis_module::{raw, Context, RedisValue};
+use std::cell::RefCell;
 use taskdb_core::{JobView, StreamView, TaskView};
+
+// Direct replies: the hot commands write their reply straight to the client instead of
+// building a `RedisValue` tree (each of its strings an allocation), then return
+// `RedisValue::NoReply`. Only once every write succeeded, so an error still replaces it.
+
+/// Replies `+OK`.
+pub fn ok(ctx: &Context) -> RedisValue {
+    // SAFETY: ctx is the running command's; the message is a NUL-terminated literal.
+    unsafe { api(raw::RedisModule_ReplyWithSimpleString)(ctx.ctx, c"OK".as_ptr()) };
+    RedisValue::NoReply
+}
+
+/// Starts an array reply of `n` elements.
+pub fn array(ctx: &Context, n: usize) {
+    // SAFETY: ctx is the running command's.
+    unsafe { api(raw::RedisModule_ReplyWithArray)(ctx.ctx, n as std::os::raw::c_long) };
+}
+
+/// Replies a bulk string.
+pub fn bulk(ctx: &Context, b: &[u8]) {
+    // SAFETY: ctx is the running command's; Redis copies the buffer before returning.
+    unsafe { api(raw::RedisModule_ReplyWithStringBuffer)(ctx.ctx, b.as_ptr().cast(), b.len()) };
+}
+
+/// Replies an integer.
+pub fn int(ctx: &Context, n: i64) {
+    // SAFETY: ctx is the running command's.
+    unsafe { api(raw::RedisModule_ReplyWithLongLong)(ctx.ctx, n) };
+}
+
+/// Replies a UUID as a bulk string.
+pub fn uuid_bulk(ctx: &Context, id: u128) {
+    bulk(ctx, &taskdb_core::error::uuid_bytes(id));
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with a reusable byte buffer (no allocation once it has grown).
+pub fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut b) => f(&mut b),
+        Err(_) => f(&mut Vec::new()),
+    })
+}
 
 /// A UUID as a bulk string.
 pub fn uuid(id: u128) -> RedisValue {
-    RedisValue::BulkString(taskdb_core::error::uuid(id))
+    RedisValue::StringBuffer(taskdb_core::error::uuid_bytes(id).to_vec())
 }
 
 /// Bytes as a bulk string.

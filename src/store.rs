@@ -5,7 +5,6 @@
 use redis_module::{raw, Context, RedisString};
 use std::os::raw::c_int;
 use std::ptr;
-use std::time::Instant;
 
 /// A module API function; every one TaskDB uses exists since Redis 7.0, which the module
 /// requires, so a missing one is a broken server and aborts.
@@ -222,19 +221,19 @@ pub fn writes_allowed(ctx: &Context) -> bool {
         && !ctx.avoid_replication_traffic()
 }
 
-/// The server clock in milliseconds since the epoch (stored, replicated).
+/// The server clock in milliseconds since the epoch (stored, replicated), read as Redis
+/// reads it (cheaper than `SystemTime`, and the same clock Redis' own commands see).
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    // SAFETY: a plain clock read through the module API.
+    unsafe { api(raw::RedisModule_Milliseconds)() }
 }
 
-static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-
-/// This node's monotonic clock in milliseconds (lease expiry; never stored).
+/// This node's monotonic clock in milliseconds (lease expiry; never stored), Redis' own
+/// monotonic clock: wall-clock steps do not move it. Never 0.
 pub fn mono_ms() -> u64 {
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+    // SAFETY: a plain clock read through the module API (Redis 7.0 and later).
+    let us = unsafe { api(raw::RedisModule_MonotonicMicroseconds)() };
+    us / 1000 + 1
 }
 
 /// A string Redis owns, as a null pointer-safe slice.

@@ -83,13 +83,13 @@ pub fn create_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         task: t.task_id,
         stream: t.stream,
         def: t.def,
-        prereqs: pre.clone(),
+        prereqs: pre,
         max_retries: t.max_retries,
         timeout_secs: t.timeout_secs,
     };
     replicate::decision(ctx, name, &d, now);
     changed(ctx, &key, name, ns);
-    Ok(RedisValue::SimpleStringStatic("OK"))
+    Ok(reply::ok(ctx))
 }
 
 /// `TASKDB.TASK ns job_id task_id` -> field/value pairs or nil

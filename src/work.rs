@@ -17,7 +17,7 @@ use crate::reply;
 use crate::store::{mono_ms, now_ms};
 use crate::{info, replicate};
 use redis_module::{Context, ContextFlags, RedisString, RedisValue};
-use taskdb_core::{Decision, Retried};
+use taskdb_core::{Claim, Decision, Namespace, Retried};
 
 /// The most tasks one REQUEST_WORK may claim with COUNT.
 pub const MAX_COUNT: i64 = 10_000;
@@ -65,49 +65,68 @@ fn parse_request(args: &[RedisString]) -> Result<Request<'_>> {
 }
 
 /// Claims up to `count` (default 1) tasks, in the order as many single calls would, all
-/// replicated as one decision; `None` when there is nothing to claim.
-fn claim_some(ctx: &Context, r: &Request) -> Result<Option<RedisValue>> {
+/// replicated as one decision, and replies them; `false` (nothing replied) when there is
+/// nothing to claim.
+fn claim_some(ctx: &Context, r: &Request) -> Result<bool> {
     let key = open_write(ctx, r.name);
     let Some(ns) = write(&key, r.name)? else {
-        return Ok(None);
+        return Ok(false);
     };
     let (now, mono) = (now_ms(), mono_ms());
     let policy = crate::config::policy();
     prepare(ns);
-    let mut replies = Vec::new();
-    let mut claimed: Vec<(u128, Vec<u8>)> = Vec::new();
-    for _ in 0..r.count.unwrap_or(1) {
-        let Some(c) = ns.request(r.worker_type, policy, now, mono, r.worker)? else {
-            break;
-        };
-        let (def, prereqs, max_retries) = ns.handout(c.seq, c.idx);
-        let task = ns.task_id_at(c.seq, c.idx).to_vec();
-        replies.push(RedisValue::Array(vec![
-            reply::uuid(c.job),
-            reply::bytes(&task),
-            reply::bytes(def),
-            RedisValue::StringBuffer(prereqs),
-            RedisValue::Integer(i64::from(max_retries)),
-            RedisValue::Integer(i64::from(c.attempt)),
-        ]));
-        claimed.push((c.job, task));
-    }
-    if claimed.is_empty() {
-        return Ok(None);
-    }
-    info::count(&info::CLAIMED, claimed.len() as u64);
-    let d = Decision::Claims(
-        claimed
+    with_claimed(|claimed| {
+        claimed.clear();
+        for _ in 0..r.count.unwrap_or(1) {
+            let Some(c) = ns.request(r.worker_type, policy, now, mono, r.worker)? else {
+                break;
+            };
+            claimed.push(c);
+        }
+        if claimed.is_empty() {
+            return Ok(false);
+        }
+        info::count(&info::CLAIMED, claimed.len() as u64);
+        let ids = claimed
             .iter()
-            .map(|(j, t)| (*j, t.as_slice(), r.worker))
-            .collect(),
-    );
-    replicate::decision(ctx, r.name, &d, now);
-    changed(ctx, &key, r.name, ns);
-    Ok(Some(match r.count {
-        Some(_) => RedisValue::Array(replies),
-        None => replies.pop().unwrap_or(RedisValue::Null),
-    }))
+            .map(|c| (c.job, ns.task_id_at(c.seq, c.idx), r.worker));
+        replicate::claims(ctx, r.name, ids, now);
+        changed(ctx, &key, r.name, ns);
+        reply_claims(ctx, ns, claimed, r.count.is_some());
+        Ok(true)
+    })
+}
+
+thread_local! {
+    static CLAIMED: std::cell::RefCell<Vec<Claim>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with the buffer for a call's claims, kept from call to call.
+fn with_claimed<R>(f: impl FnOnce(&mut Vec<Claim>) -> R) -> R {
+    CLAIMED.with(|c| match c.try_borrow_mut() {
+        Ok(mut v) => f(&mut v),
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+/// Replies claims: each `[job_id, task_id, task_def, prereqs, max_retries, attempt]`, in
+/// an array when COUNT was given.
+fn reply_claims(ctx: &Context, ns: &Namespace, claimed: &[Claim], counted: bool) {
+    if counted {
+        reply::array(ctx, claimed.len());
+    }
+    reply::with_scratch(|prereqs| {
+        for c in claimed {
+            let (def, max_retries) = ns.handout(c.seq, c.idx, prereqs);
+            reply::array(ctx, 6);
+            reply::uuid_bulk(ctx, c.job);
+            reply::bulk(ctx, ns.task_id_at(c.seq, c.idx));
+            reply::bulk(ctx, def);
+            reply::bulk(ctx, prereqs);
+            reply::int(ctx, i64::from(max_retries));
+            reply::int(ctx, i64::from(c.attempt));
+        }
+    });
 }
 
 /// `TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] [COUNT n] [WORKER worker_id]` -> nil, or
@@ -115,8 +134,8 @@ fn claim_some(ctx: &Context, r: &Request) -> Result<Option<RedisValue>> {
 /// those
 pub fn request_work(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let r = parse_request(args)?;
-    if let Some(v) = claim_some(ctx, &r)? {
-        return Ok(v);
+    if claim_some(ctx, &r)? {
+        return Ok(RedisValue::NoReply);
     }
     // Inside MULTI, a script or anything else that cannot block: answer as a timeout.
     let flags = ctx.get_flags();
@@ -131,9 +150,9 @@ pub fn request_work(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     }
 }
 
-/// A blocked REQUEST_WORK's retry when its namespace gained ready work: its reply, or
-/// `None` to keep waiting.
-pub fn serve_blocked(ctx: &Context, args: &[RedisString]) -> Result<Option<RedisValue>> {
+/// A blocked REQUEST_WORK's retry when its namespace gained ready work: whether it
+/// claimed and replied (`false`: keep waiting).
+pub fn serve_blocked(ctx: &Context, args: &[RedisString]) -> Result<bool> {
     let r = parse_request(args)?;
     claim_some(ctx, &r)
 }

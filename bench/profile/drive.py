@@ -1,23 +1,40 @@
 #!/usr/bin/env python3
-"""Drives a redis-server (e.g. under callgrind) with N CREATE_TASK, then N REQUEST_WORK+DONE.
+"""Drives a redis-server (e.g. under callgrind) with N CREATE_TASK (pipelined), then N
+REQUEST_WORK + DONE pairs (unpipelined, one connection): N task lives with 100-byte task
+definitions.
 
-Usage: drive.py PORT [N]. Speaks RESP over a raw socket (no client library needed) and
-pipelines each phase, so the server's instruction counts are per call of each command.
+Usage: drive.py PORT [N] [--zero CMD] [--dump CMD] [--native]
+  --zero/--dump: shell commands run right before and after the measured phase (the
+  callgrind script zeroes and dumps the server's counters with them).
+  --native: the floor instead of TaskDB: RPUSH per task, then LPOP + HSET per task.
+Speaks RESP over a raw socket (no client library needed).
 """
+import os
 import socket
+import subprocess
 import sys
 
-port = int(sys.argv[1])
-n = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+args = sys.argv[1:]
+opts = {}
+for flag in ("--zero", "--dump"):
+    if flag in args:
+        i = args.index(flag)
+        opts[flag] = args[i + 1]
+        del args[i : i + 2]
+native = "--native" in args
+if native:
+    args.remove("--native")
+port = int(args[0])
+n = int(args[1]) if len(args) > 1 else 1000
 s = socket.create_connection(("127.0.0.1", port))
 f = s.makefile("rb")
 
 
-def enc(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+def enc(*a):
+    out = [b"*%d\r\n" % len(a)]
+    for x in a:
+        x = x if isinstance(x, bytes) else str(x).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(x), x))
     return b"".join(out)
 
 
@@ -32,16 +49,15 @@ def read():
         ln = int(rest)
         if ln < 0:
             return None
-        data = f.read(ln + 2)[:-2]
-        return data
+        return f.read(ln + 2)[:-2]
     if t == b"*":
         ln = int(rest)
         return None if ln < 0 else [read() for _ in range(ln)]
     raise RuntimeError(line)
 
 
-def call(*args):
-    s.sendall(enc(*args))
+def call(*a):
+    s.sendall(enc(*a))
     return read()
 
 
@@ -50,15 +66,29 @@ def pipeline(cmds):
     return [read() for _ in cmds]
 
 
-import os
+def hook(name):
+    if name in opts:
+        subprocess.run(opts[name], shell=True, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 ns = "p%d" % os.getpid()
+defn = '{"def":"%s"}' % ("x" * 90)  # 100 bytes of JSON
+if native:
+    hook("--zero")
+    pipeline([("RPUSH", ns + ":q", "%s:t%d" % (ns, i)) for i in range(n)])
+    for i in range(n):
+        t = call("LPOP", ns + ":q")
+        call("HSET", t, "state", "done", "output", "{}")
+    hook("--dump")
+    sys.exit(0)
 st = call("TASKDB.CREATE_STREAM", ns, "cpu", 1, 1.0, "u").decode()
 job = call("TASKDB.CREATE_JOB", ns, st, '{"init":1}', 0, 3600, "u").decode()
+init = call("TASKDB.REQUEST_WORK", ns, "cpu")  # held until the end: the job stays open
 call("CONFIG", "RESETSTAT")
-defn = '{"def":"%s"}' % ("x" * 90)  # 100 bytes of JSON
+hook("--zero")
 pipeline([("TASKDB.CREATE_TASK", ns, job, "t%d" % i, st, defn, "[]", 3, 60) for i in range(n)])
-for i in range(n + 1):  # the tasks and the job's init
+for i in range(n):
     w = call("TASKDB.REQUEST_WORK", ns, "cpu")
     call("TASKDB.DONE", ns, w[0].decode(), w[1].decode(), "{}")
-info = call("INFO", "commandstats").decode()
-print("\n".join(l for l in info.splitlines() if "taskdb" in l.lower()))
+hook("--dump")
+call("TASKDB.DONE", ns, init[0].decode(), init[1].decode(), "{}")

@@ -18,6 +18,15 @@ use crate::work::Retried;
 
 const VERSION: u8 = 1;
 
+fn claims_body<'c>(w: &mut Writer, claims: impl ExactSizeIterator<Item = ClaimOf<'c>>) {
+    w.u32(claims.len() as u32);
+    for (job, task, worker) in claims {
+        w.u128(job);
+        w.bytes(task);
+        w.opt(worker);
+    }
+}
+
 /// One claim REQUEST_WORK decided: (job, task, holder).
 pub type ClaimOf<'a> = (u128, &'a [u8], Option<&'a [u8]>);
 
@@ -291,7 +300,15 @@ fn read_list<'a>(r: &mut Reader<'a>) -> Result<Vec<&'a [u8]>> {
 impl Decision<'_> {
     /// The packed form, decided at `now`.
     pub fn encode(&self, now: i64) -> Vec<u8> {
-        let mut w = Writer::default();
+        let mut out = Vec::new();
+        self.encode_into(now, &mut out);
+        out
+    }
+
+    /// Packs the decision into `out` (cleared first), so a caller can reuse one buffer.
+    pub fn encode_into(&self, now: i64, out: &mut Vec<u8>) {
+        out.clear();
+        let mut w = Writer(std::mem::take(out));
         w.u8(VERSION);
         let v = match self {
             Decision::CreateStream { .. } => verb::CREATE_STREAM,
@@ -362,14 +379,7 @@ impl Decision<'_> {
                 w.u32(*max_retries);
                 w.u32(*timeout_secs);
             }
-            Decision::Claims(claims) => {
-                w.u32(claims.len() as u32);
-                for (job, task, worker) in claims {
-                    w.u128(*job);
-                    w.bytes(task);
-                    w.opt(*worker);
-                }
-            }
+            Decision::Claims(claims) => claims_body(&mut w, claims.iter().copied()),
             Decision::Done {
                 job,
                 task,
@@ -476,7 +486,23 @@ impl Decision<'_> {
                 w.bytes(batch);
             }
         }
-        w.0
+        *out = w.0;
+    }
+
+    /// Packs a [`Decision::Claims`] of `claims` into `out` (cleared first) without
+    /// collecting them first.
+    pub fn encode_claims_into<'c>(
+        now: i64,
+        claims: impl ExactSizeIterator<Item = ClaimOf<'c>>,
+        out: &mut Vec<u8>,
+    ) {
+        out.clear();
+        let mut w = Writer(std::mem::take(out));
+        w.u8(VERSION);
+        w.u8(verb::CLAIMS);
+        w.i64(now);
+        claims_body(&mut w, claims);
+        *out = w.0;
     }
 
     /// Reads a packed decision: it and the time it was decided at.

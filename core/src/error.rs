@@ -88,17 +88,26 @@ pub fn escape(value: &[u8]) -> String {
     out
 }
 
+/// A UUID in canonical lowercase hyphenated form, on the stack (replies write it without
+/// allocating).
+pub fn uuid_bytes(id: u128) -> [u8; 36] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'-'; 36];
+    let mut at = 0;
+    for (i, b) in id.to_be_bytes().into_iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            at += 1;
+        }
+        out[at] = HEX[usize::from(b >> 4)];
+        out[at + 1] = HEX[usize::from(b & 0xf)];
+        at += 2;
+    }
+    out
+}
+
 /// A UUID in canonical lowercase hyphenated form.
 pub fn uuid(id: u128) -> String {
-    let h = format!("{id:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    uuid_bytes(id).iter().map(|&b| b as char).collect()
 }
 
 /// `NOTFOUND stream '<id>' does not exist`.

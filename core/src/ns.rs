@@ -18,7 +18,6 @@ use crate::record::{TaskRec, NONE};
 use crate::schedule::{self, FairKey, StrictKey};
 use crate::state::{JobState, Priority, TaskState, STATES};
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::Hasher;
 
 /// A user's share of one worker type.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,9 +147,35 @@ pub struct Job {
 
 /// The part of a task id that its job's index sorts by.
 pub(crate) fn id_hash(id: &[u8]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    h.write(id);
-    h.finish() >> 32
+    // A keyed multiply-mix hash: a few instructions for a short id where SipHash costs a
+    // hundred, with a key drawn once per process (the index is rebuilt on load, never
+    // stored or replicated), so ids cannot be chosen to collide in bulk.
+    static KEY: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let key = *KEY.get_or_init(|| {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new().hash_one(0x7461_736b_6462u64) | 1
+    });
+    const M: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = key ^ (id.len() as u64).wrapping_mul(M);
+    let mut chunks = id.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(M).rotate_left(31) ^ key;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(M).rotate_left(31) ^ key;
+    }
+    // murmur3's finalizer, then the top 32 bits.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    h >> 32
 }
 
 impl Job {
@@ -194,8 +219,10 @@ impl Job {
     /// The index of the task with id `id`.
     pub fn find(&self, id: &[u8]) -> Option<u32> {
         let h = id_hash(id) << 32;
+        // One descent: an inclusive range would search for both of its ends.
         self.index
-            .range(h..=h | 0xffff_ffff)
+            .range(h..)
+            .take_while(|&&k| k >> 32 == h >> 32)
             .map(|k| (k & 0xffff_ffff) as u32)
             .find(|&i| self.tasks.get(i as usize).is_some_and(|t| t.id() == id))
     }
@@ -423,8 +450,9 @@ impl Shared {
     /// Re-sorts every stream the operation changed, and notes the worker types that
     /// gained ready work.
     pub fn settle(&mut self) {
-        let dirty = std::mem::take(&mut self.dirty);
-        for d in dirty {
+        // Taken out and put back, so the buffer keeps its capacity from call to call.
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for d in dirty.drain(..) {
             let Some(Some(s)) = self.streams.get(d.stream as usize) else {
                 continue;
             };
@@ -453,6 +481,7 @@ impl Shared {
                 self.effects.woken.push(wt);
             }
         }
+        self.dirty = dirty;
     }
 
     fn count(&mut self, stream: u32, state: TaskState, by: i64) {
@@ -716,6 +745,21 @@ impl Namespace {
             self.s.effects.changes = Some(Vec::new());
         }
         e
+    }
+
+    /// What the operations since [`Namespace::clear_effects`] did.
+    pub fn effects(&self) -> &Effects {
+        &self.s.effects
+    }
+
+    /// Forgets the effects noted so far, keeping their buffers for the next operation.
+    pub fn clear_effects(&mut self) {
+        let e = &mut self.s.effects;
+        e.woken.clear();
+        e.entered = 0;
+        if let Some(c) = e.changes.as_mut() {
+            c.clear();
+        }
     }
 
     /// A worker type's name.

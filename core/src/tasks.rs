@@ -69,7 +69,15 @@ pub fn time(t: i64) -> Option<i64> {
 /// A list of task ids as a compact JSON array (the prerequisite list TASK and
 /// REQUEST_WORK show). Ids are UTF-8 (they were given as JSON strings).
 pub fn json_list<'a>(ids: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
-    let mut out = vec![b'['];
+    let mut out = Vec::new();
+    json_list_into(ids, &mut out);
+    out
+}
+
+/// [`json_list`] into `out` (cleared first), so a caller can reuse one buffer.
+pub fn json_list_into<'a>(ids: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(b'[');
     for (i, id) in ids.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -91,7 +99,6 @@ pub fn json_list<'a>(ids: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
         out.push(b'"');
     }
     out.push(b']');
-    out
 }
 
 impl Namespace {

@@ -384,13 +384,13 @@ impl Namespace {
         self.jobs[&seq].task(idx).id()
     }
 
-    /// The definition, prerequisite list (JSON) and retry limit of task `idx` of job
-    /// `seq`: what REQUEST_WORK replies.
-    pub fn handout(&self, seq: u64, idx: u32) -> (&[u8], Vec<u8>, u32) {
+    /// The definition and retry limit of task `idx` of job `seq`, its prerequisite list
+    /// (JSON) written to `prereqs`: what REQUEST_WORK replies.
+    pub fn handout(&self, seq: u64, idx: u32, prereqs: &mut Vec<u8>) -> (&[u8], u32) {
         let j = &self.jobs[&seq];
         let t = j.task(idx);
-        let pre = crate::tasks::json_list(t.prereqs().map(|p| j.task(p).id()));
-        (t.def(), pre, t.max_retries())
+        crate::tasks::json_list_into(t.prereqs().map(|p| j.task(p).id()), prereqs);
+        (t.def(), t.max_retries())
     }
 }
 

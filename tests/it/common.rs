@@ -25,6 +25,16 @@ pub fn info_field(c: &mut Connection, section: &str, name: &str) -> String {
         .to_string()
 }
 
+/// The `INFO taskdb` fields, without their `taskdb_` prefix.
+pub fn taskdb_info(c: &mut Connection) -> std::collections::HashMap<String, String> {
+    let text: String = q(c, &["INFO", "taskdb"]);
+    text.lines()
+        .filter_map(|l| l.strip_prefix("taskdb_"))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
 /// Runs a command and converts its reply.
 pub fn q<T: FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
     let mut cmd = redis::cmd(args[0]);

@@ -11,6 +11,7 @@ mod errors;
 mod fencing;
 mod fixture;
 mod jobs;
+mod keyspace;
 mod maintenance;
 mod model;
 mod observe;

@@ -44,21 +44,12 @@ fn task_and_job_state_changes_are_published_as_keyspace_events() {
     );
 }
 
-fn info(c: &mut redis::Connection) -> std::collections::HashMap<String, String> {
-    let text: String = q(c, &["INFO", "taskdb"]);
-    text.lines()
-        .filter_map(|l| l.strip_prefix("taskdb_"))
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect()
-}
-
 #[test]
 fn info_fields_move_as_operations_happen() {
     let s = Server::start();
     let mut db = Ns::new(&s, "t");
     let mut other = Ns::new(&s, "u");
-    let i = info(&mut db.c);
+    let i = taskdb_info(&mut db.c);
     assert_eq!(i["namespaces"], "0");
     assert_eq!(i["tasks_ready"], "0");
     let st = db.stream("cpu", 1, 1.0, "u");
@@ -66,7 +57,7 @@ fn info_fields_move_as_operations_happen() {
     db.task(&job, "a", &st, &["init"]);
     let ost = other.stream("gpu", 1, 1.0, "u");
     other.job(&ost, "u");
-    let i = info(&mut db.c);
+    let i = taskdb_info(&mut db.c);
     assert_eq!(i["namespaces"], "2");
     assert_eq!(
         (i["tasks_ready"].as_str(), i["tasks_pending"].as_str()),
@@ -77,7 +68,7 @@ fn info_fields_move_as_operations_happen() {
     assert!(db.done(&job, "init"));
     db.claim("cpu").unwrap();
     assert_eq!(db.q::<i64>("FAILED", &[&job, "a", "x"]), 1);
-    let i = info(&mut db.c);
+    let i = taskdb_info(&mut db.c);
     assert_eq!(i["claimed_total"], "2");
     assert_eq!(i["done_total"], "1");
     assert_eq!(i["failed_total"], "1");
@@ -99,12 +90,14 @@ fn info_fields_move_as_operations_happen() {
         v.is_some()
     });
     wait_for(10, "blocked_workers:aux=1", || {
-        (info(&mut db.c)["blocked_workers"] == "aux=1").then_some(())
+        (taskdb_info(&mut db.c)["blocked_workers"] == "aux=1").then_some(())
     });
     let aux = db.stream("aux", 1, 1.0, "u");
     db.job(&aux, "u");
     assert!(waiter.join().unwrap());
     wait_for(10, "no blocked workers", || {
-        info(&mut db.c)["blocked_workers"].is_empty().then_some(())
+        taskdb_info(&mut db.c)["blocked_workers"]
+            .is_empty()
+            .then_some(())
     });
 }
