@@ -16,20 +16,20 @@ use redis_module::{Context, RedisString, RedisValue};
 use taskdb_core::{Decision, JobState, TaskState, Violation};
 
 /// Tasks one CHECK or REPAIR page visits by default.
-pub const PAGE: usize = 10_000;
+pub const PAGE: usize = 5_000;
 
 /// `CURSOR c` and `COUNT n` of CHECK and REPAIR.
 fn page_args<'a>(
     args: &'a [RedisString],
     usage: &'static str,
-) -> Result<(&'a RedisString, Option<u64>, usize)> {
+) -> Result<(&'a RedisString, Option<Cursor>, usize)> {
     let mut a = Args::new(args, usage, 1, 5)?;
     let name = a.ns()?;
     let (mut cursor, mut count) = (None, None);
     while a.has_more() {
         let w = a.bytes()?;
         if w.eq_ignore_ascii_case(b"CURSOR") && cursor.is_none() {
-            cursor = Some(a.int("CURSOR", 0, i64::MAX)? as u64);
+            cursor = Some(parse_cursor(a.bytes()?)?);
         } else if w.eq_ignore_ascii_case(b"COUNT") && count.is_none() {
             count = Some(a.int("COUNT", 1, 10_000_000)? as usize);
         } else if w.eq_ignore_ascii_case(b"FIX") {
@@ -46,14 +46,34 @@ fn page_args<'a>(
             ));
         }
     }
-    let after = cursor.filter(|&c| c != 0).map(|c| c - 1);
-    Ok((name, after, count.unwrap_or(PAGE)))
+    Ok((name, cursor.flatten(), count.unwrap_or(PAGE)))
 }
 
-/// `[next_cursor, violations]`: the cursor is the next job sequence + 1 (0: done).
-fn page_reply(found: &[Violation], next: Option<u64>) -> RedisValue {
+/// Where a page starts: a job's sequence and a task index in it.
+type Cursor = (u64, u32);
+
+/// A page cursor: `0` (the start) or what the last page replied, a job's sequence and a
+/// task index packed in one number (`seq * 2^32 + index`).
+fn parse_cursor(v: &[u8]) -> Result<Option<Cursor>> {
+    let c: u128 = std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&c: &u128| c == 0 || (1 << 32..1 << 96).contains(&c))
+        .ok_or_else(|| {
+            Error::invalid(
+                "CURSOR",
+                v,
+                "must be 0 or a cursor a CHECK or REPAIR page replied",
+            )
+        })?;
+    Ok((c != 0).then_some(((c >> 32) as u64, c as u32)))
+}
+
+/// `[next_cursor, violations]` (cursor 0: done).
+fn page_reply(found: &[Violation], next: Option<Cursor>) -> RedisValue {
+    let cursor = next.map_or(0u128, |(seq, idx)| u128::from(seq) << 32 | u128::from(idx));
     RedisValue::Array(vec![
-        RedisValue::BulkString(next.map_or(0, |n| n + 1).to_string()),
+        RedisValue::BulkString(cursor.to_string()),
         RedisValue::Array(
             found
                 .iter()
@@ -87,7 +107,7 @@ pub fn repair(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let (found, next) = ns.repair(after, budget, mono_ms());
     if !found.is_empty() {
         let d = Decision::Repair {
-            after,
+            from: after,
             budget: budget as u64,
         };
         replicate::decision(ctx, name, &d, now_ms());

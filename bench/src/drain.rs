@@ -168,6 +168,8 @@ pub struct Mode {
     pub block_ms: Option<u64>,
     /// Tasks claimed per REQUEST_WORK (COUNT); their DONEs are sent in one pipeline.
     pub count: usize,
+    /// A polling worker that found nothing sleeps this long before asking again.
+    pub backoff_us: u64,
 }
 
 type Claimed = (String, String, redis::Value, redis::Value, i64, i64);
@@ -213,7 +215,7 @@ pub fn drain(server: &Server, workers: usize, total: usize, mode: Mode) -> Drain
                         empty += 1;
                         if mode.block_ms.is_none() {
                             // A polling worker backs off briefly; blocking workers need not.
-                            std::thread::sleep(Duration::from_micros(100));
+                            std::thread::sleep(Duration::from_micros(mode.backoff_us));
                         }
                         continue;
                     }
@@ -320,8 +322,14 @@ pub fn wake_latency(server: &Server, stream: &str, rounds: usize) -> Histogram<u
 }
 
 /// Polling traffic of idle workers: REQUEST_WORK calls the server receives in `idle` from
-/// `workers` workers with nothing to do, blocking (`block`) or polling every 100 µs.
-pub fn idle_calls(server: &Server, workers: usize, idle: Duration, block: bool) -> u64 {
+/// `workers` workers with nothing to do, blocking (`block`) or polling (sleeping `backoff_us` between calls).
+pub fn idle_calls(
+    server: &Server,
+    workers: usize,
+    idle: Duration,
+    block: bool,
+    backoff_us: u64,
+) -> u64 {
     let mut admin = server.conn();
     crate::server::reset_stats(&mut admin);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -338,7 +346,7 @@ pub fn idle_calls(server: &Server, workers: usize, idle: Duration, block: bool) 
                     }
                     let _: Option<Claimed> = cmd.query(&mut c).expect("REQUEST_WORK");
                     if !block {
-                        std::thread::sleep(Duration::from_micros(100));
+                        std::thread::sleep(Duration::from_micros(backoff_us));
                     }
                 }
             })
@@ -397,4 +405,92 @@ pub fn native_limit(server: &Server, connections: usize, total: usize) -> f64 {
         .query(&mut c)
         .expect("DEL");
     rate
+}
+
+/// One connection, unpipelined: `n` ready tasks (100-byte definitions) claimed and
+/// finished one REQUEST_WORK + DONE at a time, against the same connection doing RPUSH'd
+/// LPOP + HSET per task, alternated three times each. (TaskDB tasks/s, native tasks/s),
+/// the medians.
+pub fn single(server: &Server, n: usize) -> (f64, f64) {
+    let mut c = server.conn();
+    let def = crate::scale::task_def();
+    let mut ours = Vec::new();
+    let mut native = Vec::new();
+    for _ in 0..3 {
+        let _: () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
+        let st: String = redis::from_redis_value(&cmd(
+            &mut c,
+            &["TASKDB.CREATE_STREAM", "one", "CPU", "1", "1", "u"],
+        ))
+        .expect("stream");
+        let job: String = redis::from_redis_value(&cmd(
+            &mut c,
+            &["TASKDB.CREATE_JOB", "one", &st, "{}", "0", "3600", "u"],
+        ))
+        .expect("job");
+        // The init task stays claimed, so the job stays open.
+        let _ = cmd(&mut c, &["TASKDB.REQUEST_WORK", "one", "CPU"]);
+        for chunk in (0..n).collect::<Vec<_>>().chunks(5000) {
+            let mut p = redis::pipe();
+            for i in chunk {
+                p.cmd("TASKDB.CREATE_TASK")
+                    .arg("one")
+                    .arg(&job)
+                    .arg(format!("t{i}"))
+                    .arg(&st)
+                    .arg(&def)
+                    .arg("[]")
+                    .arg(0)
+                    .arg(3600)
+                    .ignore();
+            }
+            let _: () = p.query(&mut c).expect("CREATE_TASK");
+        }
+        let start = Instant::now();
+        for _ in 0..n {
+            let (j, t, _, _, _, _): Claimed = redis::cmd("TASKDB.REQUEST_WORK")
+                .arg("one")
+                .arg("CPU")
+                .query(&mut c)
+                .expect("REQUEST_WORK");
+            let _: i64 = redis::cmd("TASKDB.DONE")
+                .arg("one")
+                .arg(&j)
+                .arg(&t)
+                .arg("{}")
+                .query(&mut c)
+                .expect("DONE");
+        }
+        ours.push(n as f64 / start.elapsed().as_secs_f64());
+
+        for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
+            let mut p = redis::pipe();
+            for i in chunk {
+                p.cmd("RPUSH")
+                    .arg("native:one")
+                    .arg(format!("task-{i}"))
+                    .ignore();
+            }
+            let _: () = p.query(&mut c).expect("prefill");
+        }
+        let start = Instant::now();
+        while let Some(t) = redis::cmd("LPOP")
+            .arg("native:one")
+            .query::<Option<String>>(&mut c)
+            .expect("LPOP")
+        {
+            let _: i64 = redis::cmd("HSET")
+                .arg("native:one:done")
+                .arg(&t)
+                .arg("{}")
+                .query(&mut c)
+                .expect("HSET");
+        }
+        native.push(n as f64 / start.elapsed().as_secs_f64());
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(ours), median(native))
 }

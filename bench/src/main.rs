@@ -7,8 +7,10 @@
 
 mod dag;
 mod drain;
+mod persist;
 mod scale;
 mod server;
+mod stall;
 mod verify;
 
 use clap::Parser;
@@ -22,9 +24,24 @@ struct Opts {
     /// Users, each with one stream per worker type (AUX, CPU, GPU; reserved 1, be_mult 1).
     #[arg(long, default_value_t = 4)]
     users: usize,
-    /// Jobs to submit and drain.
-    #[arg(long, default_value_t = 200)]
-    jobs: usize,
+    /// Jobs to submit and drain, one drain set per value.
+    #[arg(long, value_delimiter = ',', default_value = "200,2000")]
+    jobs: Vec<usize>,
+    /// A polling worker that found nothing sleeps this long (µs) before asking again.
+    #[arg(long, default_value_t = 1000)]
+    poll_backoff_us: u64,
+    /// Tasks for the one-connection drain (TaskDB against LPOP + HSET).
+    #[arg(long, default_value_t = 20_000)]
+    single_tasks: usize,
+    /// Tasks for the stall scenarios (0: skip them).
+    #[arg(long, default_value_t = 100_000)]
+    stall_tasks: usize,
+    /// Tasks one job grows to while the worst CREATE_TASK is recorded (0: skip).
+    #[arg(long, default_value_t = 1_000_000)]
+    growth_tasks: usize,
+    /// Tasks in the namespace for the RDB and DUMP figures (0: skip).
+    #[arg(long, default_value_t = 1_000_000)]
+    rdb_tasks: usize,
     /// Segments per job (GPU tasks; a binary tree of joins follows).
     #[arg(long, default_value_t = 16)]
     segments: usize,
@@ -60,7 +77,9 @@ struct Opts {
 /// One drain run.
 #[derive(Serialize)]
 struct DrainRun {
+    jobs: usize,
     mode: String,
+    fraction_of_limit: f64,
     tasks_per_s: f64,
     request_work_p50_us: u64,
     request_work_p99_us: u64,
@@ -73,15 +92,16 @@ struct DrainRun {
 #[derive(Serialize)]
 struct Results {
     users: usize,
-    jobs: usize,
+    jobs: Vec<usize>,
     tasks_per_job: usize,
-    tasks: usize,
     submitters: usize,
     workers_per_type: usize,
+    poll_backoff_us: u64,
     submit_tasks_per_s: f64,
     drains: Vec<DrainRun>,
-    native_limit_tasks_per_s: f64,
-    blocking_drain_fraction_of_limit: f64,
+    native_limits_tasks_per_s: Vec<(usize, f64)>,
+    single_connection_tasks_per_s: f64,
+    single_connection_native_tasks_per_s: f64,
     wake_latency_p50_us: u64,
     wake_latency_p99_us: u64,
     idle_request_work_calls_per_s_blocking: u64,
@@ -89,6 +109,8 @@ struct Results {
     server_us_per_call: std::collections::BTreeMap<String, f64>,
     task_life_server_us: f64,
     scale: Vec<scale::Point>,
+    stalls: Vec<stall::Stall>,
+    persistence: Option<persist::Persist>,
     verified: bool,
 }
 
@@ -117,8 +139,12 @@ fn main() {
     let mut c = srv.conn();
     let dag = dag::proving_job(o.segments);
     println!(
-        "TaskDB benchmark: {} users, {} jobs x {} tasks = {} tasks, {} submitters, {} workers per type",
-        o.users, o.jobs, dag.len(), o.jobs * dag.len(), o.submitters, o.workers
+        "TaskDB benchmark: {} users, {:?} jobs x {} tasks, {} submitters, {} workers per type",
+        o.users,
+        o.jobs,
+        dag.len(),
+        o.submitters,
+        o.workers
     );
 
     let modes = [
@@ -127,6 +153,7 @@ fn main() {
             drain::Mode {
                 block_ms: None,
                 count: 1,
+                backoff_us: o.poll_backoff_us,
             },
         ),
         (
@@ -134,6 +161,7 @@ fn main() {
             drain::Mode {
                 block_ms: Some(100),
                 count: 1,
+                backoff_us: 0,
             },
         ),
         (
@@ -141,46 +169,58 @@ fn main() {
             drain::Mode {
                 block_ms: Some(100),
                 count: 8,
+                backoff_us: 0,
             },
         ),
     ];
     let mut runs = Vec::new();
+    let mut limits = Vec::new();
     let mut problems = Vec::new();
     let mut submit_rate = 0.0;
     let mut per_call = std::collections::BTreeMap::new();
-    for (name, mode) in modes {
-        let _: () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
-        server::reset_stats(&mut c);
-        let streams = drain::create_streams(&mut c, o.users);
-        eprintln!("{name}: submitting...");
-        let sub = drain::submit(&srv, &streams, o.jobs, &dag, o.submitters);
-        if mode.block_ms.is_none() {
-            submit_rate = sub.tasks as f64 / sub.elapsed.as_secs_f64();
+    for &jobs in &o.jobs {
+        let tasks = jobs * dag.len();
+        eprintln!("{jobs} jobs: measuring the native-command limit...");
+        let limit = drain::native_limit(&srv, o.workers * drain::TYPES.len(), tasks);
+        limits.push((jobs, limit));
+        for (name, mode) in modes {
+            let _: () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
+            server::reset_stats(&mut c);
+            let streams = drain::create_streams(&mut c, o.users);
+            eprintln!("{jobs} jobs, {name}: submitting...");
+            let sub = drain::submit(&srv, &streams, jobs, &dag, o.submitters);
+            if mode.block_ms.is_none() && submit_rate == 0.0 {
+                submit_rate = sub.tasks as f64 / sub.elapsed.as_secs_f64();
+            }
+            eprintln!("{jobs} jobs, {name}: draining...");
+            let d = drain::drain(&srv, o.workers, sub.tasks, mode);
+            if mode.block_ms.is_some() && mode.count == 1 && per_call.is_empty() {
+                per_call = server::commandstats(&mut c)
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("taskdb."))
+                    .map(|(k, (calls, usec))| {
+                        (k.to_uppercase(), *usec as f64 / (*calls).max(1) as f64)
+                    })
+                    .collect();
+            }
+            eprintln!("{jobs} jobs, {name}: verifying...");
+            problems.extend(verify::verify(&mut c, &sub.jobs, &dag, &d));
+            let rate = sub.tasks as f64 / d.elapsed.as_secs_f64();
+            runs.push(DrainRun {
+                jobs,
+                mode: name.to_string(),
+                fraction_of_limit: rate / limit,
+                tasks_per_s: rate,
+                request_work_p50_us: d.request_us.value_at_quantile(0.5),
+                request_work_p99_us: d.request_us.value_at_quantile(0.99),
+                done_p50_us: d.done_us.value_at_quantile(0.5),
+                done_p99_us: d.done_us.value_at_quantile(0.99),
+                empty_requests: d.empty_polls,
+            });
         }
-        eprintln!("{name}: draining...");
-        let d = drain::drain(&srv, o.workers, sub.tasks, mode);
-        if mode.block_ms.is_some() && mode.count == 1 {
-            per_call = server::commandstats(&mut c)
-                .iter()
-                .filter(|(k, _)| k.starts_with("taskdb."))
-                .map(|(k, (calls, usec))| (k.to_uppercase(), *usec as f64 / (*calls).max(1) as f64))
-                .collect();
-        }
-        eprintln!("{name}: verifying...");
-        problems.extend(verify::verify(&mut c, &sub.jobs, &dag, &d));
-        runs.push(DrainRun {
-            mode: name.to_string(),
-            tasks_per_s: sub.tasks as f64 / d.elapsed.as_secs_f64(),
-            request_work_p50_us: d.request_us.value_at_quantile(0.5),
-            request_work_p99_us: d.request_us.value_at_quantile(0.99),
-            done_p50_us: d.done_us.value_at_quantile(0.5),
-            done_p99_us: d.done_us.value_at_quantile(0.99),
-            empty_requests: d.empty_polls,
-        });
     }
-    let tasks = o.jobs * dag.len();
-    eprintln!("measuring the native-command limit...");
-    let limit = drain::native_limit(&srv, o.workers * drain::TYPES.len(), tasks);
+    eprintln!("one connection: TaskDB against LPOP + HSET...");
+    let (single, single_native) = drain::single(&srv, o.single_tasks);
     eprintln!("measuring wake-up latency and idle traffic...");
     let _: () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
     let wake_stream: String = redis::cmd("TASKDB.CREATE_STREAM")
@@ -193,8 +233,9 @@ fn main() {
         .expect("stream");
     let wake = drain::wake_latency(&srv, &wake_stream, 300);
     let idle = std::time::Duration::from_secs(1);
-    let idle_blocking = drain::idle_calls(&srv, o.workers * drain::TYPES.len(), idle, true);
-    let idle_polling = drain::idle_calls(&srv, o.workers * drain::TYPES.len(), idle, false);
+    let idlers = o.workers * drain::TYPES.len();
+    let idle_blocking = drain::idle_calls(&srv, idlers, idle, true, 0);
+    let idle_polling = drain::idle_calls(&srv, idlers, idle, false, o.poll_backoff_us);
 
     let mut points = Vec::new();
     if !o.no_scale {
@@ -229,6 +270,15 @@ fn main() {
         }
     }
 
+    let mut stalls = Vec::new();
+    if o.stall_tasks > 0 {
+        stalls = stall::run(&srv, o.stall_tasks);
+    }
+    if o.growth_tasks > 0 {
+        stalls.push(stall::growth(&srv, o.growth_tasks));
+    }
+    let persistence = (o.rdb_tasks > 0).then(|| persist::run(&srv, o.rdb_tasks));
+
     let us = |name: &str| per_call.get(name).copied().unwrap_or(0.0);
     let quiet_life = points
         .iter()
@@ -236,18 +286,18 @@ fn main() {
         .map(|p| p.create_task_us + p.request_work_us + p.done_us);
     let life = quiet_life
         .unwrap_or(us("TASKDB.CREATE_TASK") + us("TASKDB.REQUEST_WORK") + us("TASKDB.DONE"));
-    let blocking_rate = runs.get(1).map_or(0.0, |r| r.tasks_per_s);
     let r = Results {
         users: o.users,
-        jobs: o.jobs,
+        jobs: o.jobs.clone(),
         tasks_per_job: dag.len(),
-        tasks,
         submitters: o.submitters,
         workers_per_type: o.workers,
+        poll_backoff_us: o.poll_backoff_us,
         submit_tasks_per_s: submit_rate,
         drains: runs,
-        native_limit_tasks_per_s: limit,
-        blocking_drain_fraction_of_limit: blocking_rate / limit,
+        native_limits_tasks_per_s: limits.clone(),
+        single_connection_tasks_per_s: single,
+        single_connection_native_tasks_per_s: single_native,
         wake_latency_p50_us: wake.value_at_quantile(0.5),
         wake_latency_p99_us: wake.value_at_quantile(0.99),
         idle_request_work_calls_per_s_blocking: idle_blocking,
@@ -255,6 +305,8 @@ fn main() {
         server_us_per_call: per_call.clone(),
         task_life_server_us: life,
         scale: points.clone(),
+        stalls: stalls.clone(),
+        persistence: persistence.clone(),
         verified: problems.is_empty(),
     };
 
@@ -262,22 +314,30 @@ fn main() {
     println!("| measure | value |");
     println!("|---|---|");
     println!("| submit | {submit_rate:.0} tasks/s |");
-    for d in &r.drains {
+    for (jobs, limit) in &limits {
         println!(
-            "| drain, {} | {:.0} tasks/s; REQUEST_WORK p50 {} µs p99 {} µs; DONE p50 {} µs p99 {} µs; {} empty requests |",
-            d.mode, d.tasks_per_s, d.request_work_p50_us, d.request_work_p99_us, d.done_p50_us, d.done_p99_us, d.empty_requests
+            "| native limit, {jobs} jobs' tasks (LPOP + HSET per task, {} connections) | {limit:.0} tasks/s |",
+            o.workers * drain::TYPES.len()
         );
     }
-    println!("| native limit (LPOP + HSET per task) | {limit:.0} tasks/s |");
+    for d in &r.drains {
+        println!(
+            "| drain, {} jobs, {} | {:.0} tasks/s = {:.2}x the limit; REQUEST_WORK p50 {} µs p99 {} µs; DONE p50 {} µs p99 {} µs; {} empty requests |",
+            d.jobs, d.mode, d.tasks_per_s, d.fraction_of_limit, d.request_work_p50_us, d.request_work_p99_us, d.done_p50_us, d.done_p99_us, d.empty_requests
+        );
+    }
     println!(
-        "| blocking drain / limit | {:.0}% |",
-        100.0 * r.blocking_drain_fraction_of_limit
+        "| one connection, unpipelined REQUEST_WORK + DONE | {single:.0} tasks/s = {:.2}x LPOP + HSET ({single_native:.0} tasks/s) |",
+        single / single_native
     );
     println!(
         "| ready -> blocked worker holds it (incl. CREATE_JOB round trip) | p50 {} µs, p99 {} µs |",
         r.wake_latency_p50_us, r.wake_latency_p99_us
     );
-    println!("| REQUEST_WORK calls in 1 s from {} idle workers | blocking {idle_blocking}, polling {idle_polling} |", o.workers * 3);
+    println!(
+        "| REQUEST_WORK calls in 1 s from {idlers} idle workers | blocking {idle_blocking}, polling every {} µs {idle_polling} |",
+        o.poll_backoff_us
+    );
     for (k, v) in &per_call {
         println!("| server µs per call (blocking drain), {k} | {v:.2} |");
     }
@@ -286,6 +346,27 @@ fn main() {
     println!(
         "| server µs per task life, one connection, 1,000 queued (first scale point) | {life:.2} |"
     );
+    if let Some(p) = &persistence {
+        println!(
+            "| RDB, one namespace of {} tasks | SAVE {:.0} tasks/s, load {:.0} tasks/s, {:.0} bytes/task on disk |",
+            p.tasks, p.save_tasks_per_s, p.load_tasks_per_s, p.rdb_bytes_per_task
+        );
+        println!(
+            "| DUMP / MIGRATE size | {:.0} bytes/task: proto-max-bulk-len {} allows {} such tasks per namespace |",
+            p.dump_bytes_per_task, p.proto_max_bulk_len, p.max_migratable_tasks
+        );
+    }
+    if !stalls.is_empty() {
+        println!();
+        println!("| stall scenario | calls | worst call (server) | worst PING of another client |");
+        println!("|---|---|---|---|");
+        for s in &stalls {
+            println!(
+                "| {} | {} | {:.2} ms | {:.2} ms |",
+                s.scenario, s.calls, s.worst_call_ms, s.worst_ping_ms
+            );
+        }
+    }
     if !points.is_empty() {
         println!();
         println!("| scale axis | size | REQUEST_WORK µs | DONE µs | CREATE_TASK µs | bytes/task |");

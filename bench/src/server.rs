@@ -33,9 +33,8 @@ impl Server {
                 "--maxmemory-policy",
                 "noeviction",
             ])
-            // As redis.conf recommends: task hashes with definitions up to 1 KiB stay compact
-            // listpacks instead of hashtables (half the memory per task).
-            .args(["--hash-max-listpack-value", "1024"])
+            // DEBUG RELOAD for the RDB figures.
+            .args(["--enable-debug-command", "local"])
             .arg("--dir")
             .arg(dir.path())
             .arg("--loadmodule")

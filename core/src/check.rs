@@ -10,7 +10,14 @@
 use crate::error::uuid;
 use crate::ns::{Job, Namespace};
 use crate::state::{JobState, TaskState, STATES};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+
+/// Tasks `from..to` of the job with sequence `seq`, on one CHECK page.
+struct Span {
+    seq: u64,
+    from: u32,
+    to: u32,
+}
 
 /// One disagreement: its kind and field/value pairs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,21 +45,14 @@ fn counts_text(c: &[i64; STATES]) -> Vec<u8> {
 }
 
 impl Namespace {
-    /// The violations in one job.
-    fn check_job(&self, j: &Job) -> Vec<Violation> {
+    /// The violations of tasks `range` of job `j` taken one by one: links, index, queue,
+    /// lease and waiting count.
+    fn check_tasks(&self, j: &Job, range: std::ops::Range<u32>) -> Vec<Violation> {
         let mut out = Vec::new();
         let jid = || uuid(j.id).into_bytes();
-        let mut parts: BTreeMap<u32, [i64; STATES]> = BTreeMap::new();
-        let mut unresolved = 0;
-        let mut any_failed = false;
-        let mut links = 0usize;
-        for idx in 0..j.tasks.len() as u32 {
+        for idx in range {
             let t = j.task(idx);
             let state = j.state_of(idx);
-            parts.entry(t.stream()).or_insert([0; STATES])[state as usize] += 1;
-            unresolved += i64::from(state != TaskState::Done);
-            any_failed |= state == TaskState::Failed;
-            links += t.prereqs().len();
             for p in t.prereqs() {
                 if !j.dependents(p).contains(&idx) {
                     out.push(v(
@@ -115,6 +115,26 @@ impl Namespace {
                 out.push(v("waiting_on", fields));
             }
         }
+        out
+    }
+
+    /// The violations of job `j` as a whole (its counts, links, unresolved count and
+    /// state), from one light pass over its task records.
+    fn check_totals(&self, j: &Job) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let jid = || uuid(j.id).into_bytes();
+        let mut parts: BTreeMap<u32, [i64; STATES]> = BTreeMap::new();
+        let mut unresolved = 0;
+        let mut any_failed = false;
+        let mut links = 0usize;
+        for idx in 0..j.tasks.len() as u32 {
+            let t = j.task(idx);
+            let state = j.state_of(idx);
+            parts.entry(t.stream()).or_insert([0; STATES])[state as usize] += 1;
+            unresolved += i64::from(state != TaskState::Done);
+            any_failed |= state == TaskState::Failed;
+            links += t.prereqs().len();
+        }
         if links != j.edges.len() {
             out.push(v(
                 "dependent_link",
@@ -170,43 +190,74 @@ impl Namespace {
                 ],
             ));
         }
+        out.extend(self.check_entries(j));
+        out
+    }
+
+    /// The namespace-wide indexes' entries for job `j`: its id, its place among the done
+    /// jobs, its queue entries and its leases (here, a page at a time, so the last page's
+    /// pass over every job only sums).
+    fn check_entries(&self, j: &Job) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let jid = || uuid(j.id).into_bytes();
+        if self.job_ids.get(&j.id) != Some(&j.seq) {
+            out.push(v("job_registry", vec![("job_id", jid())]));
+        }
+        if (j.state == JobState::Done) != self.s.done_jobs.contains(&j.seq) {
+            out.push(v("done_jobs", vec![("job_id", jid())]));
+        }
+        let key = j.queue_key();
+        for p in &j.parts {
+            let queued = self
+                .s
+                .streams
+                .get(p.stream as usize)
+                .and_then(|s| s.as_deref())
+                .is_some_and(|s| s.queue.contains(&key));
+            if queued == p.ready.is_empty() {
+                out.push(v(
+                    "queue",
+                    vec![
+                        ("job_id", jid()),
+                        ("stream_id", uuid(self.s.stream(p.stream).id).into_bytes()),
+                    ],
+                ));
+            }
+        }
+        for (&idx, &d) in &j.running {
+            if !self.s.leases.contains(&(d, j.seq, idx)) {
+                out.push(v(
+                    "lease",
+                    vec![("job_id", jid()), ("task_id", j.task(idx).id().to_vec())],
+                ));
+            }
+        }
         out
     }
 
     /// The namespace-wide violations (counts over streams, worker types, jobs, users; the
-    /// schedules, queues and the lease index).
+    /// schedules; the sizes of the queues, the lease index and the registries, whose
+    /// entries the job pages checked). One pass over the jobs that only sums.
     fn check_global(&self) -> Vec<Violation> {
         let mut out = Vec::new();
         let slots = self.s.streams.len();
         let mut stream_counts = vec![[0i64; STATES]; slots];
-        let mut queues: Vec<BTreeSet<u64>> = vec![BTreeSet::new(); slots];
+        let mut queued = vec![0usize; slots];
         let mut job_counts = [0i64; 3];
         let mut running = vec![0i64; self.s.users.len()];
-        let mut done = BTreeSet::new();
-        let mut leases = BTreeSet::new();
-        for (seq, j) in &self.jobs {
+        let mut leases = 0usize;
+        for j in self.jobs.values() {
             job_counts[j.state as usize] += 1;
-            match j.state {
-                JobState::Running => running[j.user as usize] += 1,
-                JobState::Done => {
-                    done.insert(*seq);
-                }
-                JobState::Failed => {}
+            if j.state == JobState::Running {
+                running[j.user as usize] += 1;
             }
             for p in &j.parts {
                 for (a, b) in stream_counts[p.stream as usize].iter_mut().zip(p.counts) {
                     *a += b;
                 }
-                if !p.ready.is_empty() {
-                    queues[p.stream as usize].insert(j.queue_key());
-                }
+                queued[p.stream as usize] += usize::from(!p.ready.is_empty());
             }
-            for (&idx, &d) in &j.running {
-                leases.insert((d, *seq, idx));
-            }
-            if self.job_ids.get(&j.id) != Some(seq) {
-                out.push(v("job_registry", vec![("job_id", uuid(j.id).into_bytes())]));
-            }
+            leases += j.running.len();
         }
         if self.job_ids.len() != self.jobs.len() {
             out.push(v(
@@ -217,6 +268,17 @@ impl Namespace {
                 ],
             ));
         }
+        let done = job_counts[JobState::Done as usize] as usize;
+        if self.s.done_jobs.len() != done {
+            out.push(v(
+                "done_jobs",
+                vec![
+                    ("stored", num(self.s.done_jobs.len())),
+                    ("expected", num(done)),
+                ],
+            ));
+        }
+        let mut fair = vec![0usize; self.s.types.len()];
         let mut type_counts = vec![[0i64; STATES]; self.s.types.len()];
         for (ix, s) in self.s.streams.iter().enumerate() {
             let Some(s) = s else { continue };
@@ -231,25 +293,28 @@ impl Namespace {
                     ],
                 ));
             }
-            if s.queue != queues[ix] {
+            if s.queue.len() != queued[ix] {
                 out.push(v("queue", vec![("stream_id", sid())]));
             }
             for (a, b) in type_counts[s.worker_type as usize].iter_mut().zip(s.counts) {
                 *a += b;
             }
             let t = &self.s.type_data[s.worker_type as usize];
-            let listed = t.fair.iter().any(|k| k.stream == ix as u32);
-            let fair_ok = if s.ready() > 0 {
-                t.fair.contains(&s.fair_key_at(ix as u32))
-            } else {
-                !listed
-            };
+            fair[s.worker_type as usize] += usize::from(s.ready() > 0);
+            // A stream listed without ready work shows in the sizes compared below.
+            let fair_ok = s.ready() == 0 || t.fair.contains(&s.fair_key_at(ix as u32));
             let strict_ok = t.strict.contains(&s.strict_key_at(ix as u32)) == (s.ready() > 0);
             if !fair_ok || !strict_ok {
                 out.push(v("schedule", vec![("stream_id", sid())]));
             }
         }
         for (i, t) in self.s.type_data.iter().enumerate() {
+            if t.fair.len() != fair[i] || t.strict.len() != fair[i] {
+                out.push(v(
+                    "schedule",
+                    vec![("worker_type", self.s.types.name(i as u32).to_vec())],
+                ));
+            }
             if t.counts != type_counts[i] {
                 out.push(v(
                     "worker_type_counts",
@@ -261,12 +326,12 @@ impl Namespace {
                 ));
             }
         }
-        if leases != self.s.leases {
+        if self.s.leases.len() != leases {
             out.push(v(
                 "lease",
                 vec![
                     ("stored", num(self.s.leases.len())),
-                    ("expected", num(leases.len())),
+                    ("expected", num(leases)),
                 ],
             ));
         }
@@ -287,20 +352,26 @@ impl Namespace {
                 ));
             }
         }
-        if done != self.s.done_jobs {
-            out.push(v("done_jobs", vec![]));
-        }
         out
     }
 
-    /// Checks the jobs after sequence `after` until `budget` tasks were visited, and the
-    /// namespace-wide counts when the end is reached: the violations and the sequence to
-    /// continue from (`None`: done).
-    pub fn check(&self, after: Option<u64>, budget: usize) -> (Vec<Violation>, Option<u64>) {
-        let (seqs, next) = self.page(after, budget);
+    /// Checks tasks from `from` (a job's sequence and a task index in it; `None`: the
+    /// start) until about `budget` tasks were visited, and the namespace-wide counts when
+    /// the end is reached: the violations and where to continue (`None`: done). A big job
+    /// is checked over several pages, its totals on the page that finishes it.
+    pub fn check(
+        &self,
+        from: Option<(u64, u32)>,
+        budget: usize,
+    ) -> (Vec<Violation>, Option<(u64, u32)>) {
+        let (spans, next) = self.page(from, budget);
         let mut out = Vec::new();
-        for seq in &seqs {
-            out.extend(self.check_job(&self.jobs[seq]));
+        for s in &spans {
+            let j = &self.jobs[&s.seq];
+            out.extend(self.check_tasks(j, s.from..s.to));
+            if s.to as usize == j.tasks.len() {
+                out.extend(self.check_totals(j));
+            }
         }
         if next.is_none() {
             out.extend(self.check_global());
@@ -308,21 +379,26 @@ impl Namespace {
         (out, next)
     }
 
-    /// CHECK, repairing what it finds: a job with a violation has its pending tasks'
-    /// counts recomputed (a stuck one released) and its derived state rebuilt from its
-    /// task records; at the end the namespace-wide state is rebuilt if it disagrees.
+    /// CHECK, repairing what it finds: a job with a violation on the page has its
+    /// pending tasks' counts recomputed (a stuck one released) and its derived state
+    /// rebuilt from its task records; at the end the namespace-wide state is rebuilt if
+    /// it disagrees.
     pub fn repair(
         &mut self,
-        after: Option<u64>,
+        from: Option<(u64, u32)>,
         budget: usize,
         mono: u64,
-    ) -> (Vec<Violation>, Option<u64>) {
-        let (seqs, next) = self.page(after, budget);
+    ) -> (Vec<Violation>, Option<(u64, u32)>) {
+        let (spans, next) = self.page(from, budget);
         let mut out = Vec::new();
-        for seq in seqs {
-            let found = self.check_job(&self.jobs[&seq]);
+        for s in spans {
+            let j = &self.jobs[&s.seq];
+            let mut found = self.check_tasks(j, s.from..s.to);
+            if s.to as usize == j.tasks.len() {
+                found.extend(self.check_totals(j));
+            }
             if !found.is_empty() {
-                self.rebuild_job(seq, mono);
+                self.rebuild_job(s.seq, mono);
                 out.extend(found);
             }
         }
@@ -336,21 +412,33 @@ impl Namespace {
         (out, next)
     }
 
-    /// The jobs of one page: from after `after` until `budget` tasks are covered.
-    fn page(&self, after: Option<u64>, budget: usize) -> (Vec<u64>, Option<u64>) {
-        use std::ops::Bound::{Excluded, Unbounded};
-        let lo = after.map_or(Unbounded, Excluded);
-        let mut seqs = Vec::new();
+    /// The task spans of one page: from `from` until `budget` tasks are covered (a job's
+    /// totals pass counts as a tenth of its tasks), and where the next page starts.
+    fn page(&self, from: Option<(u64, u32)>, budget: usize) -> (Vec<Span>, Option<(u64, u32)>) {
+        let (seq0, idx0) = from.unwrap_or((0, 0));
+        let mut spans = Vec::new();
         let mut used = 0usize;
-        let mut it = self.jobs.range((lo, Unbounded)).peekable();
-        while let Some((seq, j)) = it.next() {
-            seqs.push(*seq);
-            used += j.tasks.len().max(1);
+        let mut it = self.jobs.range(seq0..).peekable();
+        while let Some((&seq, j)) = it.next() {
+            let n = j.tasks.len() as u32;
+            let start = if seq == seq0 { idx0.min(n) } else { 0 };
+            let room = budget.saturating_sub(used).max(1);
+            let end = (start as usize + room).min(n as usize) as u32;
+            spans.push(Span {
+                seq,
+                from: start,
+                to: end,
+            });
+            used += (end - start).max(1) as usize;
+            if end < n {
+                return (spans, Some((seq, end)));
+            }
+            used += n as usize / 10;
             if used >= budget {
-                return (seqs, it.peek().map(|_| *seq));
+                return (spans, it.peek().map(|(&s, _)| (s, 0)));
             }
         }
-        (seqs, None)
+        (spans, None)
     }
 
     /// Rebuilds one job's derived state from its task records: pending tasks' waiting
@@ -637,5 +725,56 @@ mod tests {
             }
         }
         assert!(pages >= 4, "{pages}");
+    }
+
+    #[test]
+    fn a_big_job_is_checked_over_several_pages_and_its_totals_on_the_last() {
+        let mut ns = ns_with_dag();
+        for i in 0..50 {
+            let id = format!("t{i}");
+            let t = NewTask {
+                task_id: id.as_bytes(),
+                stream: 1,
+                def: b"{}",
+                prereqs: &[],
+                max_retries: 1,
+                timeout_secs: 60,
+            };
+            ns.create_task(9, &t, 0).unwrap();
+        }
+        // Damage one task's queue membership in the middle and the job's totals.
+        let j = ns.jobs.values_mut().next().unwrap();
+        let mid = j.find(b"t25").unwrap();
+        j.parts[0].ready.remove(mid);
+        j.unresolved += 1;
+        let (mut from, mut pages, mut kinds) = (None, Vec::new(), Vec::new());
+        loop {
+            let (found, next) = ns.check(from, 10);
+            pages.push(found.iter().map(|v| v.kind).collect::<Vec<_>>());
+            kinds.extend(found.iter().map(|v| v.kind));
+            match next {
+                Some(n) => from = Some(n),
+                None => break,
+            }
+        }
+        assert!(pages.len() >= 5, "{pages:?}");
+        assert!(pages[..pages.len() - 1]
+            .iter()
+            .all(|p| !p.contains(&"job_unresolved")));
+        assert!(kinds.contains(&"queue"), "{kinds:?}");
+        assert!(
+            pages.last().unwrap().contains(&"job_unresolved"),
+            "{pages:?}"
+        );
+        // REPAIR page by page fixes both.
+        let mut from = None;
+        loop {
+            let (_, next) = ns.repair(from, 10, 0);
+            match next {
+                Some(n) => from = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(ns.check(None, usize::MAX).0, vec![]);
     }
 }

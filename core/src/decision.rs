@@ -136,8 +136,8 @@ pub enum Decision<'a> {
     DeleteStreams(Vec<u128>),
     /// REPAIR of one page.
     Repair {
-        /// The page's start.
-        after: Option<u64>,
+        /// The page's start: a job's sequence and a task index in it.
+        from: Option<(u64, u32)>,
         /// Its task budget.
         budget: u64,
     },
@@ -431,11 +431,12 @@ impl Decision<'_> {
                     w.u128(*id);
                 }
             }
-            Decision::Repair { after, budget } => {
-                match after {
-                    Some(a) => {
+            Decision::Repair { from, budget } => {
+                match from {
+                    Some((seq, idx)) => {
                         w.u8(1);
-                        w.u64(*a);
+                        w.u64(*seq);
+                        w.u32(*idx);
                     }
                     None => w.u8(0),
                 }
@@ -591,9 +592,9 @@ impl Decision<'_> {
                 }
             }
             verb::REPAIR => Decision::Repair {
-                after: match r.u8()? {
+                from: match r.u8()? {
                     0 => None,
-                    _ => Some(r.u64()?),
+                    _ => Some((r.u64()?, r.u32()?)),
                 },
                 budget: r.u64()?,
             },
@@ -812,8 +813,8 @@ impl Namespace {
                 }
                 Ok(())
             }
-            Decision::Repair { after, budget } => {
-                self.repair(*after, *budget as usize, mono);
+            Decision::Repair { from, budget } => {
+                self.repair(*from, *budget as usize, mono);
                 Ok(())
             }
             Decision::RestoreJob {
@@ -940,7 +941,7 @@ mod tests {
             Decision::DeleteJobs(vec![2, 3]),
             Decision::DeleteStreams(vec![1]),
             Decision::Repair {
-                after: Some(9),
+                from: Some((9, 3)),
                 budget: 100,
             },
             Decision::RestoreJob {

@@ -143,3 +143,47 @@ fn check_rejects_unknown_options() {
         "ERR invalid option 'fix': CHECK only reads: repair with TASKDB.REPAIR ns"
     );
 }
+
+#[test]
+fn a_big_job_is_checked_and_repaired_page_by_page() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    restore_stuck(&mut db);
+    // 3,000 more done tasks after the stuck one: the job spans many pages of 500.
+    let mut pipe = redis::pipe();
+    for i in 0..3000 {
+        pipe.cmd("TASKDB.RESTORE_TASK")
+            .arg("t")
+            .arg(J)
+            .arg(format!("d{i}"))
+            .arg(S)
+            .arg("{}")
+            .arg("[]")
+            .arg("done")
+            .arg(3)
+            .arg(60)
+            .arg(3 + i)
+            .arg("OUTPUT")
+            .arg("{}")
+            .ignore();
+    }
+    let _: () = pipe.query(&mut db.c).unwrap();
+    let mut cursor = "0".to_string();
+    let (mut pages, mut found) = (0, Vec::new());
+    loop {
+        let (next, v): (String, Vec<Value>) =
+            db.q("CHECK", &["CURSOR", &cursor, "COUNT", "500"]);
+        pages += 1;
+        found.extend(v);
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    assert!(pages >= 6, "{pages} pages");
+    assert_eq!(kinds(&found), ["stuck_pending"]);
+    let fixed = db.pages("REPAIR");
+    assert_eq!(kinds(&fixed), ["stuck_pending"]);
+    assert!(db.check().is_empty());
+    assert_eq!(db.task_field(J, "a", "state").as_deref(), Some("ready"));
+}
