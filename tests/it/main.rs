@@ -23,6 +23,7 @@ mod replay;
 mod replication;
 mod restore;
 mod security;
+mod stored;
 mod streams;
 mod stress;
 mod tasks;

@@ -171,8 +171,7 @@ fn a_big_job_is_checked_and_repaired_page_by_page() {
     let mut cursor = "0".to_string();
     let (mut pages, mut found) = (0, Vec::new());
     loop {
-        let (next, v): (String, Vec<Value>) =
-            db.q("CHECK", &["CURSOR", &cursor, "COUNT", "500"]);
+        let (next, v): (String, Vec<Value>) = db.q("CHECK", &["CURSOR", &cursor, "COUNT", "500"]);
         pages += 1;
         found.extend(v);
         if next == "0" {
