@@ -51,6 +51,15 @@ pub fn any_blocked() -> bool {
     BLOCKED.lock().map(|b| !b.is_empty()).unwrap_or(true)
 }
 
+/// Whether a worker of any of `worker_types` waits (in any namespace: a signal for a
+/// worker type nobody waits for would only make every waiter retry in vain).
+pub fn any_blocked_for<'a>(mut worker_types: impl Iterator<Item = &'a [u8]>) -> bool {
+    match BLOCKED.lock() {
+        Ok(b) => !b.is_empty() && worker_types.any(|wt| b.contains_key(wt)),
+        Err(_) => true,
+    }
+}
+
 /// Registers the INFO section; called once when the module loads.
 pub fn init(ctx: &Context) {
     // SAFETY: registers an extern "C" function of this module as its INFO callback.

@@ -62,7 +62,10 @@ pub fn prepare(ns: &mut Namespace) {
 pub fn changed(ctx: &Context, key: &RedisKeyWritable, name: &RedisString, ns: &mut Namespace) {
     let effects = ns.effects();
     store::signal_modified(ctx, name);
-    if !effects.woken.is_empty() && crate::block::any_waiting() {
+    if !effects.woken.is_empty()
+        && crate::block::any_waiting()
+        && crate::info::any_blocked_for(effects.woken.iter().map(|&wt| ns.worker_type_name(wt)))
+    {
         store::signal_ready(ctx, name);
     }
     if effects.entered != 0 {

@@ -7,11 +7,14 @@
 #   replica+aof  the whole server with a replica attached and appendfsync everysec
 # and the floor: the whole server for RPUSH, then LPOP + HSET per task.
 # Usage: bench/profile/callgrind.sh [N]   (N task lives, default 2000; needs valgrind)
+# TASKDB_MODULE=/path/to/libtaskdb.so measures another build (an older commit, say).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-2000}
-cargo build --release -q -p taskdb
-module="$PWD/target/release/libtaskdb.so"
+if [ -z "${TASKDB_MODULE:-}" ]; then
+  cargo build --release -q -p taskdb
+fi
+module="${TASKDB_MODULE:-$PWD/target/release/libtaskdb.so}"
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 300); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }

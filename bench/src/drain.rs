@@ -168,7 +168,8 @@ pub struct Mode {
     pub block_ms: Option<u64>,
     /// Tasks claimed per REQUEST_WORK (COUNT); their DONEs are sent in one pipeline.
     pub count: usize,
-    /// A polling worker that found nothing sleeps this long before asking again.
+    /// The longest a polling worker that keeps finding nothing sleeps between requests
+    /// (it backs off from 50 µs, doubling).
     pub backoff_us: u64,
 }
 
@@ -208,17 +209,22 @@ pub fn drain(server: &Server, workers: usize, total: usize, mode: Mode) -> Drain
                 let mut req = Histogram::<u64>::new(3).expect("histogram");
                 let mut don = Histogram::<u64>::new(3).expect("histogram");
                 let mut empty = 0;
+                let mut backoff = 0;
                 while finished.load(Ordering::SeqCst) < total {
                     let t0 = Instant::now();
                     let got = request(&mut c, wt, mode);
                     if got.is_empty() {
                         empty += 1;
                         if mode.block_ms.is_none() {
-                            // A polling worker backs off briefly; blocking workers need not.
-                            std::thread::sleep(Duration::from_micros(mode.backoff_us));
+                            // A polling worker backs off, doubling from 50 µs up to the
+                            // mode's limit while it keeps finding nothing (blocking
+                            // workers wait inside Redis instead).
+                            backoff = (backoff * 2).clamp(50, mode.backoff_us.max(50));
+                            std::thread::sleep(Duration::from_micros(backoff));
                         }
                         continue;
                     }
+                    backoff = 0;
                     let _ = req.record(t0.elapsed().as_micros() as u64);
                     let recv_seq = clock.fetch_add(1, Ordering::SeqCst);
                     let send_seq = clock.fetch_add(1, Ordering::SeqCst);
@@ -409,14 +415,14 @@ pub fn native_limit(server: &Server, connections: usize, total: usize) -> f64 {
 
 /// One connection, unpipelined: `n` ready tasks (100-byte definitions) claimed and
 /// finished one REQUEST_WORK + DONE at a time, against the same connection doing RPUSH'd
-/// LPOP + HSET per task, alternated three times each. (TaskDB tasks/s, native tasks/s),
-/// the medians.
-pub fn single(server: &Server, n: usize) -> (f64, f64) {
+/// LPOP + HSET per task, alternated `rounds` times. The medians: TaskDB tasks/s, native
+/// tasks/s, and the ratio of each round's pair.
+pub fn single(server: &Server, n: usize, rounds: usize) -> (f64, f64, f64) {
     let mut c = server.conn();
     let def = crate::scale::task_def();
     let mut ours = Vec::new();
     let mut native = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..rounds {
         let _: () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
         let st: String = redis::from_redis_value(&cmd(
             &mut c,
@@ -488,9 +494,10 @@ pub fn single(server: &Server, n: usize) -> (f64, f64) {
         }
         native.push(n as f64 / start.elapsed().as_secs_f64());
     }
+    let ratios = ours.iter().zip(&native).map(|(a, b)| a / b).collect();
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    (median(ours), median(native))
+    (median(ours), median(native), median(ratios))
 }

@@ -27,9 +27,13 @@ struct Opts {
     /// Jobs to submit and drain, one drain set per value.
     #[arg(long, value_delimiter = ',', default_value = "200,2000")]
     jobs: Vec<usize>,
-    /// A polling worker that found nothing sleeps this long (µs) before asking again.
-    #[arg(long, default_value_t = 1000)]
+    /// The longest a polling worker that keeps finding nothing sleeps (µs) between
+    /// requests: it backs off from 50 µs, doubling, as a polling client should.
+    #[arg(long, default_value_t = 5000)]
     poll_backoff_us: u64,
+    /// Rounds of each drain and native limit (the table shows medians).
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
     /// Tasks for the one-connection drain (TaskDB against LPOP + HSET).
     #[arg(long, default_value_t = 20_000)]
     single_tasks: usize,
@@ -74,12 +78,24 @@ struct Opts {
     module: Option<PathBuf>,
 }
 
+/// One native-limit measurement.
+#[derive(Serialize, Clone)]
+struct Limit {
+    jobs: usize,
+    connections: usize,
+    tasks_per_s: f64,
+}
+
 /// One drain run.
 #[derive(Serialize)]
 struct DrainRun {
     jobs: usize,
     mode: String,
+    /// Against the native limit of all the workers' connections, measured just before.
     fraction_of_limit: f64,
+    /// Against the native limit of as many connections as one worker type has (the GPU
+    /// workers run 31 of a job's 34 tasks).
+    fraction_of_busy_limit: f64,
     tasks_per_s: f64,
     request_work_p50_us: u64,
     request_work_p99_us: u64,
@@ -99,9 +115,10 @@ struct Results {
     poll_backoff_us: u64,
     submit_tasks_per_s: f64,
     drains: Vec<DrainRun>,
-    native_limits_tasks_per_s: Vec<(usize, f64)>,
+    native_limits: Vec<Limit>,
     single_connection_tasks_per_s: f64,
     single_connection_native_tasks_per_s: f64,
+    single_connection_fraction: f64,
     wake_latency_p50_us: u64,
     wake_latency_p99_us: u64,
     idle_request_work_calls_per_s_blocking: u64,
@@ -180,47 +197,66 @@ fn main() {
     let mut per_call = std::collections::BTreeMap::new();
     for &jobs in &o.jobs {
         let tasks = jobs * dag.len();
-        eprintln!("{jobs} jobs: measuring the native-command limit...");
-        let limit = drain::native_limit(&srv, o.workers * drain::TYPES.len(), tasks);
-        limits.push((jobs, limit));
-        for (name, mode) in modes {
-            let _: () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
-            server::reset_stats(&mut c);
-            let streams = drain::create_streams(&mut c, o.users);
-            eprintln!("{jobs} jobs, {name}: submitting...");
-            let sub = drain::submit(&srv, &streams, jobs, &dag, o.submitters);
-            if mode.block_ms.is_none() && submit_rate == 0.0 {
-                submit_rate = sub.tasks as f64 / sub.elapsed.as_secs_f64();
-            }
-            eprintln!("{jobs} jobs, {name}: draining...");
-            let d = drain::drain(&srv, o.workers, sub.tasks, mode);
-            if mode.block_ms.is_some() && mode.count == 1 && per_call.is_empty() {
-                per_call = server::commandstats(&mut c)
-                    .iter()
-                    .filter(|(k, _)| k.starts_with("taskdb."))
-                    .map(|(k, (calls, usec))| {
-                        (k.to_uppercase(), *usec as f64 / (*calls).max(1) as f64)
-                    })
-                    .collect();
-            }
-            eprintln!("{jobs} jobs, {name}: verifying...");
-            problems.extend(verify::verify(&mut c, &sub.jobs, &dag, &d));
-            let rate = sub.tasks as f64 / d.elapsed.as_secs_f64();
-            runs.push(DrainRun {
+        // Each repetition measures the native limit right before its drains, so a ratio
+        // compares figures taken under the same load of this shared machine; the table
+        // shows the medians.
+        for rep in 0..o.repeat {
+            eprintln!(
+                "{jobs} jobs, round {}: the native-command limit...",
+                rep + 1
+            );
+            let limit = drain::native_limit(&srv, o.workers * drain::TYPES.len(), tasks);
+            let busy = drain::native_limit(&srv, o.workers, tasks);
+            limits.push(Limit {
                 jobs,
-                mode: name.to_string(),
-                fraction_of_limit: rate / limit,
-                tasks_per_s: rate,
-                request_work_p50_us: d.request_us.value_at_quantile(0.5),
-                request_work_p99_us: d.request_us.value_at_quantile(0.99),
-                done_p50_us: d.done_us.value_at_quantile(0.5),
-                done_p99_us: d.done_us.value_at_quantile(0.99),
-                empty_requests: d.empty_polls,
+                connections: o.workers * drain::TYPES.len(),
+                tasks_per_s: limit,
             });
+            limits.push(Limit {
+                jobs,
+                connections: o.workers,
+                tasks_per_s: busy,
+            });
+            for (name, mode) in modes {
+                let _: () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
+                server::reset_stats(&mut c);
+                let streams = drain::create_streams(&mut c, o.users);
+                eprintln!("{jobs} jobs, round {}, {name}: submitting...", rep + 1);
+                let sub = drain::submit(&srv, &streams, jobs, &dag, o.submitters);
+                if mode.block_ms.is_none() && submit_rate == 0.0 {
+                    submit_rate = sub.tasks as f64 / sub.elapsed.as_secs_f64();
+                }
+                eprintln!("{jobs} jobs, round {}, {name}: draining...", rep + 1);
+                let d = drain::drain(&srv, o.workers, sub.tasks, mode);
+                if mode.block_ms.is_some() && mode.count == 1 && per_call.is_empty() {
+                    per_call = server::commandstats(&mut c)
+                        .iter()
+                        .filter(|(k, _)| k.starts_with("taskdb."))
+                        .map(|(k, (calls, usec))| {
+                            (k.to_uppercase(), *usec as f64 / (*calls).max(1) as f64)
+                        })
+                        .collect();
+                }
+                problems.extend(verify::verify(&mut c, &sub.jobs, &dag, &d));
+                let rate = sub.tasks as f64 / d.elapsed.as_secs_f64();
+                runs.push(DrainRun {
+                    jobs,
+                    mode: name.to_string(),
+                    fraction_of_limit: rate / limit,
+                    fraction_of_busy_limit: rate / busy,
+                    tasks_per_s: rate,
+                    request_work_p50_us: d.request_us.value_at_quantile(0.5),
+                    request_work_p99_us: d.request_us.value_at_quantile(0.99),
+                    done_p50_us: d.done_us.value_at_quantile(0.5),
+                    done_p99_us: d.done_us.value_at_quantile(0.99),
+                    empty_requests: d.empty_polls,
+                });
+            }
         }
     }
     eprintln!("one connection: TaskDB against LPOP + HSET...");
-    let (single, single_native) = drain::single(&srv, o.single_tasks);
+    let (single, single_native, single_ratio) =
+        drain::single(&srv, o.single_tasks, o.repeat.max(3) + 2);
     eprintln!("measuring wake-up latency and idle traffic...");
     let _: () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
     let wake_stream: String = redis::cmd("TASKDB.CREATE_STREAM")
@@ -295,9 +331,10 @@ fn main() {
         poll_backoff_us: o.poll_backoff_us,
         submit_tasks_per_s: submit_rate,
         drains: runs,
-        native_limits_tasks_per_s: limits.clone(),
+        native_limits: limits.clone(),
         single_connection_tasks_per_s: single,
         single_connection_native_tasks_per_s: single_native,
+        single_connection_fraction: single_ratio,
         wake_latency_p50_us: wake.value_at_quantile(0.5),
         wake_latency_p99_us: wake.value_at_quantile(0.99),
         idle_request_work_calls_per_s_blocking: idle_blocking,
@@ -314,21 +351,49 @@ fn main() {
     println!("| measure | value |");
     println!("|---|---|");
     println!("| submit | {submit_rate:.0} tasks/s |");
-    for (jobs, limit) in &limits {
-        println!(
-            "| native limit, {jobs} jobs' tasks (LPOP + HSET per task, {} connections) | {limit:.0} tasks/s |",
-            o.workers * drain::TYPES.len()
-        );
-    }
-    for d in &r.drains {
-        println!(
-            "| drain, {} jobs, {} | {:.0} tasks/s = {:.2}x the limit; REQUEST_WORK p50 {} µs p99 {} µs; DONE p50 {} µs p99 {} µs; {} empty requests |",
-            d.jobs, d.mode, d.tasks_per_s, d.fraction_of_limit, d.request_work_p50_us, d.request_work_p99_us, d.done_p50_us, d.done_p99_us, d.empty_requests
-        );
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    for &jobs in &o.jobs {
+        for conns in [o.workers * drain::TYPES.len(), o.workers] {
+            let v = limits
+                .iter()
+                .filter(|l| l.jobs == jobs && l.connections == conns)
+                .map(|l| l.tasks_per_s)
+                .collect();
+            println!(
+                "| native limit, {jobs} jobs' tasks (LPOP + HSET per task, {conns} connections), median of {} | {:.0} tasks/s |",
+                o.repeat,
+                median(v)
+            );
+        }
+        for (name, _) in modes {
+            let of = |f: fn(&DrainRun) -> f64| {
+                median(
+                    r.drains
+                        .iter()
+                        .filter(|d| d.jobs == jobs && d.mode == name)
+                        .map(f)
+                        .collect(),
+                )
+            };
+            println!(
+                "| drain, {jobs} jobs, {name}, median of {} | {:.0} tasks/s = {:.2}x the {}-connection limit ({:.2}x the {}-connection one); REQUEST_WORK p50 {:.0} µs p99 {:.0} µs; {:.0} empty requests |",
+                o.repeat,
+                of(|d| d.tasks_per_s),
+                of(|d| d.fraction_of_limit),
+                o.workers * drain::TYPES.len(),
+                of(|d| d.fraction_of_busy_limit),
+                o.workers,
+                of(|d| d.request_work_p50_us as f64),
+                of(|d| d.request_work_p99_us as f64),
+                of(|d| d.empty_requests as f64),
+            );
+        }
     }
     println!(
-        "| one connection, unpipelined REQUEST_WORK + DONE | {single:.0} tasks/s = {:.2}x LPOP + HSET ({single_native:.0} tasks/s) |",
-        single / single_native
+        "| one connection, unpipelined REQUEST_WORK + DONE | {single:.0} tasks/s against LPOP + HSET {single_native:.0} tasks/s: median ratio {single_ratio:.2}x |"
     );
     println!(
         "| ready -> blocked worker holds it (incl. CREATE_JOB round trip) | p50 {} µs, p99 {} µs |",

@@ -77,6 +77,37 @@ fn a_prerequisite_finishing_wakes_a_worker_of_the_dependents_type() {
 }
 
 #[test]
+fn work_of_one_type_wakes_its_waiter_and_leaves_another_types_waiting() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let cpu = db.stream("cpu", 1, 1.0, "u");
+    let gpu = db.stream("gpu", 1, 1.0, "u");
+    let aux_rx = blocked_worker(&s, "t", "aux", "0", 1);
+    let gpu_rx = blocked_worker(&s, "t", "gpu", "0", 2);
+    let job = db.job(&cpu, "u");
+    db.task(&job, "seg", &gpu, &[]);
+    let got = gpu_rx
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.1, "seg");
+    let info: String = q(&mut db.c, &["INFO", "clients"]);
+    assert!(
+        info.contains("blocked_clients:1\r\n"),
+        "the AUX worker keeps waiting"
+    );
+    assert!(aux_rx.try_recv().is_err());
+    let aux = db.stream("aux", 1, 1.0, "u");
+    db.task(&job, "fin", &aux, &[]);
+    let got = aux_rx
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.1, "fin");
+    assert_eq!(db.claim("cpu").map(|(_, t)| t).as_deref(), Some("init"));
+}
+
+#[test]
 fn two_waiters_one_task_exactly_one_gets_it_first_come_first_served() {
     let s = Server::start();
     let mut db = Ns::new(&s, "t");
