@@ -141,32 +141,23 @@ fn run_handler(
     }
 }
 
-extern "C" fn on_cron(
-    ctx: *mut raw::RedisModuleCtx,
-    _e: raw::RedisModuleEvent,
-    sub: u64,
-    data: *mut std::os::raw::c_void,
-) {
-    run_handler(&CRON, ctx, sub, data);
+/// The `extern "C"` callback Redis calls for one event, handing it to its handler.
+macro_rules! event_callback {
+    ($name:ident, $cell:ident) => {
+        extern "C" fn $name(
+            ctx: *mut raw::RedisModuleCtx,
+            _e: raw::RedisModuleEvent,
+            sub: u64,
+            data: *mut std::os::raw::c_void,
+        ) {
+            run_handler(&$cell, ctx, sub, data);
+        }
+    };
 }
 
-extern "C" fn on_flush(
-    ctx: *mut raw::RedisModuleCtx,
-    _e: raw::RedisModuleEvent,
-    sub: u64,
-    data: *mut std::os::raw::c_void,
-) {
-    run_handler(&FLUSH, ctx, sub, data);
-}
-
-extern "C" fn on_swap(
-    ctx: *mut raw::RedisModuleCtx,
-    _e: raw::RedisModuleEvent,
-    sub: u64,
-    data: *mut std::os::raw::c_void,
-) {
-    run_handler(&SWAP, ctx, sub, data);
-}
+event_callback!(on_cron, CRON);
+event_callback!(on_flush, FLUSH);
+event_callback!(on_swap, SWAP);
 
 /// Calls `f` on every `event`; once per event, when the module loads.
 pub fn subscribe(ctx: &Context, event: ServerEvent, f: Handler) {

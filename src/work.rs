@@ -208,25 +208,42 @@ pub fn done_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     )?;
     let output = a.json("output_json")?;
     let attempt = parse_attempt(&mut a)?;
+    let d = Decision::Done {
+        job: r.job,
+        task: r.task,
+        output,
+        attempt,
+    };
+    write_report(ctx, &r, &d, |ns, now, _| {
+        let done = ns.done(r.job, r.task, output, now, attempt)?;
+        if done {
+            info::count(&info::DONE, 1);
+        }
+        Ok((done, done))
+    })
+}
+
+/// Runs a report's change `apply(ns, now, mono)` on its namespace (0 if there is none):
+/// `(changed, reply)`; a change is replicated as `decision` and followed by the usual
+/// epilogue. Replies `reply` as 0 or 1.
+fn write_report(
+    ctx: &Context,
+    r: &Report,
+    decision: &Decision,
+    apply: impl FnOnce(&mut Namespace, i64, u64) -> Result<(bool, bool)>,
+) -> Result<RedisValue> {
     let key = open_write(ctx, r.name);
     let Some(ns) = write(&key, r.name)? else {
         return Ok(RedisValue::Integer(0));
     };
-    let now = now_ms();
+    let (now, mono) = (now_ms(), mono_ms());
     prepare(ns);
-    let done = ns.done(r.job, r.task, output, now, attempt)?;
-    if done {
-        info::count(&info::DONE, 1);
-        let d = Decision::Done {
-            job: r.job,
-            task: r.task,
-            output,
-            attempt,
-        };
-        replicate::decision(ctx, r.name, &d, now);
+    let (changed_it, reply) = apply(ns, now, mono)?;
+    if changed_it {
+        replicate::decision(ctx, r.name, decision, now);
         changed(ctx, &key, r.name, ns);
     }
-    Ok(RedisValue::Integer(i64::from(done)))
+    Ok(RedisValue::Integer(i64::from(reply)))
 }
 
 /// `TASKDB.FAILED ns job_id task_id error [ATTEMPT n]` -> 1 if a ready, running or
@@ -235,25 +252,19 @@ pub fn failed_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let (mut a, r) = report(args, "TASKDB.FAILED ns job_id task_id error [ATTEMPT n]", 4)?;
     let error = a.payload("error")?;
     let attempt = parse_attempt(&mut a)?;
-    let key = open_write(ctx, r.name);
-    let Some(ns) = write(&key, r.name)? else {
-        return Ok(RedisValue::Integer(0));
+    let d = Decision::Failed {
+        job: r.job,
+        task: r.task,
+        error,
+        attempt,
     };
-    let now = now_ms();
-    prepare(ns);
-    let failed = ns.failed(r.job, r.task, error, now, attempt)?;
-    if failed {
-        info::count(&info::FAILED, 1);
-        let d = Decision::Failed {
-            job: r.job,
-            task: r.task,
-            error,
-            attempt,
-        };
-        replicate::decision(ctx, r.name, &d, now);
-        changed(ctx, &key, r.name, ns);
-    }
-    Ok(RedisValue::Integer(i64::from(failed)))
+    write_report(ctx, &r, &d, |ns, now, _| {
+        let failed = ns.failed(r.job, r.task, error, now, attempt)?;
+        if failed {
+            info::count(&info::FAILED, 1);
+        }
+        Ok((failed, failed))
+    })
 }
 
 fn progress(
@@ -262,24 +273,16 @@ fn progress(
     value: Option<f64>,
     attempt: Option<u32>,
 ) -> Result<RedisValue> {
-    let key = open_write(ctx, r.name);
-    let Some(ns) = write(&key, r.name)? else {
-        return Ok(RedisValue::Integer(0));
+    let d = Decision::Progress {
+        job: r.job,
+        task: r.task,
+        progress: value,
+        attempt,
     };
-    let (now, mono) = (now_ms(), mono_ms());
-    prepare(ns);
-    let renewed = ns.progress(r.job, r.task, value, now, mono, attempt)?;
-    if renewed {
-        let d = Decision::Progress {
-            job: r.job,
-            task: r.task,
-            progress: value,
-            attempt,
-        };
-        replicate::decision(ctx, r.name, &d, now);
-        changed(ctx, &key, r.name, ns);
-    }
-    Ok(RedisValue::Integer(i64::from(renewed)))
+    write_report(ctx, r, &d, |ns, now, mono| {
+        let renewed = ns.progress(r.job, r.task, value, now, mono, attempt)?;
+        Ok((renewed, renewed))
+    })
 }
 
 /// `TASKDB.PROGRESS ns job_id task_id progress [ATTEMPT n]` -> 1 if a ready or running
@@ -308,25 +311,17 @@ pub fn heartbeat_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> 
 pub fn retry_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let (mut a, r) = report(args, "TASKDB.RETRY ns job_id task_id [ATTEMPT n]", 3)?;
     let attempt = parse_attempt(&mut a)?;
-    let key = open_write(ctx, r.name);
-    let Some(ns) = write(&key, r.name)? else {
-        return Ok(RedisValue::Integer(0));
+    let d = Decision::Retries {
+        tasks: vec![(r.job, r.task)],
+        attempt,
     };
-    let now = now_ms();
-    prepare(ns);
-    let outcome = ns.retry(r.job, r.task, now, attempt)?;
-    if outcome == Retried::Requeued {
-        info::count(&info::RETRIED, 1);
-    }
-    if outcome != Retried::NotRunning {
-        let d = Decision::Retries {
-            tasks: vec![(r.job, r.task)],
-            attempt,
-        };
-        replicate::decision(ctx, r.name, &d, now);
-        changed(ctx, &key, r.name, ns);
-    }
-    Ok(RedisValue::Integer(i64::from(outcome == Retried::Requeued)))
+    write_report(ctx, &r, &d, |ns, now, _| {
+        let outcome = ns.retry(r.job, r.task, now, attempt)?;
+        if outcome == Retried::Requeued {
+            info::count(&info::RETRIED, 1);
+        }
+        Ok((outcome != Retried::NotRunning, outcome == Retried::Requeued))
+    })
 }
 
 /// Retries up to `limit` expired leases of the namespace in `key` at `now` (this node's

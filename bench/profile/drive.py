@@ -10,9 +10,10 @@ Usage: drive.py PORT [N] [--zero CMD] [--dump CMD] [--native]
 Speaks RESP over a raw socket (no client library needed).
 """
 import os
-import socket
 import subprocess
 import sys
+
+from resp import Conn
 
 args = sys.argv[1:]
 opts = {}
@@ -26,44 +27,8 @@ if native:
     args.remove("--native")
 port = int(args[0])
 n = int(args[1]) if len(args) > 1 else 1000
-s = socket.create_connection(("127.0.0.1", port))
-f = s.makefile("rb")
-
-
-def enc(*a):
-    out = [b"*%d\r\n" % len(a)]
-    for x in a:
-        x = x if isinstance(x, bytes) else str(x).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(x), x))
-    return b"".join(out)
-
-
-def read():
-    line = f.readline()
-    t, rest = line[:1], line[1:-2]
-    if t in (b"+", b":"):
-        return rest
-    if t == b"-":
-        raise RuntimeError(rest.decode())
-    if t == b"$":
-        ln = int(rest)
-        if ln < 0:
-            return None
-        return f.read(ln + 2)[:-2]
-    if t == b"*":
-        ln = int(rest)
-        return None if ln < 0 else [read() for _ in range(ln)]
-    raise RuntimeError(line)
-
-
-def call(*a):
-    s.sendall(enc(*a))
-    return read()
-
-
-def pipeline(cmds):
-    s.sendall(b"".join(enc(*c) for c in cmds))
-    return [read() for _ in cmds]
+conn = Conn(port)
+call, pipeline = conn.call, conn.pipeline
 
 
 def hook(name):

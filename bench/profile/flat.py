@@ -10,9 +10,10 @@ Usage: flat.py PORT AXIS SIZE CYCLES --on CMD --off CMD
        job      SIZE tasks per job, in as many jobs as CYCLES needs (at least one)
 Task definitions are 100 bytes. Speaks RESP over a raw socket.
 """
-import socket
 import subprocess
 import sys
+
+from resp import Conn
 
 args = sys.argv[1:]
 hooks = {}
@@ -21,47 +22,10 @@ for flag in ("--on", "--off"):
     hooks[flag] = args[i + 1]
     del args[i : i + 2]
 port, axis, size, cycles = int(args[0]), args[1], int(args[2]), int(args[3])
-s = socket.create_connection(("127.0.0.1", port))
-f = s.makefile("rb")
+conn = Conn(port)
+call, pipeline = conn.call, conn.pipeline
 NS = b"flat"
 DEF = b'{"def":"' + b"x" * 90 + b'"}'
-
-
-def enc(*a):
-    out = [b"*%d\r\n" % len(a)]
-    for x in a:
-        x = x if isinstance(x, bytes) else str(x).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(x), x))
-    return b"".join(out)
-
-
-def read():
-    line = f.readline()
-    t, rest = line[:1], line[1:-2]
-    if t in (b"+", b":"):
-        return rest
-    if t == b"-":
-        raise RuntimeError(rest.decode())
-    if t == b"$":
-        n = int(rest)
-        return None if n < 0 else f.read(n + 2)[:-2]
-    if t == b"*":
-        n = int(rest)
-        return None if n < 0 else [read() for _ in range(n)]
-    raise RuntimeError(line)
-
-
-def call(*a):
-    s.sendall(enc(*a))
-    return read()
-
-
-def pipeline(cmds, batch=10000):
-    for i in range(0, len(cmds), batch):
-        part = cmds[i : i + batch]
-        s.sendall(b"".join(enc(*c) for c in part))
-        for _ in part:
-            read()
 
 
 def job_with(stream, n):
@@ -75,14 +39,7 @@ def job_with(stream, n):
 
 
 def streams(n):
-    out = []
-    for i in range(0, n, 10000):
-        k = min(10000, n - i)
-        s.sendall(
-            b"".join(enc(b"TASKDB.CREATE_STREAM", NS, b"W", 1, 1, b"u%d" % (i + j)) for j in range(k))
-        )
-        out.extend(read() for _ in range(k))
-    return out
+    return pipeline([(b"TASKDB.CREATE_STREAM", NS, b"W", 1, 1, b"u%d" % i) for i in range(n)])
 
 
 if axis == "queued":

@@ -62,11 +62,7 @@ pub struct Drained {
 }
 
 fn cmd(c: &mut Connection, args: &[&str]) -> redis::Value {
-    let mut k = redis::cmd(args[0]);
-    for a in &args[1..] {
-        k.arg(*a);
-    }
-    k.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    crate::fill::q(c, args)
 }
 
 /// Creates one stream per user and worker type; their ids by (user, type index).
@@ -436,22 +432,7 @@ pub fn single(server: &Server, n: usize, rounds: usize) -> (f64, f64, f64) {
         .expect("job");
         // The init task stays claimed, so the job stays open.
         let _ = cmd(&mut c, &["TASKDB.REQUEST_WORK", "one", "CPU"]);
-        for chunk in (0..n).collect::<Vec<_>>().chunks(5000) {
-            let mut p = redis::pipe();
-            for i in chunk {
-                p.cmd("TASKDB.CREATE_TASK")
-                    .arg("one")
-                    .arg(&job)
-                    .arg(format!("t{i}"))
-                    .arg(&st)
-                    .arg(&def)
-                    .arg("[]")
-                    .arg(0)
-                    .arg(3600)
-                    .ignore();
-            }
-            let _: () = p.query(&mut c).expect("CREATE_TASK");
-        }
+        crate::fill::tasks(&mut c, "one", &job, &st, 0..n, |_| def.clone(), "[]");
         let start = Instant::now();
         for _ in 0..n {
             let (j, t, _, _, _, _): Claimed = redis::cmd("TASKDB.REQUEST_WORK")

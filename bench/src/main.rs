@@ -7,6 +7,7 @@
 
 mod dag;
 mod drain;
+mod fill;
 mod persist;
 mod scale;
 mod server;

@@ -1,8 +1,8 @@
 //! Persistence: RDB save and load rates of one namespace, and the size of its DUMP (what
 //! MIGRATE sends as one RESTORE argument, so `proto-max-bulk-len` bounds a namespace).
 
+use crate::fill::q;
 use crate::server::Server;
-use redis::Connection;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -25,14 +25,6 @@ pub struct Persist {
     pub proto_max_bulk_len: u64,
     /// The most tasks of this kind one namespace can hold and still DUMP/MIGRATE.
     pub max_migratable_tasks: u64,
-}
-
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut k = redis::cmd(args[0]);
-    for a in &args[1..] {
-        k.arg(*a);
-    }
-    k.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
 }
 
 /// A 100-byte JSON string unlike every other (what RDB compression cannot fold away, as
@@ -72,20 +64,7 @@ pub fn run(server: &Server, n: usize) -> Persist {
             ],
         );
         let k = (n - made).min(1000);
-        let mut p = redis::pipe();
-        for i in 1..k {
-            p.cmd("TASKDB.CREATE_TASK")
-                .arg(NS)
-                .arg(&job)
-                .arg(format!("t{i}"))
-                .arg(&st)
-                .arg(unique_def(made + i))
-                .arg("[]")
-                .arg(0)
-                .arg(3600)
-                .ignore();
-        }
-        let _: () = p.query(&mut c).expect("CREATE_TASK");
+        crate::fill::tasks(&mut c, NS, &job, &st, 1..k, |i| unique_def(made + i), "[]");
         made += k;
         if made % 200_000 == 0 {
             eprintln!("persist: {made} tasks");

@@ -42,11 +42,7 @@ fn per_call(stats: &std::collections::BTreeMap<String, (u64, u64)>, name: &str) 
 }
 
 fn q(c: &mut Connection, args: &[&str]) -> redis::Value {
-    let mut k = redis::cmd(args[0]);
-    for a in &args[1..] {
-        k.arg(*a);
-    }
-    k.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    crate::fill::q(c, args)
 }
 
 /// Fills `streams` streams of one worker type with `per_stream` ready tasks each, in jobs of
@@ -80,24 +76,7 @@ fn fill(c: &mut Connection, streams: usize, per_stream: usize, job_size: usize) 
                 &["TASKDB.CREATE_JOB", NS, st, &def, "0", "3600", "u"],
             ))
             .expect("job");
-            let mut p = redis::pipe();
-            for i in 1..n {
-                p.cmd("TASKDB.CREATE_TASK")
-                    .arg(NS)
-                    .arg(&job)
-                    .arg(format!("t{i}"))
-                    .arg(st)
-                    .arg(&def)
-                    .arg("[]")
-                    .arg("0")
-                    .arg("3600")
-                    .ignore();
-                if i % 5000 == 0 {
-                    let _: () = p.query(c).expect("tasks");
-                    p = redis::pipe();
-                }
-            }
-            let _: () = p.query(c).expect("tasks");
+            crate::fill::tasks(c, NS, &job, st, 1..n, |_| def.clone(), "[]");
             tasks += n;
             left -= n;
         }

@@ -3,6 +3,7 @@
 //! client feels), and SLOWLOG (threshold 0 during the measured calls) gives each measured
 //! command's own execution time; the worst of each is reported.
 
+use crate::fill::q;
 use crate::server::Server;
 use redis::Connection;
 use serde::Serialize;
@@ -23,14 +24,6 @@ pub struct Stall {
     pub worst_call_ms: f64,
     /// The worst PING round trip of another client meanwhile, ms.
     pub worst_ping_ms: f64,
-}
-
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut k = redis::cmd(args[0]);
-    for a in &args[1..] {
-        k.arg(*a);
-    }
-    k.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
 }
 
 /// A PING loop on its own connection until stopped; its worst round trip.
@@ -119,22 +112,7 @@ fn fresh(c: &mut Connection) -> String {
 /// `n` tasks in `job` on `stream`, each with prerequisites `prereqs` (JSON), pipelined.
 fn tasks(c: &mut Connection, job: &str, stream: &str, n: usize, prereqs: &str) {
     let def = crate::scale::task_def();
-    for chunk in (0..n).collect::<Vec<_>>().chunks(5000) {
-        let mut p = redis::pipe();
-        for i in chunk {
-            p.cmd("TASKDB.CREATE_TASK")
-                .arg(NS)
-                .arg(job)
-                .arg(format!("t{i}"))
-                .arg(stream)
-                .arg(&def)
-                .arg(prereqs)
-                .arg(0)
-                .arg(3600)
-                .ignore();
-        }
-        let _: () = p.query(c).expect("CREATE_TASK");
-    }
+    crate::fill::tasks(c, NS, job, stream, 0..n, |_| def.clone(), prereqs);
 }
 
 fn job(c: &mut Connection, stream: &str) -> String {
@@ -368,21 +346,8 @@ pub fn growth(server: &Server, n: usize) -> Stall {
     let def = crate::scale::task_def();
     let mut made = 0;
     while made < n {
-        let k = (n - made).min(5000);
-        let mut p = redis::pipe();
-        for i in made..made + k {
-            p.cmd("TASKDB.CREATE_TASK")
-                .arg(NS)
-                .arg(&j)
-                .arg(format!("t{i}"))
-                .arg(&st)
-                .arg(&def)
-                .arg("[]")
-                .arg(0)
-                .arg(3600)
-                .ignore();
-        }
-        let _: () = p.query(&mut c).expect("CREATE_TASK");
+        let k = (n - made).min(100_000);
+        crate::fill::tasks(&mut c, NS, &j, &st, made..made + k, |_| def.clone(), "[]");
         made += k;
         if made % 1_000_000 == 0 {
             eprintln!(

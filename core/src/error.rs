@@ -92,15 +92,13 @@ pub fn escape(value: &[u8]) -> String {
 /// allocating).
 pub fn uuid_bytes(id: u128) -> [u8; 36] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Where each byte's two digits go, between the hyphens at 8, 13, 18 and 23.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    let bytes = id.to_be_bytes();
     let mut out = [b'-'; 36];
-    let mut at = 0;
-    for (i, b) in id.to_be_bytes().into_iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            at += 1;
-        }
+    for (b, at) in bytes.into_iter().zip(AT) {
         out[at] = HEX[usize::from(b >> 4)];
         out[at + 1] = HEX[usize::from(b & 0xf)];
-        at += 2;
     }
     out
 }
