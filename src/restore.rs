@@ -200,25 +200,7 @@ pub fn restore_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     }
     let d = Decision::RestoreTask {
         job,
-        stored: RestoredFields {
-            task: task_id,
-            stream,
-            def,
-            prereqs: pre.clone(),
-            max_retries,
-            timeout_secs,
-            state,
-            created_at,
-            waiting_on: x.waiting_on,
-            progress: x.progress,
-            retries: x.retries,
-            started_at: x.started_at,
-            updated_at: x.updated_at,
-            output: x.output,
-            error: x.error,
-            attempt: x.attempt,
-            worker: x.worker,
-        },
+        stored: RestoredFields::of(&r),
     };
     replicate::decision(ctx, name, &d, now_ms());
     changed(ctx, &key, name, ns);

@@ -215,6 +215,56 @@ pub struct RestoredFields<'a> {
     pub worker: Option<&'a [u8]>,
 }
 
+impl<'a> RestoredFields<'a> {
+    /// The fields of a restore, to replicate it.
+    pub fn of(r: &RestoredTask<'a>) -> RestoredFields<'a> {
+        RestoredFields {
+            task: r.task.task_id,
+            stream: r.task.stream,
+            def: r.task.def,
+            prereqs: r.task.prereqs.to_vec(),
+            max_retries: r.task.max_retries,
+            timeout_secs: r.task.timeout_secs,
+            state: r.state,
+            created_at: r.created_at,
+            waiting_on: r.waiting_on,
+            progress: r.progress,
+            retries: r.retries,
+            started_at: r.started_at,
+            updated_at: r.updated_at,
+            output: r.output,
+            error: r.error,
+            attempt: r.attempt,
+            worker: r.worker,
+        }
+    }
+
+    /// The restore these fields describe, to replay it.
+    pub fn as_restored(&self) -> RestoredTask<'_> {
+        RestoredTask {
+            task: NewTask {
+                task_id: self.task,
+                stream: self.stream,
+                def: self.def,
+                prereqs: &self.prereqs,
+                max_retries: self.max_retries,
+                timeout_secs: self.timeout_secs,
+            },
+            state: self.state,
+            created_at: self.created_at,
+            waiting_on: self.waiting_on,
+            progress: self.progress,
+            retries: self.retries,
+            started_at: self.started_at,
+            updated_at: self.updated_at,
+            output: self.output,
+            error: self.error,
+            attempt: self.attempt,
+            worker: self.worker,
+        }
+    }
+}
+
 mod verb {
     pub const CREATE_STREAM: u8 = 1;
     pub const CREATE_JOB: u8 = 2;
@@ -842,27 +892,7 @@ impl Namespace {
                 }
             }
             Decision::RestoreTask { job, stored: s } => {
-                let r = RestoredTask {
-                    task: NewTask {
-                        task_id: s.task,
-                        stream: s.stream,
-                        def: s.def,
-                        prereqs: &s.prereqs,
-                        max_retries: s.max_retries,
-                        timeout_secs: s.timeout_secs,
-                    },
-                    state: s.state,
-                    created_at: s.created_at,
-                    waiting_on: s.waiting_on,
-                    progress: s.progress,
-                    retries: s.retries,
-                    started_at: s.started_at,
-                    updated_at: s.updated_at,
-                    output: s.output,
-                    error: s.error,
-                    attempt: s.attempt,
-                    worker: s.worker,
-                };
+                let r = s.as_restored();
                 if self.restore_task(*job, &r, mono)? {
                     Ok(())
                 } else {
