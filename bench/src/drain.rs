@@ -87,13 +87,17 @@ pub fn create_streams(c: &mut Connection, users: usize) -> Vec<[String; 3]> {
         .collect()
 }
 
-/// Submit phase: `submitters` connections create `jobs` jobs with their whole DAG.
+/// Submit phase: `submitters` connections create `jobs` jobs with their whole DAG. With
+/// `overlap`, as a planner reacting to results while workers drain: each submitter
+/// creates its jobs, then adds a job's other tasks once its `init` is done (so the job
+/// was done and reopens).
 pub fn submit(
     server: &Server,
     streams: &[[String; 3]],
     jobs: usize,
     dag: &[TaskSpec],
     submitters: usize,
+    overlap: bool,
 ) -> Submitted {
     let start = Instant::now();
     let handles: Vec<_> = (0..submitters)
@@ -103,12 +107,11 @@ pub fn submit(
             let dag = dag.to_vec();
             std::thread::spawn(move || {
                 let mut made = Vec::new();
+                let idx = |wt: &str| TYPES.iter().position(|t| *t == wt).unwrap_or(0);
+                let def = format!("\"{}\"", "x".repeat(98));
                 for j in (s..jobs).step_by(submitters) {
                     let user = j % streams.len();
                     let st = &streams[user];
-                    let idx = |wt: &str| TYPES.iter().position(|t| *t == wt).unwrap_or(0);
-                    let def = "x".repeat(100);
-                    let def = format!("\"{}\"", &def[..98]);
                     let v = cmd(
                         &mut c,
                         &[
@@ -122,24 +125,25 @@ pub fn submit(
                         ],
                     );
                     let job: String = redis::from_redis_value(&v).expect("job id");
-                    for t in &dag[1..] {
-                        let p = serde_json::to_string(&t.prereqs).unwrap_or_default();
-                        cmd(
-                            &mut c,
-                            &[
-                                "TASKDB.CREATE_TASK",
-                                NS,
-                                &job,
-                                &t.id,
-                                &st[idx(t.worker_type)],
-                                &def,
-                                &p,
-                                "0",
-                                "3600",
-                            ],
-                        );
+                    if !overlap {
+                        rest(&mut c, &job, st, &dag, &def);
                     }
                     made.push((j, job));
+                }
+                if overlap {
+                    for (j, job) in &made {
+                        let user = format!("user{}", j % streams.len());
+                        while redis::from_redis_value::<String>(&cmd(
+                            &mut c,
+                            &["TASKDB.JOB_STATE", NS, job, &user],
+                        ))
+                        .expect("job state")
+                            != "done"
+                        {
+                            std::thread::sleep(Duration::from_micros(200));
+                        }
+                        rest(&mut c, job, &streams[j % streams.len()], &dag, &def);
+                    }
                 }
                 made
             })
@@ -157,6 +161,28 @@ pub fn submit(
     }
 }
 
+/// Creates the tasks of `dag` after its init task in `job`.
+fn rest(c: &mut Connection, job: &str, streams: &[String; 3], dag: &[TaskSpec], def: &str) {
+    let idx = |wt: &str| TYPES.iter().position(|t| *t == wt).unwrap_or(0);
+    for t in &dag[1..] {
+        let p = serde_json::to_string(&t.prereqs).unwrap_or_default();
+        cmd(
+            c,
+            &[
+                "TASKDB.CREATE_TASK",
+                NS,
+                job,
+                &t.id,
+                &streams[idx(t.worker_type)],
+                def,
+                &p,
+                "0",
+                "3600",
+            ],
+        );
+    }
+}
+
 /// How workers claim during the drain.
 #[derive(Debug, Clone, Copy)]
 pub struct Mode {
@@ -167,6 +193,9 @@ pub struct Mode {
     /// The longest a polling worker that keeps finding nothing sleeps between requests
     /// (it backs off from 50 µs, doubling).
     pub backoff_us: u64,
+    /// Submission overlaps the drain: each job's tasks after `init` arrive once `init`
+    /// is done (every job is done, then reopened).
+    pub overlap: bool,
 }
 
 type Claimed = (String, String, redis::Value, redis::Value, i64, i64);

@@ -172,6 +172,7 @@ fn main() {
                 block_ms: None,
                 count: 1,
                 backoff_us: o.poll_backoff_us,
+                overlap: false,
             },
         ),
         (
@@ -180,6 +181,7 @@ fn main() {
                 block_ms: Some(100),
                 count: 1,
                 backoff_us: 0,
+                overlap: false,
             },
         ),
         (
@@ -188,6 +190,16 @@ fn main() {
                 block_ms: Some(100),
                 count: 8,
                 backoff_us: 0,
+                overlap: false,
+            },
+        ),
+        (
+            "blocking, submission overlapping (each job done after init, then reopened)",
+            drain::Mode {
+                block_ms: Some(100),
+                count: 1,
+                backoff_us: 0,
+                overlap: true,
             },
         ),
     ];
@@ -223,12 +235,26 @@ fn main() {
                 server::reset_stats(&mut c);
                 let streams = drain::create_streams(&mut c, o.users);
                 eprintln!("{jobs} jobs, round {}, {name}: submitting...", rep + 1);
-                let sub = drain::submit(&srv, &streams, jobs, &dag, o.submitters);
-                if mode.block_ms.is_none() && submit_rate == 0.0 {
-                    submit_rate = sub.tasks as f64 / sub.elapsed.as_secs_f64();
-                }
-                eprintln!("{jobs} jobs, round {}, {name}: draining...", rep + 1);
-                let d = drain::drain(&srv, o.workers, sub.tasks, mode);
+                let (sub, d) = if mode.overlap {
+                    // Workers drain while the submitters plan: both at once.
+                    let total = jobs * dag.len();
+                    let (srv2, streams2, dag2, subs) =
+                        (&srv, streams.clone(), dag.clone(), o.submitters);
+                    std::thread::scope(|scope| {
+                        let h = scope
+                            .spawn(move || drain::submit(srv2, &streams2, jobs, &dag2, subs, true));
+                        let d = drain::drain(&srv, o.workers, total, mode);
+                        (h.join().expect("submitters"), d)
+                    })
+                } else {
+                    let sub = drain::submit(&srv, &streams, jobs, &dag, o.submitters, false);
+                    if mode.block_ms.is_none() && submit_rate == 0.0 {
+                        submit_rate = sub.tasks as f64 / sub.elapsed.as_secs_f64();
+                    }
+                    eprintln!("{jobs} jobs, round {}, {name}: draining...", rep + 1);
+                    let d = drain::drain(&srv, o.workers, sub.tasks, mode);
+                    (sub, d)
+                };
                 if mode.block_ms.is_some() && mode.count == 1 && per_call.is_empty() {
                     per_call = server::commandstats(&mut c)
                         .iter()

@@ -108,12 +108,6 @@ impl Namespace {
     pub fn create_task(&mut self, job: u128, t: &NewTask, now: i64) -> Result<()> {
         let seq = self.job_seq(job).ok_or_else(|| no_job(job))?;
         let j = &self.jobs[&seq];
-        if j.state == JobState::Done {
-            return Err(Error::Refused(format!(
-                "job '{}' is done: a finished job takes no new tasks",
-                uuid(job)
-            )));
-        }
         let stream = self
             .s
             .stream_ix(t.stream)
@@ -159,6 +153,11 @@ impl Namespace {
             created_at: now,
         });
         let j = self.jobs.get_mut(&seq).expect("checked above");
+        if j.state == JobState::Done {
+            // A planner adding the next layer of a DAG, or a submitter racing the workers:
+            // the job runs again until its new tasks are done, as in both predecessors.
+            self.s.set_job_state(j, JobState::Running, None);
+        }
         let idx = j.push_task(rec);
         self.s.add_task(j, idx, 0);
         self.s.settle();

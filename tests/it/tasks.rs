@@ -115,13 +115,90 @@ fn create_task_refuses_what_cannot_exist() {
 }
 
 #[test]
-fn a_done_job_takes_no_new_tasks() {
+fn a_task_added_to_a_done_job_reopens_it_until_its_tasks_are_done() {
     let s = Server::start();
+    let replica = Server::replica_of(&s, &["--save", ""]);
     let mut db = Ns::new(&s, "t");
+    let _: () = q(
+        &mut db.c,
+        &["CONFIG", "SET", "notify-keyspace-events", "Ed"],
+    );
+    let mut sub = s.conn();
+    let mut events = sub.as_pubsub();
+    events
+        .subscribe("__keyevent@0__:taskdb.job_running")
+        .unwrap();
+    events
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     let st = db.stream("cpu", 1, 1.0, "u");
     let job = db.job(&st, "u");
     assert!(db.done(&job, "init"));
     assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "done");
-    let e = db.err("CREATE_TASK", &[&job, "late", &st, "{}", "[]", "1", "1"]);
-    assert!(e.starts_with("ERR job") && e.contains("is done"), "{e}");
+    assert_eq!(db.q::<i64>("CONCURRENT_JOBS", &["u"]), 0);
+
+    // The next layer of the DAG arrives after the first finished: the job runs again.
+    db.task(&job, "seg_0", &st, &["init"]);
+    db.task(&job, "seg_1", &st, &["init"]);
+    db.task(&job, "join", &st, &["seg_0", "seg_1"]);
+    assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "running");
+    assert_eq!(db.q::<i64>("JOB_UNRESOLVED", &[&job]), 3);
+    assert_eq!(db.q::<i64>("CONCURRENT_JOBS", &["u"]), 1);
+    assert_eq!(
+        db.task_field(&job, "seg_0", "state").as_deref(),
+        Some("ready")
+    );
+    assert_eq!(
+        db.task_field(&job, "join", "state").as_deref(),
+        Some("pending")
+    );
+    let (_, jobs) = db.stats();
+    assert_eq!(
+        jobs,
+        [
+            ("running".into(), 1),
+            ("done".into(), 0),
+            ("failed".into(), 0)
+        ]
+    );
+    let i = taskdb_info(&mut db.c);
+    assert_eq!(
+        (i["jobs_running"].as_str(), i["jobs_done"].as_str()),
+        ("1", "0")
+    );
+    let msg = events.get_message().expect("a taskdb.job_running event");
+    assert_eq!(msg.get_payload::<String>().unwrap(), "t");
+    // CLEAR_COMPLETED leaves a reopened job alone.
+    assert_eq!(db.q::<i64>("CLEAR_COMPLETED", &[]), 0);
+
+    for task in ["seg_0", "seg_1", "join"] {
+        assert_eq!(db.claim("cpu").map(|(_, t)| t).as_deref(), Some(task));
+        assert!(db.done(&job, task));
+    }
+    assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "done");
+    assert_eq!(db.q::<i64>("CONCURRENT_JOBS", &["u"]), 0);
+    // Done again, it reopens again.
+    db.task(&job, "final", &st, &["join"]);
+    assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "running");
+    assert!(db.check().is_empty());
+    let _: i64 = q(&mut db.c, &["WAIT", "1", "10000"]);
+    assert_eq!(digest(&mut replica.conn()), digest(&mut db.c));
+}
+
+#[test]
+fn a_failed_job_stays_failed_and_cancels_a_task_added_to_it() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    db.claim("cpu").unwrap();
+    assert_eq!(db.q::<i64>("FAILED", &[&job, "init", "boom"]), 1);
+    db.task(&job, "late", &st, &[]);
+    assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "failed");
+    assert_eq!(
+        db.task_field(&job, "late", "state").as_deref(),
+        Some("cancelled")
+    );
+    assert_eq!(db.q::<i64>("CONCURRENT_JOBS", &["u"]), 0);
+    assert_eq!(db.claim("cpu"), None);
 }
