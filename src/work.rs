@@ -223,7 +223,8 @@ pub fn done_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     })
 }
 
-/// Runs a report's change `apply(ns, now, mono)` on its namespace (0 if there is none):
+/// Runs a report's change `apply(ns, now, mono)` on its namespace (`NOTFOUND` if there is
+/// none):
 /// `(changed, reply)`; a change is replicated as `decision` and followed by the usual
 /// epilogue. Replies `reply` as 0 or 1.
 fn write_report(
@@ -233,9 +234,8 @@ fn write_report(
     apply: impl FnOnce(&mut Namespace, i64, u64) -> Result<(bool, bool)>,
 ) -> Result<RedisValue> {
     let key = open_write(ctx, r.name);
-    let Some(ns) = write(&key, r.name)? else {
-        return Ok(RedisValue::Integer(0));
-    };
+    // A namespace that does not exist holds no such job.
+    let ns = write(&key, r.name)?.ok_or_else(|| taskdb_core::error::no_job(r.job))?;
     let (now, mono) = (now_ms(), mono_ms());
     prepare(ns);
     let (changed_it, reply) = apply(ns, now, mono)?;

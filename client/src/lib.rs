@@ -329,8 +329,15 @@ impl RedisTaskDB {
         }
     }
 
+    /// A report's 0/1 reply. The module answers a report naming a job or task that does
+    /// not exist with `NOTFOUND`; the PostgreSQL TaskDB's UPDATE changes no row then, so
+    /// the drop-in answer is `false`.
     async fn flag(&self, c: redis::Cmd) -> Result<bool, TaskDbErr> {
-        Ok(reply::<i64>(&self.run(c).await?)? == 1)
+        match self.run(c).await {
+            Ok(v) => Ok(reply::<i64>(&v)? == 1),
+            Err(TaskDbErr::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Claims the next task for worker `worker_id` (recorded as the task's holder), as an

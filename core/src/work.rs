@@ -6,7 +6,7 @@
 //! the PostgreSQL TaskDB's semantics. Times are the caller's: `now` (wall clock, ms,
 //! stored and replicated) and `mono` (this node's monotonic clock, ms, for lease expiry).
 
-use crate::error::{shorten, uuid, Error, Result};
+use crate::error::{no_job, no_task, shorten, uuid, Error, Result};
 use crate::ns::{Job, Namespace, Shared};
 use crate::state::{JobState, Policy, TaskState};
 
@@ -173,8 +173,9 @@ impl Namespace {
         self.claim_at(seq, idx, now, mono, worker)
     }
 
-    /// The task a report names, if the report may change it: it exists, and `attempt`
-    /// (if named) is one it has had and passes [`report_applies`].
+    /// The task a report names, if the report may change it: `attempt` (if named) is
+    /// one it has had and passes [`report_applies`]. A job or task that does not exist is
+    /// an error (`NOTFOUND`), not "already reported": a typo in an id must be loud.
     fn reported(
         &self,
         job: u128,
@@ -182,9 +183,10 @@ impl Namespace {
         attempt: Option<u32>,
         done: bool,
     ) -> Result<Option<(u64, u32)>> {
-        let Some((seq, idx)) = self.locate(job, task_id) else {
-            return Ok(None);
-        };
+        let seq = self.job_seq(job).ok_or_else(|| no_job(job))?;
+        let idx = self.jobs[&seq]
+            .find(task_id)
+            .ok_or_else(|| no_task(job, task_id))?;
         let j = &self.jobs[&seq];
         let attempts = j.task(idx).attempt();
         if let Some(n) = attempt.filter(|&n| n > attempts) {

@@ -95,7 +95,9 @@ fn heartbeat_renews_the_lease_and_leaves_progress_alone() {
     );
     assert!(db.done(&job, "init"));
     assert_eq!(db.q::<i64>("HEARTBEAT", &[&job, "init"]), 0);
-    assert_eq!(db.q::<i64>("HEARTBEAT", &[&job, "nope"]), 0);
+    assert!(db
+        .err("HEARTBEAT", &[&job, "nope"])
+        .starts_with("NOTFOUND task 'nope'"));
     let e = db.err("HEARTBEAT", &[&job]);
     assert_eq!(
         e,

@@ -124,8 +124,57 @@ fn failed_applies_to_pending_tasks_too() {
     let job = db.job(&st, "u");
     db.task(&job, "a", &st, &["init"]);
     assert_eq!(db.q::<i64>("FAILED", &[&job, "a", "bad input"]), 1);
-    assert_eq!(db.q::<i64>("FAILED", &[&job, "nope", "x"]), 0);
     assert!(db.check().is_empty());
+}
+
+#[test]
+fn a_report_naming_a_missing_job_or_task_is_notfound_not_already_reported() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    db.claim("cpu").unwrap();
+    let other = "5b0e7a52-3a8e-4f5a-9d0a-0000000000ff";
+    let d = digest(&mut db.c);
+    for (cmd, extra) in [
+        ("DONE", vec!["{}"]),
+        ("FAILED", vec!["x"]),
+        ("PROGRESS", vec!["0.5"]),
+        ("HEARTBEAT", vec![]),
+        ("RETRY", vec![]),
+    ] {
+        let mut args = vec![job.as_str(), "nope"];
+        args.extend(&extra);
+        assert_eq!(
+            db.err(cmd, &args),
+            format!("NOTFOUND task 'nope' of job '{job}' does not exist"),
+            "{cmd}"
+        );
+        let mut args = vec![other, "init"];
+        args.extend(&extra);
+        assert_eq!(
+            db.err(cmd, &args),
+            format!("NOTFOUND job '{other}' does not exist"),
+            "{cmd}"
+        );
+        // A namespace that does not exist holds no such job either (a typo in `ns`).
+        let mut all = vec![
+            format!("TASKDB.{cmd}"),
+            "tt".into(),
+            job.clone(),
+            "init".into(),
+        ];
+        all.extend(extra.iter().map(|s| s.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        assert_eq!(
+            err(&mut db.c, &all),
+            format!("NOTFOUND job '{job}' does not exist")
+        );
+    }
+    assert_eq!(digest(&mut db.c), d, "nothing changed");
+    // A task that exists but was already reported still answers 0.
+    assert!(db.done(&job, "init"));
+    assert_eq!(db.q::<i64>("DONE", &[&job, "init", "{}"]), 0);
 }
 
 #[test]
