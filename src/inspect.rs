@@ -9,7 +9,7 @@
 use crate::args::Args;
 use crate::error::{Error, Result};
 use crate::namespace::{open_read, read};
-use crate::reply;
+use crate::reply::{self, Val};
 use crate::store::mono_ms;
 use redis_module::{Context, RedisString, RedisValue};
 use taskdb_core::{error::no_job, JobFilter, JobState, Policy};
@@ -116,8 +116,8 @@ pub fn job_tasks(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 }
 
 /// `TASKDB.SCHEDULE ns worker_type [COUNT n]` -> the worker type's streams with ready work
-/// in the order REQUEST_WORK serves them: `[[stream_id, priority, reserved, be_mult,
-/// user_id, ready, running], ...]`
+/// in the order REQUEST_WORK serves them: `[{stream_id, priority, reserved, be_mult,
+/// user_id, ready, running}, ...]`
 pub fn schedule(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, "TASKDB.SCHEDULE ns worker_type [COUNT n]", 2, 4)?;
     let name = a.ns()?;
@@ -129,22 +129,30 @@ pub fn schedule(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         return Ok(RedisValue::Array(vec![]));
     };
     let policy: Policy = crate::config::policy();
-    Ok(RedisValue::Array(
-        ns.schedule(wt, policy, count)
-            .iter()
-            .map(|s| {
-                use taskdb_core::TaskState;
-                RedisValue::Array(vec![
-                    reply::uuid(s.id),
-                    RedisValue::BulkString(reply::format_double(s.priority)),
-                    RedisValue::Integer(s.reserved),
-                    RedisValue::BulkString(reply::format_double(s.be_mult)),
-                    reply::bytes(s.user),
-                    RedisValue::Integer(s.counts[TaskState::Ready as usize]),
-                    RedisValue::Integer(s.counts[TaskState::Running as usize]),
-                ])
-            })
-            .collect(),
+    let rows = ns.schedule(wt, policy, count);
+    let ids: Vec<[u8; 36]> = rows
+        .iter()
+        .map(|s| taskdb_core::error::uuid_bytes(s.id))
+        .collect();
+    Ok(reply::send(
+        ctx,
+        &Val::Array(
+            rows.iter()
+                .zip(&ids)
+                .map(|(s, id)| {
+                    use taskdb_core::TaskState;
+                    Val::Map(vec![
+                        ("stream_id", Val::Bytes(id)),
+                        ("priority", Val::Double(s.priority)),
+                        ("reserved", Val::Int(s.reserved)),
+                        ("be_mult", Val::Double(s.be_mult)),
+                        ("user_id", Val::Bytes(s.user)),
+                        ("ready", Val::Int(s.counts[TaskState::Ready as usize])),
+                        ("running", Val::Int(s.counts[TaskState::Running as usize])),
+                    ])
+                })
+                .collect(),
+        ),
     ))
 }
 
@@ -169,8 +177,8 @@ pub fn queue(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 }
 
 /// `TASKDB.LEASES ns [COUNT n]` -> running tasks, earliest lease deadline first:
-/// `[[job_id, task_id, worker_id, attempt, started_at, updated_at, timeout_secs,
-/// expires_in_ms], ...]` (`expires_in_ms` on this node's lease clock; nil holder when the
+/// `[{job_id, task_id, worker_id, attempt, started_at, updated_at, timeout_secs,
+/// expires_in_ms}, ...]` (`expires_in_ms` on this node's lease clock; no holder when the
 /// claim named none)
 pub fn leases(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, "TASKDB.LEASES ns [COUNT n]", 1, 3)?;
@@ -182,22 +190,31 @@ pub fn leases(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         return Ok(RedisValue::Array(vec![]));
     };
     let mono = mono_ms();
-    let time = |t: Option<i64>| t.map_or(RedisValue::Null, RedisValue::Integer);
-    Ok(RedisValue::Array(
-        ns.leases(count)
-            .into_iter()
-            .map(|l| {
-                RedisValue::Array(vec![
-                    reply::uuid(l.job),
-                    reply::bytes(l.task),
-                    l.worker.map_or(RedisValue::Null, reply::bytes),
-                    RedisValue::Integer(i64::from(l.attempt)),
-                    time(l.started_at),
-                    time(l.updated_at),
-                    RedisValue::Integer(i64::from(l.timeout_secs)),
-                    RedisValue::Integer(l.deadline as i64 - mono as i64),
-                ])
-            })
-            .collect(),
+    let time = |t: Option<i64>| t.map_or(Val::Null, Val::Int);
+    let leases = ns.leases(count);
+    let ids: Vec<[u8; 36]> = leases
+        .iter()
+        .map(|l| taskdb_core::error::uuid_bytes(l.job))
+        .collect();
+    Ok(reply::send(
+        ctx,
+        &Val::Array(
+            leases
+                .iter()
+                .zip(&ids)
+                .map(|(l, id)| {
+                    Val::Map(vec![
+                        ("job_id", Val::Bytes(id)),
+                        ("task_id", Val::Bytes(l.task)),
+                        ("worker_id", l.worker.map_or(Val::Null, Val::Bytes)),
+                        ("attempt", Val::Int(i64::from(l.attempt))),
+                        ("started_at", time(l.started_at)),
+                        ("updated_at", time(l.updated_at)),
+                        ("timeout_secs", Val::Int(i64::from(l.timeout_secs))),
+                        ("expires_in_ms", Val::Int(l.deadline as i64 - mono as i64)),
+                    ])
+                })
+                .collect(),
+        ),
     ))
 }

@@ -139,7 +139,10 @@ pub fn job_time(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let (name, id) = job_query(args, "TASKDB.JOB_TIME ns job_id")?;
     let key = open_read(ctx, name);
     let ns = read(&key, name)?.ok_or_else(|| no_job(id))?;
-    Ok(ns.job_time(id)?.map_or(RedisValue::Null, RedisValue::Float))
+    Ok(match ns.job_time(id)? {
+        Some(secs) => reply::send(ctx, &reply::Val::Double(secs)),
+        None => RedisValue::Null,
+    })
 }
 
 /// `TASKDB.JOB_FAILURE ns job_id` -> the error the job failed with
@@ -154,9 +157,10 @@ pub fn job_failure(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 pub fn job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let (name, id) = job_query(args, "TASKDB.JOB ns job_id")?;
     let key = open_read(ctx, name);
-    Ok(read(&key, name)?
-        .and_then(|ns| ns.job_view(id))
-        .map_or(RedisValue::Null, |j| reply::job(&j)))
+    Ok(match read(&key, name)?.and_then(|ns| ns.job_view(id)) {
+        Some(j) => reply::send(ctx, &reply::job(&j)),
+        None => RedisValue::Null,
+    })
 }
 
 /// `TASKDB.CANCEL_JOB ns job_id [reason]` -> 1 if a running job was stopped (state failed,

@@ -10,7 +10,7 @@ use crate::args::Args;
 use crate::error::{Error, Result};
 use crate::namespace::{changed, open_read, open_write, prepare, read, write};
 use crate::replicate;
-use crate::reply;
+use crate::reply::{self, Val};
 use crate::store::{mono_ms, now_ms};
 use redis_module::{Context, RedisString, RedisValue};
 use taskdb_core::{Decision, JobState, TaskState, Violation};
@@ -69,18 +69,21 @@ fn parse_cursor(v: &[u8]) -> Result<Option<Cursor>> {
     Ok((c != 0).then_some(((c >> 32) as u64, c as u32)))
 }
 
-/// `[next_cursor, violations]` (cursor 0: done).
-fn page_reply(found: &[Violation], next: Option<Cursor>) -> RedisValue {
+/// `[next_cursor, violations]` (cursor 0: done), each violation a map.
+fn page_reply(ctx: &Context, found: &[Violation], next: Option<Cursor>) -> RedisValue {
     let cursor = next.map_or(0u128, |(seq, idx)| u128::from(seq) << 32 | u128::from(idx));
-    RedisValue::Array(vec![
-        RedisValue::BulkString(cursor.to_string()),
-        RedisValue::Array(
-            found
-                .iter()
-                .map(|v| reply::pairs(v.kind, &v.fields))
-                .collect(),
-        ),
-    ])
+    reply::send(
+        ctx,
+        &Val::Array(vec![
+            Val::Owned(cursor.to_string().into_bytes()),
+            Val::Array(
+                found
+                    .iter()
+                    .map(|v| reply::violation(v.kind, &v.fields))
+                    .collect(),
+            ),
+        ]),
+    )
 }
 
 /// `TASKDB.CHECK ns [CURSOR c] [COUNT n]` -> `[next_cursor, [violation, ...]]`. Only
@@ -89,10 +92,10 @@ pub fn check(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let (name, after, budget) = page_args(args, "TASKDB.CHECK ns [CURSOR c] [COUNT n]")?;
     let key = open_read(ctx, name);
     let Some(ns) = read(&key, name)? else {
-        return Ok(page_reply(&[], None));
+        return Ok(page_reply(ctx, &[], None));
     };
     let (found, next) = ns.check(after, budget);
-    Ok(page_reply(&found, next))
+    Ok(page_reply(ctx, &found, next))
 }
 
 /// `TASKDB.REPAIR ns [CURSOR c] [COUNT n]` -> what CHECK would report on that page, each
@@ -101,7 +104,7 @@ pub fn repair(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let (name, after, budget) = page_args(args, "TASKDB.REPAIR ns [CURSOR c] [COUNT n]")?;
     let key = open_write(ctx, name);
     let Some(ns) = write(&key, name)? else {
-        return Ok(page_reply(&[], None));
+        return Ok(page_reply(ctx, &[], None));
     };
     prepare(ns);
     let (found, next) = ns.repair(after, budget, mono_ms());
@@ -113,7 +116,7 @@ pub fn repair(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         replicate::decision(ctx, name, &d, now_ms());
         changed(ctx, &key, name, ns);
     }
-    Ok(page_reply(&found, next))
+    Ok(page_reply(ctx, &found, next))
 }
 
 /// `TASKDB.STATS ns` -> ["tasks", [worker_type, [state, n, ...], ...], "jobs", [state, n,
@@ -123,28 +126,32 @@ pub fn stats(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let name = a.ns()?;
     let key = open_read(ctx, name);
     let ns = read(&key, name)?;
-    let mut tasks = Vec::new();
-    if let Some(ns) = ns {
-        for (wt, counts) in ns.stats() {
-            let mut per = Vec::new();
-            for s in TaskState::ALL {
-                per.push(RedisValue::BulkString(s.as_str().into()));
-                per.push(RedisValue::Integer(counts[s as usize]));
-            }
-            tasks.push(reply::bytes(wt));
-            tasks.push(RedisValue::Array(per));
-        }
+    let counts = |c: &[i64; taskdb_core::STATES]| {
+        Val::Map(
+            TaskState::ALL
+                .iter()
+                .map(|&s| (s.as_str(), Val::Int(c[s as usize])))
+                .collect(),
+        )
+    };
+    let stats = ns.map(|ns| ns.stats()).unwrap_or_default();
+    let mut tasks = Vec::with_capacity(stats.len());
+    let names: Vec<String> = stats
+        .iter()
+        .map(|(wt, _)| String::from_utf8_lossy(wt).into_owned())
+        .collect();
+    for ((_, c), name) in stats.iter().zip(&names) {
+        tasks.push((name.as_str(), counts(c)));
     }
     let jc = ns.map_or([0; 3], |ns| ns.job_counts());
-    let mut jobs = Vec::new();
-    for s in JobState::ALL {
-        jobs.push(RedisValue::BulkString(s.as_str().into()));
-        jobs.push(RedisValue::Integer(jc[s as usize]));
-    }
-    Ok(RedisValue::Array(vec![
-        RedisValue::BulkString("tasks".into()),
-        RedisValue::Array(tasks),
-        RedisValue::BulkString("jobs".into()),
-        RedisValue::Array(jobs),
-    ]))
+    let jobs = Val::Map(
+        JobState::ALL
+            .iter()
+            .map(|&s| (s.as_str(), Val::Int(jc[s as usize])))
+            .collect(),
+    );
+    Ok(reply::send(
+        ctx,
+        &Val::Map(vec![("tasks", Val::Map(tasks)), ("jobs", jobs)]),
+    ))
 }

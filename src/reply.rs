@@ -73,92 +73,143 @@ pub fn format_double(x: f64) -> String {
     }
 }
 
-/// Field/value pairs: a name and its value (`None`: nil).
-pub fn fields(items: Vec<(&'static str, Option<Vec<u8>>)>) -> RedisValue {
-    let mut out = Vec::with_capacity(items.len() * 2);
-    for (f, v) in items {
-        out.push(RedisValue::SimpleStringStatic(f));
-        out.push(v.map_or(RedisValue::Null, RedisValue::StringBuffer));
-    }
-    RedisValue::Array(out)
+/// A reply value whose wire form depends on the client's protocol: maps are maps in RESP3
+/// and flat field/value arrays in RESP2; a field whose value is [`Val::Null`] is null in
+/// RESP3 and left out in RESP2 (so `HashMap<String, String>` readers work); doubles are
+/// doubles in RESP3 and their shortest exact text in RESP2 (`0.046`, not Redis 7.0's
+/// `0.045999999999999999`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val<'a> {
+    /// An integer.
+    Int(i64),
+    /// A double.
+    Double(f64),
+    /// A bulk string.
+    Bytes(&'a [u8]),
+    /// A bulk string owned by the reply.
+    Owned(Vec<u8>),
+    /// Null (an absent value).
+    Null,
+    /// Named fields, in this order.
+    Map(Vec<(&'a str, Val<'a>)>),
+    /// Items.
+    Array(Vec<Val<'a>>),
 }
 
-fn num(n: impl ToString) -> Option<Vec<u8>> {
-    Some(n.to_string().into_bytes())
+/// Writes `v` to the client and returns `RedisValue::NoReply` for the command to return.
+pub fn send(ctx: &Context, v: &Val) -> RedisValue {
+    let resp3 = ctx
+        .get_flags()
+        .contains(redis_module::ContextFlags::FLAGS_RESP3);
+    write(ctx, v, resp3);
+    RedisValue::NoReply
+}
+
+fn write(ctx: &Context, v: &Val, resp3: bool) {
+    match v {
+        Val::Int(n) => int(ctx, *n),
+        Val::Double(x) if resp3 => {
+            // SAFETY: ctx is the running command's.
+            unsafe { api(raw::RedisModule_ReplyWithDouble)(ctx.ctx, *x) };
+        }
+        Val::Double(x) => bulk(ctx, format_double(*x).as_bytes()),
+        Val::Bytes(b) => bulk(ctx, b),
+        Val::Owned(b) => bulk(ctx, b),
+        Val::Null => {
+            // SAFETY: ctx is the running command's.
+            unsafe { api(raw::RedisModule_ReplyWithNull)(ctx.ctx) };
+        }
+        Val::Map(fields) => {
+            let shown = |(_, v): &&(&str, Val)| resp3 || *v != Val::Null;
+            let n = fields.iter().filter(shown).count();
+            // SAFETY: ctx is the running command's; RESP2 clients get an array of 2n.
+            unsafe { api(raw::RedisModule_ReplyWithMap)(ctx.ctx, n as std::os::raw::c_long) };
+            for (k, v) in fields.iter().filter(shown) {
+                bulk(ctx, k.as_bytes());
+                write(ctx, v, resp3);
+            }
+        }
+        Val::Array(items) => {
+            array(ctx, items.len());
+            for v in items {
+                write(ctx, v, resp3);
+            }
+        }
+    }
+}
+
+fn opt_int(v: Option<i64>) -> Val<'static> {
+    v.map_or(Val::Null, Val::Int)
+}
+
+fn opt_bytes(v: Option<&[u8]>) -> Val<'_> {
+    v.map_or(Val::Null, Val::Bytes)
 }
 
 /// TASKDB.STREAM's reply.
-pub fn stream(s: &StreamView) -> RedisValue {
+pub fn stream<'a>(s: &StreamView<'a>) -> Val<'a> {
     use taskdb_core::TaskState;
-    fields(vec![
-        ("worker_type", Some(s.worker_type.to_vec())),
-        ("reserved", num(s.reserved)),
-        ("be_mult", Some(format_double(s.be_mult).into_bytes())),
-        ("user_id", Some(s.user.to_vec())),
-        ("ready", num(s.counts[TaskState::Ready as usize])),
-        ("running", num(s.counts[TaskState::Running as usize])),
-        ("priority", Some(format_double(s.priority).into_bytes())),
+    Val::Map(vec![
+        ("worker_type", Val::Bytes(s.worker_type)),
+        ("reserved", Val::Int(s.reserved)),
+        ("be_mult", Val::Double(s.be_mult)),
+        ("user_id", Val::Bytes(s.user)),
+        ("ready", Val::Int(s.counts[TaskState::Ready as usize])),
+        ("running", Val::Int(s.counts[TaskState::Running as usize])),
+        ("priority", Val::Double(s.priority)),
     ])
 }
 
-/// TASKDB.TASK's reply: every field in a fixed order, nil where unset.
-pub fn task(t: &TaskView) -> RedisValue {
-    let opt = |v: Option<&[u8]>| v.map(<[u8]>::to_vec);
-    fields(vec![
-        ("state", Some(t.state.as_str().as_bytes().to_vec())),
+/// TASKDB.TASK's reply: every field in a fixed order, null (RESP3) or left out (RESP2)
+/// where unset.
+pub fn task<'a>(t: &TaskView<'a>) -> Val<'a> {
+    Val::Map(vec![
+        ("state", Val::Bytes(t.state.as_str().as_bytes())),
         (
             "stream_id",
-            Some(taskdb_core::error::uuid(t.stream).into_bytes()),
+            Val::Owned(taskdb_core::error::uuid_bytes(t.stream).to_vec()),
         ),
-        ("task_def", Some(t.def.to_vec())),
+        ("task_def", Val::Bytes(t.def)),
         (
             "prerequisites",
-            Some(taskdb_core::tasks::json_list(t.prereqs.iter().copied())),
+            Val::Owned(taskdb_core::tasks::json_list(t.prereqs.iter().copied())),
         ),
-        ("waiting_on", num(t.waiting_on)),
-        ("progress", Some(format_double(t.progress).into_bytes())),
-        ("retries", num(t.retries)),
-        ("max_retries", num(t.max_retries)),
-        ("timeout_secs", num(t.timeout_secs)),
-        ("output", opt(t.output)),
-        ("error", opt(t.error)),
-        ("created_at", num(t.created_at)),
-        ("started_at", t.started_at.and_then(num)),
-        ("updated_at", t.updated_at.and_then(num)),
-        ("attempt", num(t.attempt)),
-        ("worker_id", opt(t.worker)),
+        ("waiting_on", Val::Int(t.waiting_on.into())),
+        ("progress", Val::Double(t.progress)),
+        ("retries", Val::Int(t.retries.into())),
+        ("max_retries", Val::Int(t.max_retries.into())),
+        ("timeout_secs", Val::Int(t.timeout_secs.into())),
+        ("output", opt_bytes(t.output)),
+        ("error", opt_bytes(t.error)),
+        ("created_at", Val::Int(t.created_at)),
+        ("started_at", opt_int(t.started_at)),
+        ("updated_at", opt_int(t.updated_at)),
+        ("attempt", Val::Int(t.attempt.into())),
+        ("worker_id", opt_bytes(t.worker)),
     ])
 }
 
 /// TASKDB.JOB's reply.
-pub fn job(j: &JobView) -> RedisValue {
-    fields(vec![
-        ("state", Some(j.state.as_str().as_bytes().to_vec())),
-        ("error", j.error.map(<[u8]>::to_vec)),
-        ("user_id", Some(j.user.to_vec())),
-        ("created_at", num(j.created_at)),
-        ("priority", Some(j.priority.as_str().as_bytes().to_vec())),
+pub fn job<'a>(j: &JobView<'a>) -> Val<'a> {
+    Val::Map(vec![
+        ("state", Val::Bytes(j.state.as_str().as_bytes())),
+        ("error", opt_bytes(j.error)),
+        ("user_id", Val::Bytes(j.user)),
+        ("created_at", Val::Int(j.created_at)),
+        ("priority", Val::Bytes(j.priority.as_str().as_bytes())),
         (
             "reported",
-            j.reported.map(|r| {
-                if r {
-                    b"true".to_vec()
-                } else {
-                    b"false".to_vec()
-                }
+            j.reported.map_or(Val::Null, |r| {
+                Val::Bytes(if r { b"true" } else { b"false" })
             }),
         ),
     ])
 }
 
-/// A list of field/value pairs of text (CHECK's violations).
-pub fn pairs(kind: &str, items: &[(&'static str, Vec<u8>)]) -> RedisValue {
-    let mut out = Vec::with_capacity(items.len() * 2 + 2);
-    out.push(RedisValue::BulkString("kind".into()));
-    out.push(RedisValue::BulkString(kind.into()));
-    for (f, v) in items {
-        out.push(RedisValue::BulkString((*f).into()));
-        out.push(RedisValue::StringBuffer(v.clone()));
-    }
-    RedisValue::Array(out)
+/// One of CHECK's violations: `kind` and its fields, as a map.
+pub fn violation<'a>(kind: &'a str, items: &'a [(&'static str, Vec<u8>)]) -> Val<'a> {
+    let mut out = Vec::with_capacity(items.len() + 1);
+    out.push(("kind", Val::Bytes(kind.as_bytes())));
+    out.extend(items.iter().map(|(f, v)| (*f, Val::Bytes(v))));
+    Val::Map(out)
 }

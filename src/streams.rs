@@ -134,7 +134,8 @@ pub fn stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let name = a.ns()?;
     let id = a.id("stream_id")?;
     let key = open_read(ctx, name);
-    Ok(read(&key, name)?
-        .and_then(|ns| ns.stream(id))
-        .map_or(RedisValue::Null, |s| reply::stream(&s)))
+    Ok(match read(&key, name)?.and_then(|ns| ns.stream(id)) {
+        Some(s) => reply::send(ctx, &reply::stream(&s)),
+        None => RedisValue::Null,
+    })
 }

@@ -99,9 +99,12 @@ pub fn task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let job = a.id("job_id")?;
     let task_id = a.lookup("task_id")?;
     let key = open_read(ctx, name);
-    Ok(read(&key, name)?
-        .and_then(|ns| ns.task(job, task_id).map(|t| reply::task(&t)))
-        .unwrap_or(RedisValue::Null))
+    Ok(
+        match read(&key, name)?.and_then(|ns| ns.task(job, task_id)) {
+            Some(t) => reply::send(ctx, &reply::task(&t)),
+            None => RedisValue::Null,
+        },
+    )
 }
 
 /// `TASKDB.TASK_OUTPUT ns job_id task_id` -> the output JSON of a done task

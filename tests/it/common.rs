@@ -84,13 +84,12 @@ pub fn fields(v: Value) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-/// One field of a field/value array reply.
+/// One field of a field/value reply (`None`: absent, as RESP2 replies leave unset fields
+/// out).
 pub fn field(v: &[(String, Option<String>)], name: &str) -> Option<String> {
     v.iter()
         .find(|(f, _)| f == name)
-        .unwrap_or_else(|| panic!("no field {name}"))
-        .1
-        .clone()
+        .and_then(|(_, v)| v.clone())
 }
 
 /// Counts by state, as STATS replies them.

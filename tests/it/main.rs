@@ -18,6 +18,7 @@ mod observe;
 mod oom;
 mod parity;
 mod pause;
+mod protocol;
 mod reaper;
 mod replay;
 mod replication;
