@@ -12,7 +12,7 @@ use crate::store::mono_ms;
 use redis_module::{Context, ContextFlags, RedisString, RedisValue};
 use taskdb_core::Decision;
 
-const USAGE: &str = "TASKDB.APPLY ns decision";
+const USAGE: &str = crate::commands::usage::APPLY;
 
 /// `TASKDB.APPLY ns decision` -> OK (internal)
 pub fn apply(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {

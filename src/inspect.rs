@@ -32,7 +32,7 @@ fn cursor(a: &mut Args) -> Result<u128> {
 
 /// `TASKDB.STREAMS ns cursor [COUNT n]` -> `[next_cursor, [stream_id, ...]]`
 pub fn streams(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.STREAMS ns cursor [COUNT n]", 2, 4)?;
+    let mut a = Args::new(args, crate::commands::usage::STREAMS, 2, 4)?;
     let name = a.ns()?;
     let c = cursor(&mut a)?;
     let count = a.count(PAGE, MAX_PAGE)?;
@@ -55,8 +55,7 @@ pub fn streams(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// `TASKDB.JOBS ns cursor [COUNT n] [STATE running|done|failed] [USER user_id]` ->
 /// `[next_cursor, [job_id, ...]]` (COUNT bounds the jobs examined, as SCAN's does)
 pub fn jobs(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    const USAGE: &str =
-        "TASKDB.JOBS ns cursor [COUNT n] [STATE running|done|failed] [USER user_id]";
+    const USAGE: &str = crate::commands::usage::JOBS;
     let mut a = Args::new(args, USAGE, 2, 8)?;
     let name = a.ns()?;
     let c = cursor(&mut a)?;
@@ -98,7 +97,7 @@ pub fn jobs(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// `TASKDB.JOB_TASKS ns job_id cursor [COUNT n]` -> `[next_cursor, [task_id, ...]]` in
 /// creation order
 pub fn job_tasks(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.JOB_TASKS ns job_id cursor [COUNT n]", 3, 5)?;
+    let mut a = Args::new(args, crate::commands::usage::JOB_TASKS, 3, 5)?;
     let name = a.ns()?;
     let job = a.id("job_id")?;
     let c = cursor(&mut a)?;
@@ -119,7 +118,7 @@ pub fn job_tasks(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// in the order REQUEST_WORK serves them: `[{stream_id, priority, reserved, be_mult,
 /// user_id, ready, running}, ...]`
 pub fn schedule(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.SCHEDULE ns worker_type [COUNT n]", 2, 4)?;
+    let mut a = Args::new(args, crate::commands::usage::SCHEDULE, 2, 4)?;
     let name = a.ns()?;
     let wt = a.lookup("worker_type")?;
     let count = a.count(PAGE, MAX_PAGE)?;
@@ -159,7 +158,7 @@ pub fn schedule(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// `TASKDB.QUEUE ns stream_id [COUNT n]` -> the stream's ready tasks in the order
 /// REQUEST_WORK hands them out: `[[job_id, task_id], ...]`
 pub fn queue(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.QUEUE ns stream_id [COUNT n]", 2, 4)?;
+    let mut a = Args::new(args, crate::commands::usage::QUEUE, 2, 4)?;
     let name = a.ns()?;
     let stream = a.id("stream_id")?;
     let count = a.count(PAGE, MAX_PAGE)?;
@@ -181,7 +180,7 @@ pub fn queue(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// expires_in_ms}, ...]` (`expires_in_ms` on this node's lease clock; no holder when the
 /// claim named none)
 pub fn leases(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.LEASES ns [COUNT n]", 1, 3)?;
+    let mut a = Args::new(args, crate::commands::usage::LEASES, 1, 3)?;
     let name = a.ns()?;
     let count = a.count(PAGE, MAX_PAGE)?;
     a.end()?;

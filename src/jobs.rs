@@ -66,7 +66,7 @@ impl<'a> Parsed<'a> {
 /// `TASKDB.CREATE_JOB ns stream_id task_def_json max_retries timeout_secs user_id [ID uuid]
 /// [PRIORITY high|medium|low]` -> job id
 pub fn create_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    const USAGE: &str = "TASKDB.CREATE_JOB ns stream_id task_def_json max_retries timeout_secs user_id [ID uuid] [PRIORITY high|medium|low]";
+    const USAGE: &str = crate::commands::usage::CREATE_JOB;
     let mut a = Args::new(args, USAGE, 6, 10)?;
     let name = a.ns()?;
     let p = Parsed::parse(&mut a)?;
@@ -103,7 +103,7 @@ fn job_query<'a>(args: &'a [RedisString], usage: &'static str) -> Result<(&'a Re
 
 /// `TASKDB.JOB_STATE ns job_id user_id` -> running | done | failed
 pub fn job_state(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.JOB_STATE ns job_id user_id", 3, 3)?;
+    let mut a = Args::new(args, crate::commands::usage::JOB_STATE, 3, 3)?;
     let name = a.ns()?;
     let id = a.id("job_id")?;
     let user = a.lookup("user_id")?;
@@ -118,7 +118,7 @@ pub fn job_state(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 
 /// `TASKDB.JOB_UNRESOLVED ns job_id` -> number of the job's tasks not done
 pub fn job_unresolved(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let (name, id) = job_query(args, "TASKDB.JOB_UNRESOLVED ns job_id")?;
+    let (name, id) = job_query(args, crate::commands::usage::JOB_UNRESOLVED)?;
     let key = open_read(ctx, name);
     let ns = read(&key, name)?.ok_or_else(|| no_job(id))?;
     Ok(RedisValue::Integer(ns.job_unresolved(id)?))
@@ -126,7 +126,7 @@ pub fn job_unresolved(ctx: &Context, args: &[RedisString]) -> Result<RedisValue>
 
 /// `TASKDB.CONCURRENT_JOBS ns user_id` -> number of the user's running jobs
 pub fn concurrent_jobs(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.CONCURRENT_JOBS ns user_id", 2, 2)?;
+    let mut a = Args::new(args, crate::commands::usage::CONCURRENT_JOBS, 2, 2)?;
     let name = a.ns()?;
     let user = a.lookup("user_id")?;
     let key = open_read(ctx, name);
@@ -136,7 +136,7 @@ pub fn concurrent_jobs(ctx: &Context, args: &[RedisString]) -> Result<RedisValue
 
 /// `TASKDB.JOB_TIME ns job_id` -> seconds from the first start to the last update, or nil
 pub fn job_time(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let (name, id) = job_query(args, "TASKDB.JOB_TIME ns job_id")?;
+    let (name, id) = job_query(args, crate::commands::usage::JOB_TIME)?;
     let key = open_read(ctx, name);
     let ns = read(&key, name)?.ok_or_else(|| no_job(id))?;
     Ok(match ns.job_time(id)? {
@@ -147,7 +147,7 @@ pub fn job_time(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 
 /// `TASKDB.JOB_FAILURE ns job_id` -> the error the job failed with
 pub fn job_failure(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let (name, id) = job_query(args, "TASKDB.JOB_FAILURE ns job_id")?;
+    let (name, id) = job_query(args, crate::commands::usage::JOB_FAILURE)?;
     let key = open_read(ctx, name);
     let ns = read(&key, name)?.ok_or_else(|| no_job(id))?;
     Ok(reply::bytes(ns.job_failure(id)?))
@@ -155,7 +155,7 @@ pub fn job_failure(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 
 /// `TASKDB.JOB ns job_id` -> field/value pairs (state, error, user_id, created_at) or nil
 pub fn job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let (name, id) = job_query(args, "TASKDB.JOB ns job_id")?;
+    let (name, id) = job_query(args, crate::commands::usage::JOB)?;
     let key = open_read(ctx, name);
     Ok(match read(&key, name)?.and_then(|ns| ns.job_view(id)) {
         Some(j) => reply::send(ctx, &reply::job(&j)),
@@ -166,7 +166,7 @@ pub fn job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// `TASKDB.CANCEL_JOB ns job_id [reason]` -> 1 if a running job was stopped (state failed,
 /// error = reason, its ready and pending tasks cancelled), 0 if it had already ended
 pub fn cancel_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.CANCEL_JOB ns job_id [reason]", 2, 3)?;
+    let mut a = Args::new(args, crate::commands::usage::CANCEL_JOB, 2, 3)?;
     let name = a.ns()?;
     let id = a.id("job_id")?;
     let reason = if a.has_more() {
@@ -188,7 +188,7 @@ pub fn cancel_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// `TASKDB.DELETE_JOB ns job_id` -> 1 if deleted, 0 if no such job. O(the job's streams
 /// and running tasks); a big job's memory is freed off the main thread.
 pub fn delete_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let (name, id) = job_query(args, "TASKDB.DELETE_JOB ns job_id")?;
+    let (name, id) = job_query(args, crate::commands::usage::DELETE_JOB)?;
     let key = open_write(ctx, name);
     let Some(ns) = write(&key, name)? else {
         return Ok(RedisValue::Integer(0));
@@ -209,7 +209,7 @@ pub const CLEAR_BATCH: usize = 1000;
 /// `TASKDB.CLEAR_COMPLETED ns [COUNT n]` -> number of done jobs deleted (the oldest first,
 /// at most n: call again until it replies 0)
 pub fn clear_completed(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.CLEAR_COMPLETED ns [COUNT n]", 1, 3)?;
+    let mut a = Args::new(args, crate::commands::usage::CLEAR_COMPLETED, 1, 3)?;
     let name = a.ns()?;
     let count = a.count(CLEAR_BATCH, 100_000)?;
     a.end()?;

@@ -11,12 +11,14 @@
 //! epilogue after a change), `registry` (where namespaces are), one file per command
 //! family (`streams`, `jobs`, `tasks`, `work`, `maintenance`, `inspect`, `restore`),
 //! `replicate` and `apply` (replication of decisions), and one per background duty or
-//! operator view (`block`, `reaper`, `info`), `config`, `alloc`.
+//! operator view (`block`, `reaper`, `info`), `config`, `alloc`, and `commands` (the
+//! command table: syntax, documentation, TASKDB.HELP).
 
 pub mod alloc;
 pub mod apply;
 pub mod args;
 pub mod block;
+pub mod commands;
 pub mod config;
 pub mod datatype;
 pub mod error;
@@ -139,6 +141,7 @@ commands! {
     cmd_restore_task => restore::restore_task,
     cmd_stats => maintenance::stats,
     cmd_apply => apply::apply,
+    cmd_help => commands::help,
 }
 
 fn init(ctx: &Context, _args: &[RedisString]) -> Status {
@@ -148,6 +151,7 @@ fn init(ctx: &Context, _args: &[RedisString]) -> Status {
     store::subscribe(ctx, store::ServerEvent::SwapDb, registry::on_swap);
     reaper::start(ctx);
     info::init(ctx);
+    commands::describe(ctx);
     ctx.log_notice("TaskDB loaded");
     Status::Ok
 }
@@ -213,6 +217,7 @@ redis_module! {
         ["TASKDB.RESTORE_TASK", cmd_restore_task, W, 1, 1, 1, "", "write"],
         ["TASKDB.STATS", cmd_stats, R, 1, 1, 1, "", "read"],
         ["TASKDB.APPLY", cmd_apply, W, 1, 1, 1, "", "write"],
+        ["TASKDB.HELP", cmd_help, RF, 0, 0, 0, "", "read"],
     ],
     event_handlers: [
         [@GENERIC: registry::on_key_event],

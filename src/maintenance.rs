@@ -89,7 +89,7 @@ fn page_reply(ctx: &Context, found: &[Violation], next: Option<Cursor>) -> Redis
 /// `TASKDB.CHECK ns [CURSOR c] [COUNT n]` -> `[next_cursor, [violation, ...]]`. Only
 /// reads: it runs on replicas, for read-only users and at maxmemory.
 pub fn check(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let (name, after, budget) = page_args(args, "TASKDB.CHECK ns [CURSOR c] [COUNT n]")?;
+    let (name, after, budget) = page_args(args, crate::commands::usage::CHECK)?;
     let key = open_read(ctx, name);
     let Some(ns) = read(&key, name)? else {
         return Ok(page_reply(ctx, &[], None));
@@ -101,7 +101,7 @@ pub fn check(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// `TASKDB.REPAIR ns [CURSOR c] [COUNT n]` -> what CHECK would report on that page, each
 /// now repaired (stuck pending tasks released), as CHECK replies
 pub fn repair(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let (name, after, budget) = page_args(args, "TASKDB.REPAIR ns [CURSOR c] [COUNT n]")?;
+    let (name, after, budget) = page_args(args, crate::commands::usage::REPAIR)?;
     let key = open_write(ctx, name);
     let Some(ns) = write(&key, name)? else {
         return Ok(page_reply(ctx, &[], None));
@@ -122,7 +122,7 @@ pub fn repair(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// `TASKDB.STATS ns` -> ["tasks", [worker_type, [state, n, ...], ...], "jobs", [state, n,
 /// ...]] (counters: O(worker types))
 pub fn stats(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.STATS ns", 1, 1)?;
+    let mut a = Args::new(args, crate::commands::usage::STATS, 1, 1)?;
     let name = a.ns()?;
     let key = open_read(ctx, name);
     let ns = read(&key, name)?;

@@ -22,7 +22,7 @@ use taskdb_core::{Decision, JobState, NewTask, RestoredJob, RestoredTask, TaskSt
 
 /// `TASKDB.RESTORE_STREAM ns stream_id worker_type reserved be_mult user_id` -> 1 or 0
 pub fn restore_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    const USAGE: &str = "TASKDB.RESTORE_STREAM ns stream_id worker_type reserved be_mult user_id";
+    const USAGE: &str = crate::commands::usage::RESTORE_STREAM;
     let mut a = Args::new(args, USAGE, 6, 6)?;
     let name = a.ns()?;
     let id = a.id("stream_id")?;
@@ -36,8 +36,7 @@ pub fn restore_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue>
 /// [REPORTED true|false]` -> 1 or 0 (`reported` is the PostgreSQL TaskDB's flag for
 /// post-processing, kept so a copy back is equal)
 pub fn restore_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    const USAGE: &str =
-        "TASKDB.RESTORE_JOB ns job_id state user_id created_at_ms [ERROR error] [REPORTED true|false]";
+    const USAGE: &str = crate::commands::usage::RESTORE_JOB;
     let mut a = Args::new(args, USAGE, 5, 9)?;
     let name = a.ns()?;
     let id = a.id("job_id")?;
@@ -150,7 +149,7 @@ fn parse_extras<'a>(a: &mut Args<'a>) -> Result<Extras<'a>> {
 /// -> 1 or 0. Without ATTEMPT, a task that was ever claimed (STARTED_AT) counts one
 /// attempt per retry plus the one that is running or ended it.
 pub fn restore_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    const USAGE: &str = "TASKDB.RESTORE_TASK ns job_id task_id stream_id task_def_json prereqs_json state max_retries timeout_secs created_at_ms [WAITING_ON n] [PROGRESS p] [RETRIES n] [STARTED_AT ms] [UPDATED_AT ms] [OUTPUT json] [ERROR text] [ATTEMPT n] [WORKER id]";
+    const USAGE: &str = crate::commands::usage::RESTORE_TASK;
     let mut a = Args::new(args, USAGE, 10, 28)?;
     let name = a.ns()?;
     let job = a.id("job_id")?;

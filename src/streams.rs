@@ -93,7 +93,7 @@ fn create(
 
 /// `TASKDB.CREATE_STREAM ns worker_type reserved be_mult user_id` -> stream id
 pub fn create_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    const USAGE: &str = "TASKDB.CREATE_STREAM ns worker_type reserved be_mult user_id";
+    const USAGE: &str = crate::commands::usage::CREATE_STREAM;
     let mut a = Args::new(args, USAGE, 5, 5)?;
     let name = a.ns()?;
     let s = Parsed::parse(&mut a)?;
@@ -103,7 +103,7 @@ pub fn create_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> 
 
 /// `TASKDB.GET_OR_CREATE_STREAM ns worker_type reserved be_mult user_id` -> stream id
 pub fn get_or_create_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    const USAGE: &str = "TASKDB.GET_OR_CREATE_STREAM ns worker_type reserved be_mult user_id";
+    const USAGE: &str = crate::commands::usage::GET_OR_CREATE_STREAM;
     let mut a = Args::new(args, USAGE, 5, 5)?;
     let name = a.ns()?;
     let s = Parsed::parse(&mut a)?;
@@ -118,7 +118,7 @@ pub fn restore(ctx: &Context, name: &RedisString, id: u128, s: &Parsed) -> Resul
 
 /// `TASKDB.GET_STREAM ns user_id worker_type` -> stream id or nil
 pub fn get_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    const USAGE: &str = "TASKDB.GET_STREAM ns user_id worker_type";
+    const USAGE: &str = crate::commands::usage::GET_STREAM;
     let mut a = Args::new(args, USAGE, 3, 3)?;
     let name = a.ns()?;
     let user = a.lookup("user_id")?;
@@ -130,7 +130,7 @@ pub fn get_stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 
 /// `TASKDB.STREAM ns stream_id` -> field/value pairs or nil
 pub fn stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.STREAM ns stream_id", 2, 2)?;
+    let mut a = Args::new(args, crate::commands::usage::STREAM, 2, 2)?;
     let name = a.ns()?;
     let id = a.id("stream_id")?;
     let key = open_read(ctx, name);

@@ -67,7 +67,7 @@ impl<'a> Parsed<'a> {
 /// `TASKDB.CREATE_TASK ns job_id task_id stream_id task_def_json prereqs_json max_retries
 /// timeout_secs` -> OK
 pub fn create_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    const USAGE: &str = "TASKDB.CREATE_TASK ns job_id task_id stream_id task_def_json prereqs_json max_retries timeout_secs";
+    const USAGE: &str = crate::commands::usage::CREATE_TASK;
     let mut a = Args::new(args, USAGE, 8, 8)?;
     let name = a.ns()?;
     let job = a.id("job_id")?;
@@ -94,7 +94,7 @@ pub fn create_task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 
 /// `TASKDB.TASK ns job_id task_id` -> field/value pairs or nil
 pub fn task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.TASK ns job_id task_id", 3, 3)?;
+    let mut a = Args::new(args, crate::commands::usage::TASK, 3, 3)?;
     let name = a.ns()?;
     let job = a.id("job_id")?;
     let task_id = a.lookup("task_id")?;
@@ -109,7 +109,7 @@ pub fn task(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 
 /// `TASKDB.TASK_OUTPUT ns job_id task_id` -> the output JSON of a done task
 pub fn task_output(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.TASK_OUTPUT ns job_id task_id", 3, 3)?;
+    let mut a = Args::new(args, crate::commands::usage::TASK_OUTPUT, 3, 3)?;
     let name = a.ns()?;
     let job = a.id("job_id")?;
     let task_id = a.lookup("task_id")?;

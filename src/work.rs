@@ -22,8 +22,7 @@ use taskdb_core::{Claim, Decision, Namespace, Retried};
 /// The most tasks one REQUEST_WORK may claim with COUNT.
 pub const MAX_COUNT: i64 = 10_000;
 
-const REQUEST_USAGE: &str =
-    "TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] [COUNT n] [WORKER worker_id]";
+const REQUEST_USAGE: &str = crate::commands::usage::REQUEST_WORK;
 
 /// REQUEST_WORK's arguments, validated.
 struct Request<'a> {
@@ -201,11 +200,7 @@ fn report<'a>(
 /// `TASKDB.DONE ns job_id task_id output_json [ATTEMPT n]` -> 1 if a ready or running
 /// task became done
 pub fn done_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let (mut a, r) = report(
-        args,
-        "TASKDB.DONE ns job_id task_id output_json [ATTEMPT n]",
-        4,
-    )?;
+    let (mut a, r) = report(args, crate::commands::usage::DONE, 4)?;
     let output = a.json("output_json")?;
     let attempt = parse_attempt(&mut a)?;
     let d = Decision::Done {
@@ -249,7 +244,7 @@ fn write_report(
 /// `TASKDB.FAILED ns job_id task_id error [ATTEMPT n]` -> 1 if a ready, running or
 /// pending task failed
 pub fn failed_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let (mut a, r) = report(args, "TASKDB.FAILED ns job_id task_id error [ATTEMPT n]", 4)?;
+    let (mut a, r) = report(args, crate::commands::usage::FAILED, 4)?;
     let error = a.payload("error")?;
     let attempt = parse_attempt(&mut a)?;
     let d = Decision::Failed {
@@ -288,11 +283,7 @@ fn progress(
 /// `TASKDB.PROGRESS ns job_id task_id progress [ATTEMPT n]` -> 1 if a ready or running
 /// task was updated
 pub fn progress_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let (mut a, r) = report(
-        args,
-        "TASKDB.PROGRESS ns job_id task_id progress [ATTEMPT n]",
-        4,
-    )?;
+    let (mut a, r) = report(args, crate::commands::usage::PROGRESS, 4)?;
     let value = parse_progress(a.bytes()?)?;
     let attempt = parse_attempt(&mut a)?;
     progress(ctx, &r, Some(value), attempt)
@@ -301,7 +292,7 @@ pub fn progress_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// `TASKDB.HEARTBEAT ns job_id task_id [ATTEMPT n]` -> 1 if a ready or running task's
 /// lease was renewed (updated_at = now), else 0; its progress stays as it is
 pub fn heartbeat_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let (mut a, r) = report(args, "TASKDB.HEARTBEAT ns job_id task_id [ATTEMPT n]", 3)?;
+    let (mut a, r) = report(args, crate::commands::usage::HEARTBEAT, 3)?;
     let attempt = parse_attempt(&mut a)?;
     progress(ctx, &r, None, attempt)
 }
@@ -309,7 +300,7 @@ pub fn heartbeat_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> 
 /// `TASKDB.RETRY ns job_id task_id [ATTEMPT n]` -> 1 if a running task went back to
 /// ready, else 0
 pub fn retry_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let (mut a, r) = report(args, "TASKDB.RETRY ns job_id task_id [ATTEMPT n]", 3)?;
+    let (mut a, r) = report(args, crate::commands::usage::RETRY, 3)?;
     let attempt = parse_attempt(&mut a)?;
     let d = Decision::Retries {
         tasks: vec![(r.job, r.task)],
@@ -359,7 +350,7 @@ pub fn requeue_in(
 /// `TASKDB.REQUEUE ns limit` -> number of running tasks whose lease ran out (on this
 /// node's lease clock) that were retried, at most limit
 pub fn requeue(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, "TASKDB.REQUEUE ns limit", 2, 2)?;
+    let mut a = Args::new(args, crate::commands::usage::REQUEUE, 2, 2)?;
     let name = a.ns()?;
     let limit = a.int("limit", 1, i64::MAX)? as usize;
     let key = open_write(ctx, name);

@@ -7,6 +7,7 @@ mod blocking;
 mod clock;
 mod cluster;
 mod crash;
+mod docs;
 mod errors;
 mod fencing;
 mod fixture;

@@ -98,10 +98,16 @@ fn heartbeat_renews_the_lease_and_leaves_progress_alone() {
     assert!(db
         .err("HEARTBEAT", &[&job, "nope"])
         .starts_with("NOTFOUND task 'nope'"));
-    let e = db.err("HEARTBEAT", &[&job]);
+    let e = db.err("HEARTBEAT", &[&job, "init", "ATTEMPT"]);
     assert_eq!(
         e,
         "ERR wrong number of arguments: usage TASKDB.HEARTBEAT ns job_id task_id [ATTEMPT n]"
+    );
+    // Too few for any form: Redis' own arity check, from the arity TaskDB declares.
+    let e = db.err("HEARTBEAT", &[&job]);
+    assert_eq!(
+        e,
+        "ERR wrong number of arguments for 'TASKDB.HEARTBEAT' command"
     );
 }
 
