@@ -51,6 +51,16 @@ fn info_fields_move_as_operations_happen() {
     let mut other = Ns::new(&s, "u");
     let i = taskdb_info(&mut db.c);
     assert_eq!(i["namespaces"], "0");
+    // As the README says: module sections in INFO everything and INFO modules only.
+    for (section, shown) in [
+        ("default", false),
+        ("all", false),
+        ("everything", true),
+        ("modules", true),
+    ] {
+        let text: String = q(&mut db.c, &["INFO", section]);
+        assert_eq!(text.contains("taskdb_namespaces:"), shown, "INFO {section}");
+    }
     assert_eq!(i["tasks_ready"], "0");
     let st = db.stream("cpu", 1, 1.0, "u");
     let job = db.job(&st, "u");
