@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing TaskDB needs on Debian, when it is missing:
-# redis-server (7.0+), libclang-dev (the redis-module crate's bindgen needs libclang) and
-# postgresql (the migration tests start their own server in a temporary directory).
+# redis-server (7.0+), libclang-dev (the redis-module crate's bindgen needs libclang),
+# postgresql (the migration tests start their own server in a temporary directory), and
+# python3 with redis-py in a virtualenv of its own, target/pyenv (the Python examples'
+# tests run them against a real server).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
@@ -11,6 +14,8 @@ dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 # The migration tests start a throwaway PostgreSQL server.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing: ${missing[*]}"
@@ -18,6 +23,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# redis-py for the Python examples (tests/it/python.rs), from PyPI.
+if ! target/pyenv/bin/python -c 'import redis' >/dev/null 2>&1; then
+  echo "==> installing redis-py into target/pyenv"
+  mkdir -p target
+  python3 -m venv target/pyenv
+  target/pyenv/bin/pip install -q --disable-pip-version-check 'redis>=5,<8'
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

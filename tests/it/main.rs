@@ -20,6 +20,7 @@ mod oom;
 mod parity;
 mod pause;
 mod protocol;
+mod python;
 mod readme;
 mod reaper;
 mod replay;
