@@ -124,6 +124,7 @@ commands! {
     cmd_delete_job => jobs::delete_job,
     cmd_cancel_job => jobs::cancel_job,
     cmd_clear_completed => jobs::clear_completed,
+    cmd_clear_streams => streams::clear_streams,
     cmd_create_task => tasks::create_task,
     cmd_task => tasks::task,
     cmd_task_output => tasks::task_output,
@@ -165,7 +166,7 @@ const ALLOC: Alloc = alloc::Alloc;
 // works there; on 7.0 list the commands (README, "Access control").
 const W: &str = "write deny-oom";
 const WF: &str = "write deny-oom fast";
-// Accepted at maxmemory, as DEL is: they free memory (DELETE_JOB, CLEAR_COMPLETED,
+// Accepted at maxmemory, as DEL is: they free memory (DELETE_JOB, CLEAR_COMPLETED, CLEAR_STREAMS,
 // CANCEL_JOB) or only rewrite a leased task's fixed-size state (HEARTBEAT, PROGRESS,
 // RETRY), so an operator can make room and workers keep their leases.
 const WM: &str = "write";
@@ -200,6 +201,7 @@ redis_module! {
         ["TASKDB.DELETE_JOB", cmd_delete_job, WM, 1, 1, 1, "", "write"],
         ["TASKDB.CANCEL_JOB", cmd_cancel_job, WM, 1, 1, 1, "", "write"],
         ["TASKDB.CLEAR_COMPLETED", cmd_clear_completed, WM, 1, 1, 1, "", "write"],
+        ["TASKDB.CLEAR_STREAMS", cmd_clear_streams, WM, 1, 1, 1, "", "write"],
         ["TASKDB.CREATE_TASK", cmd_create_task, W, 1, 1, 1, "", "write"],
         ["TASKDB.TASK", cmd_task, RF, 1, 1, 1, "", "read"],
         ["TASKDB.TASK_OUTPUT", cmd_task_output, RF, 1, 1, 1, "", "read"],

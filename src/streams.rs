@@ -1,11 +1,11 @@
 //! Streams: a user's share of one worker type (reserved workers, best-effort multiplier).
 //!
 //! `TASKDB.CREATE_STREAM`, `TASKDB.GET_OR_CREATE_STREAM`, `TASKDB.GET_STREAM`,
-//! `TASKDB.STREAM`.
+//! `TASKDB.STREAM`, `TASKDB.CLEAR_STREAMS`.
 
 use crate::args::{self, Args};
 use crate::error::Result;
-use crate::namespace::{changed, open_read, open_write, prepare, read, write_or_create};
+use crate::namespace::{changed, open_read, open_write, prepare, read, write, write_or_create};
 use crate::replicate;
 use crate::reply;
 use crate::store::now_ms;
@@ -138,4 +138,28 @@ pub fn stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         Some(s) => reply::send(ctx, &reply::stream(&s)),
         None => RedisValue::Null,
     })
+}
+
+/// `TASKDB.CLEAR_STREAMS ns [COUNT n]` -> the number of streams deleted: up to n (default
+/// 1000) that hold no task of any state, oldest first, as the PostgreSQL TaskDB's
+/// `clear_completed_jobs` removes streams no task refers to. Call again until it replies 0.
+pub fn clear_streams(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, crate::commands::usage::CLEAR_STREAMS, 1, 3)?;
+    let name = a.ns()?;
+    let count = a.count(crate::jobs::CLEAR_BATCH, 100_000)?;
+    a.end()?;
+    let key = open_write(ctx, name);
+    let Some(ns) = write(&key, name)? else {
+        return Ok(RedisValue::Integer(0));
+    };
+    prepare(ns);
+    let ids = ns.empty_streams(count);
+    if ids.is_empty() {
+        return Ok(RedisValue::Integer(0));
+    }
+    ns.delete_streams(&ids)?;
+    let n = ids.len() as i64;
+    replicate::decision(ctx, name, &Decision::DeleteStreams(ids), now_ms());
+    changed(ctx, &key, name, ns);
+    Ok(RedisValue::Integer(n))
 }

@@ -852,17 +852,7 @@ impl Namespace {
                 }
                 Ok(())
             }
-            Decision::DeleteStreams(ids) => {
-                for id in ids {
-                    if !self.delete_stream(*id)? {
-                        return Err(Error::Refused(format!(
-                            "replayed stream deletion of '{}' does not apply: it has tasks",
-                            uuid(*id)
-                        )));
-                    }
-                }
-                Ok(())
-            }
+            Decision::DeleteStreams(ids) => self.delete_streams(ids),
             Decision::Repair { from, budget } => {
                 self.repair(*from, *budget as usize, mono);
                 Ok(())

@@ -163,36 +163,74 @@ impl Namespace {
         ixs.into_iter().map(|ix| self.stream_view(ix)).collect()
     }
 
-    /// Deletes a stream that holds no task (of any state); false if it holds some.
-    pub fn delete_stream(&mut self, id: u128) -> Result<bool> {
-        let Some(ix) = self.s.stream_ix(id) else {
-            return Err(crate::error::no_stream(id));
-        };
-        let s = self.s.stream(ix);
-        if s.counts.iter().any(|&n| n != 0) {
-            return Ok(false);
+    /// Up to `count` streams that hold no task of any state (what a PostgreSQL TaskDB
+    /// `clear_completed_jobs` removes), oldest first. O(streams).
+    pub fn empty_streams(&self, count: usize) -> Vec<u128> {
+        let mut empty: Vec<(u64, u128)> = self
+            .s
+            .streams
+            .iter()
+            .flatten()
+            .filter(|s| s.counts.iter().all(|&n| n == 0))
+            .map(|s| (s.seq, s.id))
+            .collect();
+        empty.sort_unstable();
+        empty.into_iter().take(count).map(|(_, id)| id).collect()
+    }
+
+    /// Deletes streams that hold no task. All or nothing: an error names the first id
+    /// that is unknown, repeated or holds tasks, and then nothing changed. A user's next
+    /// oldest stream of a type takes a deleted first stream's place for GET_STREAM.
+    /// O(streams) for the whole batch.
+    pub fn delete_streams(&mut self, ids: &[u128]) -> Result<()> {
+        let mut seen = BTreeSet::new();
+        let mut ixs = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let Some(ix) = self.s.stream_ix(id) else {
+                return Err(crate::error::no_stream(id));
+            };
+            if !seen.insert(id) {
+                return Err(Error::Refused(format!(
+                    "stream '{}' is named twice",
+                    uuid(id)
+                )));
+            }
+            if self.s.stream(ix).counts.iter().any(|&n| n != 0) {
+                return Err(Error::Refused(format!("stream '{}' holds tasks", uuid(id))));
+            }
+            ixs.push((id, ix));
         }
-        let (user, wt) = (s.user, s.worker_type);
-        self.s.streams[ix as usize] = None;
-        self.s.free_streams.push(ix);
-        self.s.type_data[wt as usize].streams -= 1;
-        self.s.stream_ids.remove(&id);
-        if self.s.user_streams.get(&(user, wt)) == Some(&ix) {
-            self.s.user_streams.remove(&(user, wt));
-            // The user's next-oldest stream of that type takes its place.
-            if let Some((i, _)) = self
-                .s
-                .streams
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
-                .filter(|(_, s)| s.user == user && s.worker_type == wt)
-                .min_by_key(|(_, s)| s.seq)
-            {
-                self.s.user_streams.insert((user, wt), i as u32);
+        let mut orphaned = BTreeSet::new();
+        for (id, ix) in ixs {
+            let s = self.s.stream(ix);
+            let (user, wt) = (s.user, s.worker_type);
+            self.s.streams[ix as usize] = None;
+            self.s.free_streams.push(ix);
+            self.s.type_data[wt as usize].streams -= 1;
+            self.s.stream_ids.remove(&id);
+            if self.s.user_streams.get(&(user, wt)) == Some(&ix) {
+                self.s.user_streams.remove(&(user, wt));
+                orphaned.insert((user, wt));
             }
         }
-        Ok(true)
+        if orphaned.is_empty() {
+            return Ok(());
+        }
+        let mut first: std::collections::BTreeMap<(u32, u32), (u64, u32)> = Default::default();
+        for (i, s) in self.s.streams.iter().enumerate() {
+            let Some(s) = s else { continue };
+            let key = (s.user, s.worker_type);
+            if orphaned.contains(&key) {
+                let e = first.entry(key).or_insert((s.seq, i as u32));
+                if s.seq < e.0 {
+                    *e = (s.seq, i as u32);
+                }
+            }
+        }
+        for (key, (_, ix)) in first {
+            self.s.user_streams.insert(key, ix);
+        }
+        Ok(())
     }
 
     /// The number of a stream's ready tasks (0 if none or no such stream).

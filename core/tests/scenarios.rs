@@ -380,6 +380,39 @@ fn delete_and_clear_keep_every_count_exact() {
 }
 
 #[test]
+fn streams_without_tasks_are_cleared_oldest_first_and_the_next_takes_their_place() {
+    const S3: u128 = 0x53;
+    let mut ns = Namespace::new();
+    stream(&mut ns, S1, "cpu", 1, 1.0, "u");
+    stream(&mut ns, S2, "cpu", 0, 1.0, "u");
+    stream(&mut ns, S3, "gpu", 0, 1.0, "u");
+    job(&mut ns, J1, S2, "u");
+    assert_eq!(ns.stream_of_user(b"u", b"cpu"), Some(S1));
+    assert_eq!(ns.empty_streams(10), vec![S1, S3]);
+    assert_eq!(ns.empty_streams(1), vec![S1]);
+    // All or nothing: a stream with tasks, an unknown or a repeated id changes nothing.
+    for bad in [vec![S1, S2], vec![S1, 0x99], vec![S1, S1]] {
+        assert!(ns.delete_streams(&bad).is_err(), "{bad:?}");
+        assert!(ns.stream(S1).is_some());
+    }
+    ns.delete_streams(&[S1, S3]).unwrap();
+    assert!(ns.stream(S1).is_none() && ns.stream(S3).is_none());
+    assert_eq!(ns.stream_of_user(b"u", b"cpu"), Some(S2));
+    assert_eq!(ns.stream_of_user(b"u", b"gpu"), None);
+    assert_eq!(ns.check(None, usize::MAX), (vec![], None));
+    // Once its job is gone, the last stream holds nothing either.
+    ns.delete_job(J1).unwrap();
+    assert_eq!(ns.empty_streams(10), vec![S2]);
+    ns.delete_streams(&[S2]).unwrap();
+    assert_eq!(ns.stream_of_user(b"u", b"cpu"), None);
+    // A slot freed is reused by the next stream, which becomes the user's first again.
+    stream(&mut ns, S1, "cpu", 1, 1.0, "u");
+    assert_eq!(ns.stream_of_user(b"u", b"cpu"), Some(S1));
+    job(&mut ns, J2, S1, "u");
+    assert_eq!(claim(&mut ns, "cpu"), Some((J2, "init".into())));
+}
+
+#[test]
 fn releasing_a_hundred_thousand_dependents_is_one_pass() {
     let mut ns = Namespace::new();
     stream(&mut ns, S1, "cpu", 1, 1.0, "u");

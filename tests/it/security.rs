@@ -94,7 +94,7 @@ fn acl_users_are_held_to_their_namespace_and_read_only_users_to_queries() {
 }
 
 /// Every TASKDB command and how many arguments it takes at most.
-const COMMANDS: [&str; 36] = [
+const COMMANDS: [&str; 37] = [
     "CREATE_STREAM",
     "GET_OR_CREATE_STREAM",
     "GET_STREAM",
@@ -115,6 +115,7 @@ const COMMANDS: [&str; 36] = [
     "DELETE_JOB",
     "CANCEL_JOB",
     "CLEAR_COMPLETED",
+    "CLEAR_STREAMS",
     "CREATE_TASK",
     "TASK",
     "TASK_OUTPUT",

@@ -1,4 +1,4 @@
-//! TASKDB.CREATE_STREAM, GET_OR_CREATE_STREAM, GET_STREAM, STREAM.
+//! TASKDB.CREATE_STREAM, GET_OR_CREATE_STREAM, GET_STREAM, STREAM, CLEAR_STREAMS.
 
 use crate::common::*;
 use redis::Value;
@@ -85,4 +85,52 @@ fn ids_with_odd_characters_work() {
         assert_eq!(db.claim(name).map(|(_, t)| t).as_deref(), Some(name));
     }
     assert!(db.check().is_empty());
+}
+
+#[test]
+fn clear_streams_deletes_streams_without_tasks_a_batch_at_a_time_and_replicates() {
+    let s = Server::start();
+    let replica = Server::replica_of(&s, &[]);
+    let mut db = Ns::new(&s, "t");
+    let old = db.stream("cpu", 1, 1.0, "u");
+    let used = db.stream("cpu", 0, 1.0, "u");
+    let gpu = db.stream("gpu", 0, 1.0, "u");
+    let job = db.job(&used, "u");
+    let extra: Vec<String> = (0..3)
+        .map(|i| db.stream("aux", 0, 1.0, &format!("v{i}")))
+        .collect();
+    assert_eq!(db.q::<String>("GET_STREAM", &["u", "cpu"]), old);
+    assert_eq!(
+        db.err("CLEAR_STREAMS", &["COUNT", "0"]),
+        "ERR invalid COUNT '0': must be an integer from 1 to 100000"
+    );
+    // Oldest first, COUNT at a time, until it replies 0.
+    assert_eq!(db.q::<i64>("CLEAR_STREAMS", &["COUNT", "2"]), 2);
+    assert_eq!(db.q::<Value>("STREAM", &[&old]), Value::Nil);
+    assert_eq!(db.q::<Value>("STREAM", &[&gpu]), Value::Nil);
+    assert_eq!(db.q::<i64>("CLEAR_STREAMS", &[]), 3);
+    assert_eq!(db.q::<i64>("CLEAR_STREAMS", &[]), 0);
+    assert!(extra
+        .iter()
+        .all(|e| db.q::<Value>("STREAM", &[e]) == Value::Nil));
+    // The stream with a job stays, and is the user's cpu stream now.
+    assert_eq!(db.q::<String>("GET_STREAM", &["u", "cpu"]), used);
+    assert_eq!(db.q::<Value>("GET_STREAM", &["u", "gpu"]), Value::Nil);
+    assert!(db.check().is_empty());
+    // A job on a deleted stream is refused, naming the stream.
+    assert_eq!(
+        db.err("CREATE_JOB", &[&old, "{}", "0", "10", "u"]),
+        format!("NOTFOUND stream '{old}' does not exist")
+    );
+    // Once its job is deleted, the last one goes too; a missing namespace answers 0.
+    assert_eq!(db.q::<i64>("DELETE_JOB", &[&job]), 1);
+    assert_eq!(db.q::<i64>("CLEAR_STREAMS", &[]), 1);
+    assert_eq!(
+        q::<i64>(&mut s.conn(), &["TASKDB.CLEAR_STREAMS", "nothing-here"]),
+        0
+    );
+    let mut pc = s.conn();
+    let acked: i64 = q(&mut pc, &["WAIT", "1", "10000"]);
+    assert_eq!(acked, 1);
+    assert_eq!(digest(&mut replica.conn()), digest(&mut pc));
 }

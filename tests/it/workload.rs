@@ -84,6 +84,17 @@ pub fn run(db: &mut Ns, seed: u64, steps: usize) {
             }
             95 => {
                 let _: i64 = db.q("CLEAR_COMPLETED", &[]);
+                // A claim listed twice (requeued, claimed again, done) may name a job
+                // deleted now: reports on it would answer NOTFOUND.
+                running.retain(|(j, _)| db.q::<redis::Value>("JOB", &[j]) != redis::Value::Nil);
+                if rng.gen_bool(0.5) {
+                    let _: i64 = db.q("CLEAR_STREAMS", &[]);
+                    // Streams left without tasks are gone: each type's stream again.
+                    for (i, (id, wt)) in streams.iter_mut().enumerate() {
+                        let user = format!("user{}", i % 2);
+                        *id = db.q("GET_OR_CREATE_STREAM", &[wt, "1", "1.5", &user]);
+                    }
+                }
             }
             97 if !jobs.is_empty() => {
                 let j = jobs[rng.gen_range(0..jobs.len())].clone();
