@@ -22,13 +22,16 @@
 
 mod error;
 pub mod migration;
+pub mod planner;
 pub mod test_helpers;
 mod types;
 
-pub use error::TaskDbErr;
-pub use types::{Attempt, JobState, ReadyTask, StuckTaskInfo, TaskState, INIT_TASK};
+pub use error::{MigrateError, SqlxError, TaskDbErr};
+pub use types::{
+    Attempt, FullTaskState, JobState, ReadyTask, StuckTaskInfo, TaskState, INIT_TASK,
+};
 
-use error::from_redis;
+use error::{from_redis, not_found};
 use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, Value};
 use serde::de::DeserializeOwned;
@@ -71,11 +74,11 @@ pub struct RedisTaskDB {
 }
 
 fn reply<T: FromRedisValue>(v: &Value) -> Result<T, TaskDbErr> {
-    T::from_redis_value(v).map_err(|e| TaskDbErr::Reply(e.to_string()))
+    T::from_redis_value(v).map_err(|e| TaskDbErr::InternalErr(e.to_string()))
 }
 
 fn uuid(s: &str) -> Result<Uuid, TaskDbErr> {
-    Uuid::parse_str(s).map_err(|e| TaskDbErr::Reply(format!("not a UUID '{s}': {e}")))
+    Uuid::parse_str(s).map_err(|e| TaskDbErr::InternalErr(format!("not a UUID '{s}': {e}")))
 }
 
 fn attempt(v: &Value) -> Result<Attempt, TaskDbErr> {
@@ -151,6 +154,23 @@ impl RedisTaskDB {
     async fn run(&self, c: redis::Cmd) -> Result<Value, TaskDbErr> {
         let mut conn = self.conn.clone();
         c.query_async(&mut conn).await.map_err(from_redis)
+    }
+
+    /// A command that refers to a stream or job that must exist (CREATE_JOB, CREATE_TASK):
+    /// its `NOTFOUND` stays a Redis error naming what is missing (PostgreSQL answers a
+    /// foreign-key violation there, not "no row").
+    async fn run_creating(&self, c: redis::Cmd) -> Result<Value, TaskDbErr> {
+        let mut conn = self.conn.clone();
+        c.query_async(&mut conn).await.map_err(|e| match e.code() {
+            Some("NOTFOUND") => TaskDbErr::Redis(e),
+            _ => from_redis(e),
+        })
+    }
+
+    /// The replies of a pipeline, one per command.
+    async fn run_pipe(&self, p: redis::Pipeline) -> Result<Vec<Value>, TaskDbErr> {
+        let mut conn = self.conn.clone();
+        p.query_async(&mut conn).await.map_err(from_redis)
     }
 
     /// Every item of a cursor-paged listing (`TASKDB.STREAMS`, `JOBS`, `JOB_TASKS`): the
@@ -274,7 +294,7 @@ impl RedisTaskDB {
             .arg(user_id)
             .arg("PRIORITY")
             .arg(priority.as_str());
-        uuid(&reply::<String>(&self.run(c).await?)?)
+        uuid(&reply::<String>(&self.run_creating(c).await?)?)
     }
 
     /// Creates a task in a job; it waits on `prereqs` (a JSON array of task ids).
@@ -297,7 +317,7 @@ impl RedisTaskDB {
             .arg(serde_json::to_string(prereqs)?)
             .arg(max_retries)
             .arg(timeout_secs);
-        self.run(c).await.map(|_| ())
+        self.run_creating(c).await.map(|_| ())
     }
 
     /// Claims the next task for a worker of `worker_type`, if any.
@@ -335,7 +355,7 @@ impl RedisTaskDB {
     async fn flag(&self, c: redis::Cmd) -> Result<bool, TaskDbErr> {
         match self.run(c).await {
             Ok(v) => Ok(reply::<i64>(&v)? == 1),
-            Err(TaskDbErr::NotFound(_)) => Ok(false),
+            Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -506,11 +526,11 @@ impl RedisTaskDB {
             if f.get("kind").map(String::as_str) != Some("stuck_pending") {
                 continue;
             }
-            let num = |k: &str| f.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+            let num = |k: &str| f.get(k).and_then(|v| v.parse::<i32>().ok()).unwrap_or(0);
             out.push(StuckTaskInfo {
                 job_id: uuid(f.get("job_id").map_or("", String::as_str))?,
                 task_id: f.get("task_id").cloned().unwrap_or_default(),
-                waiting_on: num("waiting_on") as i32,
+                waiting_on: num("waiting_on"),
                 actual_deps: num("prerequisites"),
                 completed_deps: num("done"),
                 should_be_ready: num("should_be_ready") == 1,
@@ -531,16 +551,47 @@ impl RedisTaskDB {
         Ok(self.stuck(true).await?.len() as i32)
     }
 
-    /// Deletes every done job with its tasks; how many. (The server deletes them a batch
-    /// per call, so no call stalls it.)
+    /// Deletes every done job with its tasks, then every stream left holding no task
+    /// (as the PostgreSQL TaskDB does); how many jobs. The server deletes a batch per
+    /// call, so no call stalls it.
     pub async fn clear_completed_jobs(&self) -> Result<i32, TaskDbErr> {
         let mut total = 0i64;
-        loop {
-            let n: i64 = reply(&self.run(self.cmd("TASKDB.CLEAR_COMPLETED")).await?)?;
-            total += n;
-            if n == 0 {
-                return Ok(total as i32);
+        for name in ["TASKDB.CLEAR_COMPLETED", "TASKDB.CLEAR_STREAMS"] {
+            loop {
+                let n: i64 = reply(&self.run(self.cmd(name)).await?)?;
+                if name == "TASKDB.CLEAR_COMPLETED" {
+                    total += n;
+                }
+                if n == 0 {
+                    break;
+                }
             }
+        }
+        Ok(total as i32)
+    }
+
+    /// Checks that the server runs TaskDB and that the namespace key is free or a TaskDB
+    /// namespace (`MigrateErr` otherwise). TaskDB needs no schema: a namespace comes into
+    /// being with its first stream. Idempotent, as the PostgreSQL crate's migrations are.
+    pub async fn init_db(&self) -> Result<(), TaskDbErr> {
+        let unfit = |why: String| TaskDbErr::MigrateErr(MigrateError(why));
+        let mut info = redis::cmd("COMMAND");
+        info.arg("INFO").arg("TASKDB.CREATE_STREAM");
+        let found: Vec<Value> = reply(&self.run(info).await?)?;
+        if found.first().is_none_or(|v| *v == Value::Nil) {
+            return Err(unfit(
+                "the server has no TaskDB module: start it with --loadmodule libtaskdb.so".into(),
+            ));
+        }
+        let mut ty = redis::cmd("TYPE");
+        ty.arg(&self.ns);
+        let ty: String = reply(&self.run(ty).await?)?;
+        match ty.as_str() {
+            "none" | "taskdb-ns" => Ok(()),
+            other => Err(unfit(format!(
+                "key '{}' holds a {other}, not a TaskDB namespace",
+                self.ns
+            ))),
         }
     }
 
@@ -549,19 +600,23 @@ impl RedisTaskDB {
         Ok(())
     }
 
-    /// A job's state, if it belongs to `user_id` (else `NotFound`).
+    /// A job's state, if it belongs to `user_id` (else not found: `SqlError(RowNotFound)`).
     pub async fn get_job_state(&self, job_id: &Uuid, user_id: &str) -> Result<JobState, TaskDbErr> {
         let mut c = self.cmd("TASKDB.JOB_STATE");
         c.arg(job_id.to_string()).arg(user_id);
         let s: String = reply(&self.run(c).await?)?;
-        JobState::parse(&s).ok_or(TaskDbErr::Reply(s))
+        JobState::parse(&s).ok_or(TaskDbErr::InternalErr(s))
     }
 
-    /// The number of a job's tasks not done.
+    /// The number of a job's tasks not done (0 if there is no such job, as PostgreSQL's
+    /// COUNT answers).
     pub async fn get_job_unresolved(&self, job_id: &Uuid) -> Result<i64, TaskDbErr> {
         let mut c = self.cmd("TASKDB.JOB_UNRESOLVED");
         c.arg(job_id.to_string());
-        reply(&self.run(c).await?)
+        match self.run(c).await {
+            Err(e) if e.is_not_found() => Ok(0),
+            r => reply(&r?),
+        }
     }
 
     /// The number of a user's running jobs.
@@ -583,30 +638,33 @@ impl RedisTaskDB {
         s.map(|s| uuid(&s)).transpose()
     }
 
-    /// Seconds from the job's first task start to its last task update (`NotFound` if no
+    /// Seconds from the job's first task start to its last task update (not found if no
     /// task started).
     pub async fn get_job_time(&self, job_id: &Uuid) -> Result<f64, TaskDbErr> {
         let mut c = self.cmd("TASKDB.JOB_TIME");
         c.arg(job_id.to_string());
         match self.run(c).await? {
-            Value::Nil => Err(TaskDbErr::NotFound(format!(
-                "job '{job_id}' has no started task"
-            ))),
+            Value::Nil => Err(not_found()),
             v => {
                 let s: String = reply(&v)?;
-                s.parse().map_err(|_| TaskDbErr::Reply(s))
+                s.parse().map_err(|_| TaskDbErr::InternalErr(s))
             }
         }
     }
 
-    /// The error a job failed with (`NotFound` if it has not failed).
+    /// The error a job failed with (not found if it has not failed, or failed with an
+    /// empty error, as PostgreSQL's `error <> ''` answers).
     pub async fn get_job_failure(&self, job_id: &Uuid) -> Result<String, TaskDbErr> {
         let mut c = self.cmd("TASKDB.JOB_FAILURE");
         c.arg(job_id.to_string());
-        reply(&self.run(c).await?)
+        let error: String = reply(&self.run(c).await?)?;
+        if error.is_empty() {
+            return Err(not_found());
+        }
+        Ok(error)
     }
 
-    /// A done task's output, deserialized (`NotFound` if the task is not done).
+    /// A done task's output, deserialized (not found if the task is not done).
     pub async fn get_task_output<T: DeserializeOwned>(
         &self,
         job_id: &Uuid,
@@ -627,9 +685,9 @@ impl RedisTaskDB {
     /// Tasks per state for each worker type.
     pub async fn get_task_state_counts(
         &self,
-    ) -> Result<HashMap<String, HashMap<TaskState, i64>>, TaskDbErr> {
+    ) -> Result<HashMap<String, HashMap<FullTaskState, i64>>, TaskDbErr> {
         let v: Vec<Value> = reply(&self.run(self.cmd("TASKDB.STATS")).await?)?;
-        let flat: Vec<Value> = reply(v.get(1).ok_or(TaskDbErr::Reply("STATS".into()))?)?;
+        let flat: Vec<Value> = reply(v.get(1).ok_or(TaskDbErr::InternalErr("STATS".into()))?)?;
         let mut out = HashMap::new();
         for pair in flat.chunks(2) {
             let [wt, counts] = pair else { continue };
@@ -637,7 +695,7 @@ impl RedisTaskDB {
             let counts: Vec<(String, i64)> = reply(counts)?;
             let by_state = counts
                 .into_iter()
-                .filter_map(|(s, n)| TaskState::parse(&s).map(|s| (s, n)))
+                .filter_map(|(s, n)| FullTaskState::parse(&s).map(|s| (s, n)))
                 .collect();
             out.insert(wt, by_state);
         }
@@ -723,5 +781,7 @@ free_functions! {
     /// See [`RedisTaskDB::delete_job`].
     fn delete_job(job_id: &Uuid) -> ();
     /// See [`RedisTaskDB::get_task_state_counts`].
-    fn get_task_state_counts() -> HashMap<String, HashMap<TaskState, i64>>;
+    fn get_task_state_counts() -> HashMap<String, HashMap<FullTaskState, i64>>;
+    /// See [`RedisTaskDB::init_db`].
+    fn init_db() -> ();
 }

@@ -1,20 +1,35 @@
-//! Helpers for tests: a task's and a job's stored fields.
+//! Helpers for tests, as the PostgreSQL TaskDB crate's `test_helpers`: a task's and a
+//! job's stored fields, every task of the namespace, and a cleanup.
 
-use crate::{pairs, JobState, RedisTaskDB, TaskDbErr, TaskState};
+use crate::error::not_found;
+use crate::{pairs, FullTaskState, JobState, RedisTaskDB, TaskDbErr, TaskState};
+use chrono::NaiveDateTime;
+use redis::Value;
 use serde_json::Value as JsonValue;
+use std::collections::HashMap;
 use uuid::Uuid;
 
-/// A task's fields, as `TASKDB.TASK` shows them.
+/// A task's fields, as the PostgreSQL crate's `tasks` row (and TaskDB's own after them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
-    /// Its state.
-    pub state: TaskState,
+    /// Its job.
+    pub job_id: Uuid,
+    /// Its id in the job.
+    pub task_id: String,
     /// Its stream.
     pub stream_id: Uuid,
     /// Its definition.
     pub task_def: JsonValue,
     /// Its prerequisite list.
     pub prerequisites: JsonValue,
+    /// Its state (a cancelled task shows as `Failed`, as in PostgreSQL).
+    pub state: TaskState,
+    /// Creation time (UTC, millisecond precision).
+    pub created_at: NaiveDateTime,
+    /// Last claim time.
+    pub started_at: Option<NaiveDateTime>,
+    /// Last update time.
+    pub updated_at: Option<NaiveDateTime>,
     /// Prerequisites not done.
     pub waiting_on: i32,
     /// Progress, 0 to 1.
@@ -27,54 +42,58 @@ pub struct Task {
     pub timeout_secs: i32,
     /// Output, once done.
     pub output: Option<JsonValue>,
-    /// Error, once failed (or "" after a retry).
+    /// Error, once failed (`Some("")` after a retry, as in PostgreSQL).
     pub error: Option<String>,
-    /// Creation time, ms since the epoch.
-    pub created_at: i64,
-    /// Last claim time.
-    pub started_at: Option<i64>,
-    /// Last update time.
-    pub updated_at: Option<i64>,
+    /// Its state as TaskDB keeps it (tells `Cancelled` from `Failed`).
+    pub full_state: FullTaskState,
     /// Claims so far: the current (or last) attempt's number.
     pub attempt: i64,
     /// Who holds (or last held) it, as its claim named the worker.
     pub worker_id: Option<String>,
 }
 
-/// A job's fields, as `TASKDB.JOB` shows them.
+/// A job's fields, as the PostgreSQL crate's `jobs` row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
+    /// Its id.
+    pub id: Option<Uuid>,
     /// Its state.
-    pub state: JobState,
+    pub state: Option<JobState>,
     /// Its error, once failed.
     pub error: Option<String>,
     /// Owner.
     pub user_id: String,
-    /// Creation time, ms since the epoch.
-    pub created_at: i64,
 }
 
 fn bad(what: &str) -> TaskDbErr {
-    TaskDbErr::Reply(format!("bad field {what}"))
+    TaskDbErr::InternalErr(format!("bad field {what} in a TASKDB reply"))
 }
 
-/// A task's fields (`NotFound` if there is no such task).
-pub async fn get_task(db: &RedisTaskDB, job_id: &Uuid, task_id: &str) -> Result<Task, TaskDbErr> {
-    let v = db.run(db.task_cmd("TASKDB.TASK", job_id, task_id)).await?;
-    if v == redis::Value::Nil {
-        return Err(TaskDbErr::NotFound(format!(
-            "task '{task_id}' of job '{job_id}'"
-        )));
-    }
-    let f = pairs(&v)?;
+fn time(ms: i64) -> Result<NaiveDateTime, TaskDbErr> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.naive_utc())
+        .ok_or_else(|| bad("time"))
+}
+
+fn task_from(job_id: Uuid, task_id: &str, f: &HashMap<String, String>) -> Result<Task, TaskDbErr> {
     let s = |k: &str| f.get(k).cloned().ok_or_else(|| bad(k));
     let n = |k: &str| s(k)?.parse::<i64>().map_err(|_| bad(k));
-    let opt_n = |k: &str| f.get(k).and_then(|v| v.parse::<i64>().ok());
+    let opt_time = |k: &str| {
+        f.get(k)
+            .map(|v| v.parse::<i64>().map_err(|_| bad(k)).and_then(time))
+            .transpose()
+    };
+    let full_state = FullTaskState::parse(&s("state")?).ok_or_else(|| bad("state"))?;
     Ok(Task {
-        state: TaskState::parse(&s("state")?).ok_or_else(|| bad("state"))?,
+        job_id,
+        task_id: task_id.to_string(),
         stream_id: Uuid::parse_str(&s("stream_id")?).map_err(|_| bad("stream_id"))?,
         task_def: serde_json::from_str(&s("task_def")?)?,
         prerequisites: serde_json::from_str(&s("prerequisites")?)?,
+        state: full_state.into(),
+        created_at: time(n("created_at")?)?,
+        started_at: opt_time("started_at")?,
+        updated_at: opt_time("updated_at")?,
         waiting_on: n("waiting_on")? as i32,
         progress: s("progress")?.parse().map_err(|_| bad("progress"))?,
         retries: n("retries")? as i32,
@@ -85,53 +104,78 @@ pub async fn get_task(db: &RedisTaskDB, job_id: &Uuid, task_id: &str) -> Result<
             .map(|o| serde_json::from_str(o))
             .transpose()?,
         error: f.get("error").cloned(),
-        created_at: n("created_at")?,
-        started_at: opt_n("started_at"),
-        updated_at: opt_n("updated_at"),
+        full_state,
         attempt: n("attempt")?,
         worker_id: f.get("worker_id").cloned(),
     })
 }
 
-/// Every task of a job with its fields, in creation order.
-pub async fn get_tasks(db: &RedisTaskDB, job_id: &Uuid) -> Result<Vec<(String, Task)>, TaskDbErr> {
-    let ids = db
-        .list("TASKDB.JOB_TASKS", &[&job_id.to_string()], &[])
-        .await?;
+/// A task's fields (`SqlError(RowNotFound)` if there is no such task).
+pub async fn get_task(db: &RedisTaskDB, job_id: &Uuid, task_id: &str) -> Result<Task, TaskDbErr> {
+    match db.run(db.task_cmd("TASKDB.TASK", job_id, task_id)).await? {
+        Value::Nil => Err(not_found()),
+        v => task_from(*job_id, task_id, &pairs(&v)?),
+    }
+}
+
+/// Every task of a job, in creation order (one pipelined round trip per 1,000 tasks).
+pub async fn get_job_tasks(db: &RedisTaskDB, job_id: &Uuid) -> Result<Vec<Task>, TaskDbErr> {
+    let job = job_id.to_string();
+    let ids = db.list("TASKDB.JOB_TASKS", &[&job], &[]).await?;
     let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let t = get_task(db, job_id, &id).await?;
-        out.push((id, t));
+    for chunk in ids.chunks(1000) {
+        let mut p = redis::pipe();
+        for id in chunk {
+            p.add_command(db.task_cmd("TASKDB.TASK", job_id, id));
+        }
+        for (id, v) in chunk.iter().zip(db.run_pipe(p).await?) {
+            if v != Value::Nil {
+                out.push(task_from(*job_id, id, &pairs(&v)?)?);
+            }
+        }
     }
     Ok(out)
 }
 
-/// Deletes every job of the namespace with its tasks (streams stay: TaskDB has no command
-/// that deletes a stream).
-pub async fn cleanup(db: &RedisTaskDB) -> Result<(), TaskDbErr> {
-    let ids = db.list("TASKDB.JOBS", &[], &[]).await?;
-    for id in ids {
-        let mut c = db.cmd("TASKDB.DELETE_JOB");
-        c.arg(id);
-        db.run(c).await?;
+/// Every task of the namespace, in creation order (by creation time, then by job and
+/// by task: tasks of different jobs created in the same millisecond keep job order), so
+/// `get_tasks(&db)[0]` is the first job's `init` as in PostgreSQL.
+pub async fn get_tasks(db: &RedisTaskDB) -> Result<Vec<Task>, TaskDbErr> {
+    let mut out = Vec::new();
+    for id in db.list("TASKDB.JOBS", &[], &[]).await? {
+        let job = Uuid::parse_str(&id).map_err(|_| bad("job id"))?;
+        out.extend(get_job_tasks(db, &job).await?);
     }
-    Ok(())
+    out.sort_by_key(|t| t.created_at);
+    Ok(out)
 }
 
-/// A job's fields (`NotFound` if there is no such job).
+/// A job's fields (`SqlError(RowNotFound)` if there is no such job).
 pub async fn get_job(db: &RedisTaskDB, job_id: &Uuid) -> Result<Job, TaskDbErr> {
     let mut c = db.cmd("TASKDB.JOB");
     c.arg(job_id.to_string());
     let v = db.run(c).await?;
-    if v == redis::Value::Nil {
-        return Err(TaskDbErr::NotFound(format!("job '{job_id}'")));
+    if v == Value::Nil {
+        return Err(not_found());
     }
     let f = pairs(&v)?;
-    let s = |k: &str| f.get(k).cloned().ok_or_else(|| bad(k));
     Ok(Job {
-        state: JobState::parse(&s("state")?).ok_or_else(|| bad("state"))?,
+        id: Some(*job_id),
+        state: Some(
+            f.get("state")
+                .and_then(|s| JobState::parse(s))
+                .ok_or_else(|| bad("state"))?,
+        ),
         error: f.get("error").cloned(),
-        user_id: s("user_id")?,
-        created_at: s("created_at")?.parse().map_err(|_| bad("created_at"))?,
+        user_id: f.get("user_id").cloned().ok_or_else(|| bad("user_id"))?,
     })
+}
+
+/// Deletes everything of the namespace: streams, jobs and tasks (the namespace key is
+/// unlinked; a big one is freed in the background). Panics if Redis fails, as the
+/// PostgreSQL crate's `cleanup` does.
+pub async fn cleanup(db: &RedisTaskDB) {
+    let mut c = redis::cmd("UNLINK");
+    c.arg(db.namespace());
+    db.run(c).await.expect("cleanup: UNLINK of the namespace");
 }

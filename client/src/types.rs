@@ -1,5 +1,6 @@
 //! The values the API returns.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value as JsonValue;
 use std::fmt;
 use uuid::Uuid;
@@ -8,7 +9,7 @@ use uuid::Uuid;
 pub const INIT_TASK: &str = "init";
 
 /// A job's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum JobState {
     /// Has tasks not done.
     Running,
@@ -39,9 +40,32 @@ impl JobState {
     }
 }
 
-/// A task's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A task's state as the PostgreSQL TaskDB names them (its five states). A task TaskDB
+/// cancelled (its job failed or was cancelled) shows as `Failed` here, as it would be in
+/// PostgreSQL; [`FullTaskState`] tells the two apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TaskState {
+    /// Waits on prerequisites.
+    Pending,
+    /// Queued.
+    Ready,
+    /// Leased by a worker.
+    Running,
+    /// Finished.
+    Done,
+    /// Failed, or cancelled.
+    Failed,
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// A task's state as TaskDB keeps it: the PostgreSQL states and `Cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FullTaskState {
     /// Waits on prerequisites.
     Pending,
     /// Queued.
@@ -56,17 +80,35 @@ pub enum TaskState {
     Cancelled,
 }
 
-impl TaskState {
-    pub(crate) fn parse(s: &str) -> Option<TaskState> {
+impl fmt::Display for FullTaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl FullTaskState {
+    pub(crate) fn parse(s: &str) -> Option<FullTaskState> {
         Some(match s {
-            "pending" => TaskState::Pending,
-            "ready" => TaskState::Ready,
-            "running" => TaskState::Running,
-            "done" => TaskState::Done,
-            "failed" => TaskState::Failed,
-            "cancelled" => TaskState::Cancelled,
+            "pending" => FullTaskState::Pending,
+            "ready" => FullTaskState::Ready,
+            "running" => FullTaskState::Running,
+            "done" => FullTaskState::Done,
+            "failed" => FullTaskState::Failed,
+            "cancelled" => FullTaskState::Cancelled,
             _ => return None,
         })
+    }
+}
+
+impl From<FullTaskState> for TaskState {
+    fn from(s: FullTaskState) -> TaskState {
+        match s {
+            FullTaskState::Pending => TaskState::Pending,
+            FullTaskState::Ready => TaskState::Ready,
+            FullTaskState::Running => TaskState::Running,
+            FullTaskState::Done => TaskState::Done,
+            FullTaskState::Failed | FullTaskState::Cancelled => TaskState::Failed,
+        }
     }
 }
 
@@ -107,9 +149,9 @@ pub struct StuckTaskInfo {
     /// The waiting count stored.
     pub waiting_on: i32,
     /// Its prerequisites.
-    pub actual_deps: i64,
+    pub actual_deps: i32,
     /// Those done.
-    pub completed_deps: i64,
+    pub completed_deps: i32,
     /// Whether it should be ready.
     pub should_be_ready: bool,
 }

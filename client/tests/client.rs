@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use std::time::Duration;
-use taskdb_redis::test_helpers::{cleanup, get_job, get_task, get_tasks};
+use taskdb_redis::test_helpers::{cleanup, get_job, get_job_tasks, get_task, get_tasks};
 use taskdb_redis::*;
 use taskdb_testkit::Server;
 use uuid::Uuid;
@@ -68,11 +68,11 @@ async fn a_job_runs_through_the_free_functions() {
     assert_eq!(JobState::Done.to_string(), "SUCCEEDED");
     assert!(get_job_time(&db, &job).await.unwrap() >= 0.0);
     let counts = get_task_state_counts(&db).await.unwrap();
-    assert_eq!(counts["cpu"][&TaskState::Done], 2);
+    assert_eq!(counts["cpu"][&FullTaskState::Done], 2);
     assert_eq!(clear_completed_jobs(&db).await.unwrap(), 1);
     assert!(matches!(
         get_job(&db, &job).await,
-        Err(TaskDbErr::NotFound(_))
+        Err(TaskDbErr::SqlError(SqlxError::RowNotFound))
     ));
 }
 
@@ -119,26 +119,23 @@ async fn failures_retries_and_not_found() {
     let missing = Uuid::new_v4();
     assert!(matches!(
         db.get_job_state(&job, "mallory").await,
-        Err(TaskDbErr::NotFound(_))
+        Err(TaskDbErr::SqlError(SqlxError::RowNotFound))
     ));
-    assert!(matches!(
-        db.get_job_unresolved(&missing).await,
-        Err(TaskDbErr::NotFound(_))
-    ));
+    assert_eq!(db.get_job_unresolved(&missing).await.unwrap(), 0);
     assert!(matches!(
         db.get_job_failure(&missing).await,
-        Err(TaskDbErr::NotFound(_))
+        Err(TaskDbErr::SqlError(SqlxError::RowNotFound))
     ));
     assert!(matches!(
         db.get_job_time(&job2).await,
-        Err(TaskDbErr::NotFound(_))
+        Err(TaskDbErr::SqlError(SqlxError::RowNotFound))
     ));
     let r: Result<serde_json::Value, _> = db.get_task_output(&job2, INIT_TASK).await;
-    assert!(matches!(r, Err(TaskDbErr::NotFound(_))));
-    assert!(matches!(
-        db.create_job(&missing, &json!({}), 1, 1, "u").await,
-        Err(TaskDbErr::NotFound(_))
-    ));
+    assert!(matches!(r, Err(TaskDbErr::SqlError(SqlxError::RowNotFound))));
+    // A job on a missing stream: an error that names the stream.
+    let e = db.create_job(&missing, &json!({}), 1, 1, "u").await.unwrap_err();
+    assert!(e.to_string().contains(&format!("stream '{missing}' does not exist")), "{e}");
+    assert!(!e.is_not_found());
     assert!(matches!(
         db.create_stream("cpu", 1, 0.0, "u").await,
         Err(TaskDbErr::InvalidBeMult)
@@ -296,17 +293,20 @@ async fn test_helpers_list_and_clean_up() {
     db.create_task(&job, "b", &stream, &json!({}), &json!(["init"]), 1, 60)
         .await
         .unwrap();
-    let tasks = get_tasks(&db, &job).await.unwrap();
-    let ids: Vec<&str> = tasks.iter().map(|(id, _)| id.as_str()).collect();
+    let tasks = get_tasks(&db).await.unwrap();
+    let ids: Vec<&str> = tasks.iter().map(|t| t.task_id.as_str()).collect();
     assert_eq!(ids, ["init", "b"]);
-    assert_eq!(tasks[1].1.state, TaskState::Pending);
-    assert_eq!(tasks[1].1.waiting_on, 1);
-    assert_eq!(tasks[0].1.task_def, json!({"a": 1}));
-    cleanup(&db).await.unwrap();
+    assert!(tasks.iter().all(|t| t.job_id == job && t.stream_id == stream));
+    assert_eq!(tasks[1].state, TaskState::Pending);
+    assert_eq!(tasks[1].waiting_on, 1);
+    assert_eq!(tasks[0].task_def, json!({"a": 1}));
+    assert_eq!(get_job_tasks(&db, &job).await.unwrap(), tasks);
+    cleanup(&db).await;
     assert!(matches!(
         get_job(&db, &job).await,
-        Err(TaskDbErr::NotFound(_))
+        Err(TaskDbErr::SqlError(SqlxError::RowNotFound))
     ));
+    assert_eq!(db.get_stream("u", "cpu").await.unwrap(), None, "streams are gone too");
     assert_eq!(db.get_concurrent_jobs("u").await.unwrap(), 0);
 }
 
