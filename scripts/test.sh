@@ -22,6 +22,8 @@ leftovers() {
 
 status=0
 cargo test --workspace "$@" || status=$?
+# The drop-in client again with its `sqlx` feature (not-found as sqlx::Error::RowNotFound).
+cargo test -p taskdb-redis --features sqlx "$@" || status=$?
 
 # A server's helper processes may take a moment to notice their parent died.
 left=""

@@ -3,8 +3,11 @@
 //!
 //! Every function the PostgreSQL crate offers exists here twice: as a method of
 //! [`RedisTaskDB`] and as a free function taking `&RedisTaskDB` where the PostgreSQL crate
-//! takes `&PgPool`, with the same names, argument order and types, and return types. Each
-//! call is one `TASKDB.*` command: no scripts, no multi-step client logic.
+//! takes `&PgPool`, with the same names, argument order and types, and return types; its
+//! [`planner`], [`test_helpers`], types and error variants are here under their names too,
+//! so an application moves by changing its imports (`client/tests/pg_api.rs` is one).
+//! Each call is one `TASKDB.*` command (the clearing and paging calls repeat theirs until
+//! done): no scripts, no multi-step client logic.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), taskdb_redis::TaskDbErr> {
@@ -28,7 +31,7 @@ mod types;
 
 pub use error::{MigrateError, SqlxError, TaskDbErr};
 pub use types::{
-    Attempt, FullTaskState, JobState, ReadyTask, StuckTaskInfo, TaskState, INIT_TASK,
+    Attempt, FullTaskState, JobState, ReadyTask, ReadyTaskRaw, StuckTaskInfo, TaskState, INIT_TASK,
 };
 
 use error::{from_redis, not_found};

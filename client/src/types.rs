@@ -127,6 +127,35 @@ pub struct ReadyTask {
     pub max_retries: i32,
 }
 
+/// A claimed task with every field optional, as the PostgreSQL crate's row type;
+/// [`ReadyTaskRaw::get`] makes a [`ReadyTask`] when every field is there.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadyTaskRaw {
+    /// Its job.
+    pub job_id: Option<Uuid>,
+    /// Its id in the job.
+    pub task_id: Option<String>,
+    /// Its definition.
+    pub task_def: Option<JsonValue>,
+    /// Its prerequisite list.
+    pub prereqs: Option<JsonValue>,
+    /// Its retry limit.
+    pub max_retries: Option<i32>,
+}
+
+impl ReadyTaskRaw {
+    /// The task, if no field is missing.
+    pub fn get(self) -> Option<ReadyTask> {
+        Some(ReadyTask {
+            job_id: self.job_id?,
+            task_id: self.task_id?,
+            task_def: self.task_def?,
+            prereqs: self.prereqs?,
+            max_retries: self.max_retries?,
+        })
+    }
+}
+
 /// A task claimed as one attempt (`request_work_as`): the reports made through it
 /// (`update_task_*_attempt`, `heartbeat_attempt`) name the attempt, so once the task was
 /// handed to another worker (this lease expired) they change nothing and return false;

@@ -131,10 +131,20 @@ async fn failures_retries_and_not_found() {
         Err(TaskDbErr::SqlError(SqlxError::RowNotFound))
     ));
     let r: Result<serde_json::Value, _> = db.get_task_output(&job2, INIT_TASK).await;
-    assert!(matches!(r, Err(TaskDbErr::SqlError(SqlxError::RowNotFound))));
+    assert!(matches!(
+        r,
+        Err(TaskDbErr::SqlError(SqlxError::RowNotFound))
+    ));
     // A job on a missing stream: an error that names the stream.
-    let e = db.create_job(&missing, &json!({}), 1, 1, "u").await.unwrap_err();
-    assert!(e.to_string().contains(&format!("stream '{missing}' does not exist")), "{e}");
+    let e = db
+        .create_job(&missing, &json!({}), 1, 1, "u")
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(&format!("stream '{missing}' does not exist")),
+        "{e}"
+    );
     assert!(!e.is_not_found());
     assert!(matches!(
         db.create_stream("cpu", 1, 0.0, "u").await,
@@ -296,7 +306,9 @@ async fn test_helpers_list_and_clean_up() {
     let tasks = get_tasks(&db).await.unwrap();
     let ids: Vec<&str> = tasks.iter().map(|t| t.task_id.as_str()).collect();
     assert_eq!(ids, ["init", "b"]);
-    assert!(tasks.iter().all(|t| t.job_id == job && t.stream_id == stream));
+    assert!(tasks
+        .iter()
+        .all(|t| t.job_id == job && t.stream_id == stream));
     assert_eq!(tasks[1].state, TaskState::Pending);
     assert_eq!(tasks[1].waiting_on, 1);
     assert_eq!(tasks[0].task_def, json!({"a": 1}));
@@ -306,7 +318,11 @@ async fn test_helpers_list_and_clean_up() {
         get_job(&db, &job).await,
         Err(TaskDbErr::SqlError(SqlxError::RowNotFound))
     ));
-    assert_eq!(db.get_stream("u", "cpu").await.unwrap(), None, "streams are gone too");
+    assert_eq!(
+        db.get_stream("u", "cpu").await.unwrap(),
+        None,
+        "streams are gone too"
+    );
     assert_eq!(db.get_concurrent_jobs("u").await.unwrap(), 0);
 }
 

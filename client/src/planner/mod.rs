@@ -164,7 +164,12 @@ impl fmt::Debug for Planner {
             }
             first = false;
             write!(f, "{:indent$}{} {:?}", "", t.task_number, t.command)?;
-            for &d in t.keccak_depends_on.iter().rev().chain(t.depends_on.iter().rev()) {
+            for &d in t
+                .keccak_depends_on
+                .iter()
+                .rev()
+                .chain(t.depends_on.iter().rev())
+            {
                 stack.push((indent + 2, d));
             }
         }
@@ -176,7 +181,10 @@ impl fmt::Debug for Planner {
 mod tests {
     use super::*;
 
-    fn shape(p: &Planner) -> Vec<(usize, Command, u32, Vec<usize>, Vec<usize>)> {
+    /// A step as (number, command, height, depends_on, keccak_depends_on).
+    type Step = (usize, Command, u32, Vec<usize>, Vec<usize>);
+
+    fn shape(p: &Planner) -> Vec<Step> {
         (0..p.task_count())
             .map(|n| {
                 let t = p.get_task(n);
@@ -217,7 +225,10 @@ mod tests {
         assert_eq!(p.enqueue_segment().unwrap(), 1);
         let got: Vec<_> = std::iter::from_fn(|| p.next_task().cloned()).collect();
         assert_eq!(got.len(), 2);
-        assert_eq!((got[1].command.clone(), got[1].depends_on.clone()), (Command::Join, vec![0, 1]));
+        assert_eq!(
+            (got[1].command.clone(), got[1].depends_on.clone()),
+            (Command::Join, vec![0, 1])
+        );
     }
 
     #[test]
@@ -270,9 +281,15 @@ mod tests {
         assert!(matches!(p.finish(), Err(PlannerErr::PlanNotStartedString)));
         p.enqueue_segment().unwrap();
         p.finish().unwrap();
-        assert!(matches!(p.enqueue_segment(), Err(PlannerErr::PlanFinalized)));
+        assert!(matches!(
+            p.enqueue_segment(),
+            Err(PlannerErr::PlanFinalized)
+        ));
         assert!(matches!(p.enqueue_keccak(), Err(PlannerErr::PlanFinalized)));
-        assert_eq!(format!("{:?}", Planner::default()), "Planner (not finished: 0 steps)");
+        assert_eq!(
+            format!("{:?}", Planner::default()),
+            "Planner (not finished: 0 steps)"
+        );
     }
 
     #[test]
