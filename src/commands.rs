@@ -20,7 +20,7 @@ pub mod usage {
     pub const STREAM: &str = "TASKDB.STREAM ns stream_id";
     pub const STREAMS: &str = "TASKDB.STREAMS ns cursor [COUNT n]";
     pub const JOBS: &str =
-        "TASKDB.JOBS ns cursor [COUNT n] [STATE running|done|failed] [USER user_id]";
+        "TASKDB.JOBS ns cursor [COUNT n] [STATE running|done|failed] [USER user_id] [REV]";
     pub const JOB_TASKS: &str = "TASKDB.JOB_TASKS ns job_id cursor [COUNT n]";
     pub const SCHEDULE: &str = "TASKDB.SCHEDULE ns worker_type [COUNT n]";
     pub const QUEUE: &str = "TASKDB.QUEUE ns stream_id [COUNT n]";
@@ -95,7 +95,7 @@ pub const DOCS: &[Doc] = &[
     doc(usage::GET_STREAM, "The user's first stream of the worker type, or nil.", "O(log N)", R),
     doc(usage::STREAM, "A stream's settings, counts and priority.", "O(log N)", R),
     doc(usage::STREAMS, "Lists stream ids, oldest first, a page at a time.", "O(COUNT)", R),
-    doc(usage::JOBS, "Lists job ids, oldest first, a page at a time, filtered by state and user.", "O(COUNT)", R),
+    doc(usage::JOBS, "Lists job ids, oldest first (REV: newest first), a page at a time, filtered by state and user.", "O(COUNT)", R),
     doc(usage::JOB_TASKS, "Lists a job's task ids in creation order, a page at a time.", "O(COUNT)", R),
     doc(usage::SCHEDULE, "A worker type's streams with ready work, in the order REQUEST_WORK serves them.", "O(COUNT log N)", R),
     doc(usage::QUEUE, "A stream's ready tasks, in the order REQUEST_WORK hands them out.", "O(COUNT log N)", R),

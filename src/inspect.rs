@@ -56,10 +56,10 @@ pub fn streams(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// `[next_cursor, [job_id, ...]]` (COUNT bounds the jobs examined, as SCAN's does)
 pub fn jobs(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     const USAGE: &str = crate::commands::usage::JOBS;
-    let mut a = Args::new(args, USAGE, 2, 8)?;
+    let mut a = Args::new(args, USAGE, 2, 9)?;
     let name = a.ns()?;
     let c = cursor(&mut a)?;
-    let (mut count, mut state, mut user) = (None, None, None);
+    let (mut count, mut state, mut user, mut rev) = (None, None, None, false);
     while a.has_more() {
         let w = a.bytes()?;
         if w.eq_ignore_ascii_case(b"COUNT") && count.is_none() {
@@ -72,11 +72,13 @@ pub fn jobs(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
                 })?);
         } else if w.eq_ignore_ascii_case(b"USER") && user.is_none() {
             user = Some(a.lookup("USER")?);
+        } else if w.eq_ignore_ascii_case(b"REV") && !rev {
+            rev = true;
         } else {
             return Err(Error::invalid(
                 "option",
                 w,
-                "expected COUNT n, STATE s or USER u, each at most once",
+                "expected COUNT n, STATE s, USER u or REV, each at most once",
             ));
         }
     }
@@ -84,7 +86,11 @@ pub fn jobs(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let Some(ns) = read(&key, name)? else {
         return Ok(cursor_reply("0".into(), vec![]));
     };
-    let filter = JobFilter { state, user };
+    let filter = JobFilter {
+        state,
+        user,
+        newest_first: rev,
+    };
     let after = u64::try_from(c).ok().filter(|&c| c != 0);
     let (ids, next) = ns.jobs_page(after, count.unwrap_or(PAGE), &filter);
     let next = next.map_or("0".into(), |n| n.to_string());

@@ -197,6 +197,8 @@ pub fn job<'a>(j: &JobView<'a>) -> Val<'a> {
         ("user_id", Val::Bytes(j.user)),
         ("created_at", Val::Int(j.created_at)),
         ("priority", Val::Bytes(j.priority.as_str().as_bytes())),
+        ("tasks", Val::Int(j.tasks as i64)),
+        ("unresolved", Val::Int(j.unresolved)),
         (
             "reported",
             j.reported.map_or(Val::Null, |r| {

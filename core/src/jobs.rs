@@ -51,13 +51,15 @@ pub struct JobView<'a> {
     pub reported: Option<bool>,
 }
 
-/// Which jobs a listing shows.
+/// Which jobs a listing shows, and in which order.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JobFilter<'a> {
     /// Only jobs in this state.
     pub state: Option<JobState>,
     /// Only jobs of this user.
     pub user: Option<&'a [u8]>,
+    /// Newest first (the cursor then continues below the last job examined).
+    pub newest_first: bool,
 }
 
 impl Namespace {
@@ -213,8 +215,9 @@ impl Namespace {
         (out, more)
     }
 
-    /// Up to `count` jobs examined after sequence `after` in creation order: the ids of
-    /// those `filter` keeps, and the sequence to continue from (`None`: the end).
+    /// Up to `count` jobs examined after sequence `after` in creation order (or before
+    /// it, newest first): the ids of those `filter` keeps, and the sequence to continue
+    /// from (`None`: the end).
     pub fn jobs_page(
         &self,
         after: Option<u64>,
@@ -229,8 +232,12 @@ impl Namespace {
             },
             None => None,
         };
-        let lo = after.map_or(Unbounded, Excluded);
-        let mut it = self.jobs.range((lo, Unbounded));
+        let from = after.map_or(Unbounded, Excluded);
+        let mut it: Box<dyn Iterator<Item = (&u64, &Job)>> = if filter.newest_first {
+            Box::new(self.jobs.range((Unbounded, from)).rev())
+        } else {
+            Box::new(self.jobs.range((from, Unbounded)))
+        };
         let mut ids = Vec::new();
         let mut last = None;
         for (seq, j) in it.by_ref().take(count) {

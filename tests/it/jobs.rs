@@ -12,7 +12,17 @@ fn create_job_makes_a_running_job_with_a_ready_init_task() {
     let f = fields(db.q::<Value>("JOB", &[&job]));
     let names: Vec<&str> = f.iter().map(|(n, _)| n.as_str()).collect();
     // RESP2 leaves unset fields (error, reported) out; tests/it/protocol.rs has RESP3.
-    assert_eq!(names, ["state", "user_id", "created_at", "priority"]);
+    assert_eq!(
+        names,
+        [
+            "state",
+            "user_id",
+            "created_at",
+            "priority",
+            "tasks",
+            "unresolved"
+        ]
+    );
     assert_eq!(field(&f, "state").as_deref(), Some("running"));
     assert_eq!(field(&f, "priority").as_deref(), Some("medium"));
     assert_eq!(field(&f, "reported"), None);
@@ -308,4 +318,41 @@ fn cancel_job_stops_a_job_on_purpose() {
     assert!(e.starts_with("NOTFOUND job"), "{e}");
     assert_eq!(db.q::<i64>("CONCURRENT_JOBS", &["u"]), 0);
     assert!(db.check().is_empty());
+}
+
+#[test]
+fn jobs_list_oldest_or_newest_first_a_page_at_a_time_with_filters() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let jobs: Vec<String> = (0..5)
+        .map(|i| db.job(&st, if i % 2 == 0 { "u" } else { "v" }))
+        .collect();
+    db.task(&jobs[4], "a", &st, &["init"]);
+    assert_eq!(db.jobs(), jobs);
+    let mut newest = Vec::new();
+    let mut cursor = "0".to_string();
+    loop {
+        let (next, page): (String, Vec<String>) = db.q("JOBS", &[&cursor, "COUNT", "2", "REV"]);
+        assert!(page.len() <= 2);
+        newest.extend(page);
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    let mut want = jobs.clone();
+    want.reverse();
+    assert_eq!(newest, want);
+    let (_, of_u): (String, Vec<String>) =
+        db.q("JOBS", &["0", "USER", "u", "REV", "STATE", "running"]);
+    assert_eq!(of_u, [jobs[4].clone(), jobs[2].clone(), jobs[0].clone()]);
+    assert_eq!(
+        db.err("JOBS", &["0", "REV", "REV"]),
+        "ERR invalid option 'REV': expected COUNT n, STATE s, USER u or REV, each at most once"
+    );
+    // A job's record counts its tasks and those not done.
+    let f = fields(db.q::<Value>("JOB", &[&jobs[4]]));
+    assert_eq!(field(&f, "tasks").as_deref(), Some("2"));
+    assert_eq!(field(&f, "unresolved").as_deref(), Some("2"));
 }
