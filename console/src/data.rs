@@ -1,0 +1,354 @@
+//! What the pages show, read through the TASKDB commands (RESP2) and INFO: nothing here
+//! reads TaskDB's stored data directly.
+
+use redis::aio::ConnectionManager;
+use redis::Value;
+use std::collections::BTreeMap;
+
+/// A record reply (TASK, JOB, STREAM, SCHEDULE and LEASES rows) as field -> text.
+pub type Record = BTreeMap<String, String>;
+
+/// Task states in the order pages show them.
+pub const TASK_STATES: [&str; 6] = ["pending", "ready", "running", "done", "failed", "cancelled"];
+/// Job states in the order pages show them.
+pub const JOB_STATES: [&str; 3] = ["running", "done", "failed"];
+
+/// What a read can fail with: Redis' error, or a reply of an unexpected shape.
+pub type Result<T> = std::result::Result<T, redis::RedisError>;
+
+fn shape(what: &str) -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::TypeError,
+        "unexpected reply",
+        what.to_string(),
+    ))
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Int(n) => Some(n.to_string()),
+        Value::Double(d) => Some(d.to_string()),
+        _ => None,
+    }
+}
+
+fn items(v: &Value) -> &[Value] {
+    match v {
+        Value::Array(a) => a,
+        _ => &[],
+    }
+}
+
+/// A flat field/value array as a record (unset fields are absent in RESP2).
+pub fn record(v: &Value) -> Record {
+    items(v)
+        .chunks(2)
+        .filter_map(|p| match p {
+            [k, v] => Some((text(k)?, text(v)?)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A record's number (0 if absent).
+pub fn num(r: &Record, field: &str) -> i64 {
+    r.get(field).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// One namespace's counts, as TASKDB.STATS answers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    /// Tasks per worker type and state (in `TASK_STATES` order).
+    pub tasks: BTreeMap<String, [i64; 6]>,
+    /// Jobs per state (in `JOB_STATES` order).
+    pub jobs: [i64; 3],
+}
+
+impl Stats {
+    /// Tasks per state over every worker type.
+    pub fn task_totals(&self) -> [i64; 6] {
+        let mut out = [0; 6];
+        for counts in self.tasks.values() {
+            for (o, c) in out.iter_mut().zip(counts) {
+                *o += c;
+            }
+        }
+        out
+    }
+}
+
+/// The node-wide totals of INFO taskdb.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Info {
+    /// Tasks claimed, done, failed, retried, requeued since the server started.
+    pub totals: BTreeMap<String, i64>,
+    /// Workers waiting in REQUEST_WORK … BLOCK, per worker type.
+    pub blocked: BTreeMap<String, i64>,
+}
+
+/// The INFO totals the console samples and exports, by INFO field.
+pub const TOTALS: [&str; 5] = [
+    "taskdb_claimed_total",
+    "taskdb_done_total",
+    "taskdb_failed_total",
+    "taskdb_retried_total",
+    "taskdb_requeued_total",
+];
+
+/// A connection to the Redis TaskDB runs on.
+#[derive(Clone)]
+pub struct Db {
+    conn: ConnectionManager,
+}
+
+impl Db {
+    /// Connects to `url` (reconnecting by itself later).
+    pub async fn connect(url: &str) -> Result<Db> {
+        let client = redis::Client::open(url)?;
+        Ok(Db {
+            conn: ConnectionManager::new(client).await?,
+        })
+    }
+
+    async fn q(&self, args: &[&str]) -> Result<Value> {
+        let mut c = redis::cmd(args[0]);
+        for a in &args[1..] {
+            c.arg(*a);
+        }
+        c.query_async(&mut self.conn.clone()).await
+    }
+
+    /// Runs a command for its effect (an action).
+    pub async fn run(&self, args: &[&str]) -> Result<()> {
+        self.q(args).await.map(|_| ())
+    }
+
+    async fn pipe(&self, cmds: Vec<Vec<String>>) -> Result<Vec<Value>> {
+        let mut p = redis::pipe();
+        for args in &cmds {
+            let mut c = redis::cmd(&args[0]);
+            for a in &args[1..] {
+                c.arg(a);
+            }
+            p.add_command(c);
+        }
+        p.query_async(&mut self.conn.clone()).await
+    }
+
+    /// Every namespace key of the current database (SCAN … TYPE taskdb-ns), sorted.
+    pub async fn namespaces(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let v = self
+                .q(&["SCAN", &cursor, "COUNT", "1000", "TYPE", "taskdb-ns"])
+                .await?;
+            let [next, keys] = items(&v) else {
+                return Err(shape("SCAN"));
+            };
+            out.extend(items(keys).iter().filter_map(text));
+            cursor = text(next).ok_or_else(|| shape("SCAN cursor"))?;
+            if cursor == "0" {
+                break;
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// TASKDB.STATS of a namespace.
+    pub async fn stats(&self, ns: &str) -> Result<Stats> {
+        let v = self.q(&["TASKDB.STATS", ns]).await?;
+        let mut out = Stats::default();
+        for pair in items(&v).chunks(2) {
+            let [k, body] = pair else { continue };
+            match text(k).as_deref() {
+                Some("tasks") => {
+                    for t in items(body).chunks(2) {
+                        let [wt, counts] = t else { continue };
+                        let r = record(counts);
+                        let mut c = [0; 6];
+                        for (i, s) in TASK_STATES.iter().enumerate() {
+                            c[i] = num(&r, s);
+                        }
+                        out.tasks.insert(text(wt).unwrap_or_default(), c);
+                    }
+                }
+                Some("jobs") => {
+                    let r = record(body);
+                    for (i, s) in JOB_STATES.iter().enumerate() {
+                        out.jobs[i] = num(&r, s);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// INFO taskdb's totals and blocked workers.
+    pub async fn info(&self) -> Result<Info> {
+        let v = self.q(&["INFO", "taskdb"]).await?;
+        let body = text(&v).unwrap_or_default();
+        let mut out = Info::default();
+        for line in body.lines() {
+            let Some((k, v)) = line.trim().split_once(':') else {
+                continue;
+            };
+            if k == "taskdb_blocked_workers" {
+                for part in v.split(',').filter(|p| !p.is_empty()) {
+                    if let Some((wt, n)) = part.split_once('=') {
+                        out.blocked
+                            .insert(wt.to_string(), n.parse().unwrap_or_default());
+                    }
+                }
+            } else if TOTALS.contains(&k) {
+                out.totals
+                    .insert(k.to_string(), v.parse().unwrap_or_default());
+            }
+        }
+        Ok(out)
+    }
+
+    /// A worker type's streams with ready work, in the order REQUEST_WORK serves them.
+    pub async fn schedule(&self, ns: &str, worker_type: &str, count: usize) -> Result<Vec<Record>> {
+        let v = self
+            .q(&[
+                "TASKDB.SCHEDULE",
+                ns,
+                worker_type,
+                "COUNT",
+                &count.to_string(),
+            ])
+            .await?;
+        Ok(items(&v).iter().map(record).collect())
+    }
+
+    /// Every stream of a namespace with its settings and counts, oldest first.
+    pub async fn streams(&self, ns: &str) -> Result<Vec<(String, Record)>> {
+        let mut ids = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let v = self
+                .q(&["TASKDB.STREAMS", ns, &cursor, "COUNT", "1000"])
+                .await?;
+            let [next, page] = items(&v) else {
+                return Err(shape("STREAMS"));
+            };
+            ids.extend(items(page).iter().filter_map(text));
+            cursor = text(next).ok_or_else(|| shape("STREAMS cursor"))?;
+            if cursor == "0" {
+                break;
+            }
+        }
+        let cmds = ids
+            .iter()
+            .map(|id| vec!["TASKDB.STREAM".into(), ns.into(), id.clone()])
+            .collect();
+        let recs = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.pipe(cmds).await?
+        };
+        Ok(ids.into_iter().zip(recs.iter().map(record)).collect())
+    }
+
+    /// One page of jobs, newest first: `(next_cursor, [(job_id, record)])`. `count`
+    /// bounds the jobs examined (a filtered page may be short).
+    pub async fn jobs(
+        &self,
+        ns: &str,
+        cursor: &str,
+        count: usize,
+        state: Option<&str>,
+        user: Option<&str>,
+    ) -> Result<(String, Vec<(String, Record)>)> {
+        let count = count.to_string();
+        let mut args = vec!["TASKDB.JOBS", ns, cursor, "COUNT", &count, "REV"];
+        if let Some(s) = state {
+            args.extend(["STATE", s]);
+        }
+        if let Some(u) = user {
+            args.extend(["USER", u]);
+        }
+        let v = self.q(&args).await?;
+        let [next, page] = items(&v) else {
+            return Err(shape("JOBS"));
+        };
+        let ids: Vec<String> = items(page).iter().filter_map(text).collect();
+        let next = text(next).ok_or_else(|| shape("JOBS cursor"))?;
+        if ids.is_empty() {
+            return Ok((next, Vec::new()));
+        }
+        let mut cmds: Vec<Vec<String>> = Vec::new();
+        for id in &ids {
+            cmds.push(vec!["TASKDB.JOB".into(), ns.into(), id.clone()]);
+            cmds.push(vec!["TASKDB.JOB_TIME".into(), ns.into(), id.clone()]);
+        }
+        let replies = self.pipe(cmds).await?;
+        let rows = ids
+            .into_iter()
+            .zip(replies.chunks(2))
+            .filter_map(|(id, r)| {
+                let mut rec = record(&r[0]);
+                if rec.is_empty() {
+                    return None; // deleted between the two calls
+                }
+                if let Some(t) = text(&r[1]) {
+                    rec.insert("duration".into(), t);
+                }
+                Some((id, rec))
+            })
+            .collect();
+        Ok((next, rows))
+    }
+
+    /// A job's record (None if there is no such job).
+    pub async fn job(&self, ns: &str, id: &str) -> Result<Option<Record>> {
+        let r = record(&self.q(&["TASKDB.JOB", ns, id]).await?);
+        Ok((!r.is_empty()).then_some(r))
+    }
+
+    /// Every task of a job in creation order, with its record.
+    pub async fn job_tasks(&self, ns: &str, id: &str) -> Result<Vec<(String, Record)>> {
+        let mut ids = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let v = self
+                .q(&["TASKDB.JOB_TASKS", ns, id, &cursor, "COUNT", "10000"])
+                .await?;
+            let [next, page] = items(&v) else {
+                return Err(shape("JOB_TASKS"));
+            };
+            ids.extend(items(page).iter().filter_map(text));
+            cursor = text(next).ok_or_else(|| shape("JOB_TASKS cursor"))?;
+            if cursor == "0" {
+                break;
+            }
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(1000) {
+            let cmds = chunk
+                .iter()
+                .map(|t| vec!["TASKDB.TASK".into(), ns.into(), id.into(), t.clone()])
+                .collect();
+            for (t, v) in chunk.iter().zip(self.pipe(cmds).await?) {
+                let r = record(&v);
+                if !r.is_empty() {
+                    out.push((t.clone(), r));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Running tasks, earliest lease deadline first.
+    pub async fn leases(&self, ns: &str, count: usize) -> Result<Vec<Record>> {
+        let v = self
+            .q(&["TASKDB.LEASES", ns, "COUNT", &count.to_string()])
+            .await?;
+        Ok(items(&v).iter().map(record).collect())
+    }
+}

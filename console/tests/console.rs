@@ -1,0 +1,394 @@
+//! The console against a real redis-server with the module: a workload driven through the
+//! client, then each page read over HTTP and its numbers compared with the commands'
+//! answers at that moment; actions and their effects; metrics.
+
+use serde_json::json;
+use std::time::Duration;
+use taskdb_redis::RedisTaskDB;
+use taskdb_testkit::Server;
+
+/// A console serving `s` on a free loopback port; its base URL.
+async fn console(s: &Server, token: Option<&str>) -> String {
+    let cfg = taskdb_console::Config {
+        redis_url: s.url(),
+        refresh_ms: 500,
+        sample_every: Duration::from_millis(100),
+        action_token: token.map(String::from),
+    };
+    let router = taskdb_console::router(cfg).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(taskdb_console::serve(listener, router));
+    format!("http://{addr}")
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let r = http().get(url).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// The text of the first element with `data-k="key"` after the first occurrence of
+/// `scope` in `html`.
+fn value(html: &str, scope: &str, key: &str) -> String {
+    let start = html
+        .find(scope)
+        .unwrap_or_else(|| panic!("no {scope} in page"));
+    let rest = &html[start..];
+    let k = rest
+        .find(&format!("data-k=\"{key}\""))
+        .unwrap_or_else(|| panic!("no {key} after {scope}"));
+    let rest = &rest[k..];
+    let open = rest.find('>').unwrap() + 1;
+    let close = rest[open..].find('<').unwrap();
+    rest[open..open + close].trim().to_string()
+}
+
+fn redis_q<T: redis::FromRedisValue>(s: &Server, args: &[&str]) -> T {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c.query(&mut s.conn()).unwrap()
+}
+
+/// A small workload: a 6-task DAG half done, a running claim, a failed and a cancelled job.
+async fn workload(s: &Server) -> (RedisTaskDB, Vec<uuid::Uuid>) {
+    let db = RedisTaskDB::with_namespace(&s.url(), "prod").await.unwrap();
+    let cpu = db.create_stream("cpu", 1, 1.0, "alice").await.unwrap();
+    let gpu = db.create_stream("gpu", 2, 1.5, "alice").await.unwrap();
+    let dag = db
+        .create_job(&cpu, &json!({"image": "x"}), 1, 60, "alice")
+        .await
+        .unwrap();
+    for i in 0..3 {
+        db.create_task(
+            &dag,
+            &format!("seg{i}"),
+            &gpu,
+            &json!({"s": i}),
+            &json!(["init"]),
+            1,
+            60,
+        )
+        .await
+        .unwrap();
+    }
+    db.create_task(
+        &dag,
+        "join",
+        &gpu,
+        &json!({}),
+        &json!(["seg0", "seg1", "seg2"]),
+        1,
+        60,
+    )
+    .await
+    .unwrap();
+    db.create_task(&dag, "finalize", &cpu, &json!({}), &json!(["join"]), 1, 60)
+        .await
+        .unwrap();
+    let init = db.request_work_as("cpu", "cpu-1").await.unwrap().unwrap();
+    assert!(db
+        .update_task_done_attempt(&init, json!({"n": 3}))
+        .await
+        .unwrap());
+    let seg = db.request_work_as("gpu", "gpu-7").await.unwrap().unwrap();
+    assert!(db
+        .update_task_done_attempt(&seg, json!("proof"))
+        .await
+        .unwrap());
+    let running = db.request_work_as("gpu", "gpu-8").await.unwrap().unwrap();
+    assert!(db
+        .update_task_progress_attempt(&running, 0.4)
+        .await
+        .unwrap());
+
+    let failed = db.create_job(&cpu, &json!({}), 0, 60, "bob").await.unwrap();
+    assert!(db
+        .update_task_failed(&failed, "init", "out of <memory>")
+        .await
+        .unwrap());
+    let cancelled = db.create_job(&cpu, &json!({}), 0, 60, "bob").await.unwrap();
+    redis_q::<i64>(
+        s,
+        &[
+            "TASKDB.CANCEL_JOB",
+            "prod",
+            &cancelled.to_string(),
+            "changed my mind",
+        ],
+    );
+    (db, vec![dag, failed, cancelled])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_shows_what_the_commands_answer() {
+    let s = Server::start();
+    let (db, jobs) = workload(&s).await;
+    let base = console(&s, None).await;
+
+    // Overview: per namespace, the task and job counts of STATS.
+    let (code, home) = get(&base).await;
+    assert_eq!(code, 200);
+    // The client's reading of STATS, summed over worker types.
+    let counts = db.get_task_state_counts().await.unwrap();
+    let count = |state: &str| -> i64 {
+        counts
+            .values()
+            .flat_map(|per| per.iter())
+            .filter(|(k, _)| format!("{k:?}").to_lowercase() == state)
+            .map(|(_, n)| n)
+            .sum()
+    };
+    for state in ["pending", "ready", "running", "done", "failed", "cancelled"] {
+        assert_eq!(
+            value(&home, "data-ns=\"prod\"", &format!("tasks.{state}")),
+            count(state).to_string(),
+            "tasks {state}"
+        );
+    }
+    assert_eq!(value(&home, "data-ns=\"prod\"", "jobs.running"), "1");
+    assert_eq!(value(&home, "data-ns=\"prod\"", "jobs.failed"), "2");
+    assert!(home.contains("data-k=\"rate.claimed\""));
+    assert!(home.contains("id=\"live\""), "live refresh target");
+
+    // Scheduling: SCHEDULE's rows in its order.
+    let (_, sched) = get(&format!("{base}/ns/prod/scheduling")).await;
+    let rows: Vec<redis::Value> = redis_q(&s, &["TASKDB.SCHEDULE", "prod", "gpu"]);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(value(&sched, "data-worker-type=\"gpu\"", "ready"), "1");
+    assert_eq!(value(&sched, "data-worker-type=\"gpu\"", "running"), "1");
+    assert_eq!(value(&sched, "data-worker-type=\"gpu\"", "reserved"), "2");
+
+    // Jobs: newest first, with progress.
+    let (_, page) = get(&format!("{base}/ns/prod/jobs")).await;
+    let order: Vec<usize> = jobs
+        .iter()
+        .map(|j| page.find(&format!("data-job-id=\"{j}\"")).unwrap())
+        .collect();
+    assert!(order[2] < order[1] && order[1] < order[0], "newest first");
+    assert_eq!(
+        value(&page, &format!("data-job-id=\"{}\"", jobs[0]), "progress"),
+        "2 / 6"
+    );
+    let (_, only_bob) = get(&format!("{base}/ns/prod/jobs?state=&user=bob")).await;
+    assert!(!only_bob.contains(&jobs[0].to_string()) && only_bob.contains(&jobs[1].to_string()));
+
+    // A job: one node per task with its state; the task table.
+    let (_, jp) = get(&format!("{base}/ns/prod/jobs/{}", jobs[0])).await;
+    assert_eq!(jp.matches("class=\"task\"").count(), 6);
+    for (task, state) in [
+        ("init", "done"),
+        ("seg0", "done"),
+        ("seg1", "running"),
+        ("seg2", "ready"),
+        ("join", "pending"),
+        ("finalize", "pending"),
+    ] {
+        let want: String = {
+            let v: Vec<String> = redis_q(&s, &["TASKDB.TASK", "prod", &jobs[0].to_string(), task]);
+            v[v.iter().position(|x| x == "state").unwrap() + 1].clone()
+        };
+        assert_eq!(want, state);
+        assert!(
+            jp.contains(&format!("data-task-id=\"{task}\" data-state=\"{state}\"")),
+            "{task} {state}"
+        );
+    }
+    assert!(jp.contains("gpu-8"), "the holder");
+    assert_eq!(
+        jp.matches("<path").count(),
+        3 + 3 + 1,
+        "one edge per prerequisite"
+    );
+
+    // Running: LEASES.
+    let (_, run) = get(&format!("{base}/ns/prod/running")).await;
+    assert_eq!(value(&run, "data-task-id=\"seg1\"", "worker_id"), "gpu-8");
+    assert_eq!(value(&run, "data-task-id=\"seg1\"", "attempt"), "1");
+
+    // Failures: failed and cancelled jobs, errors escaped.
+    let (_, fail) = get(&format!("{base}/ns/prod/failures")).await;
+    assert_eq!(
+        value(&fail, &format!("data-job-id=\"{}\"", jobs[1]), "error"),
+        "out of &lt;memory&gt;"
+    );
+    assert_eq!(
+        value(&fail, &format!("data-job-id=\"{}\"", jobs[2]), "error"),
+        "changed my mind"
+    );
+    assert!(!fail.contains(&format!("data-job-id=\"{}\"", jobs[0])));
+
+    // Live refresh asks for the body only.
+    let frag = http()
+        .get(format!("{base}/ns/prod/running"))
+        .header("X-Fragment", "1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(frag.starts_with("<h1>") && !frag.contains("<html"));
+    assert_eq!(
+        get(&format!(
+            "{base}/ns/prod/jobs/00000000-0000-0000-0000-000000000000"
+        ))
+        .await
+        .0,
+        404
+    );
+
+    // Metrics: the same counts.
+    let (code, m) = get(&format!("{base}/metrics")).await;
+    assert_eq!(code, 200);
+    assert!(
+        m.contains(r#"taskdb_tasks{namespace="prod",worker_type="gpu",state="running"} 1"#),
+        "{m}"
+    );
+    assert!(m.contains(r#"taskdb_jobs{namespace="prod",state="failed"} 2"#));
+    assert!(m.contains("taskdb_claimed_total 3"), "{m}");
+    assert!(m.ends_with("# EOF\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throughput_charts_sample_the_totals() {
+    let s = Server::start();
+    let (db, _) = workload(&s).await;
+    let base = console(&s, None).await;
+    // Wait for two samples around more claims, then the chart's last rate is > 0.
+    let st = db
+        .get_or_create_stream("aux", 0, 1.0, "carol")
+        .await
+        .unwrap();
+    for _ in 0..20 {
+        let j = db
+            .create_job(&st, &json!({}), 0, 60, "carol")
+            .await
+            .unwrap();
+        let _ = j;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        while db.request_work("aux").await.unwrap().is_some() {}
+        let (_, home) = get(&base).await;
+        let caption = &home[home.find("data-k=\"rate.claimed\"").unwrap()..];
+        let caption = &caption[caption.find("<figcaption>").unwrap()..];
+        if !caption.starts_with("<figcaption>claimed: <b>0.0</b>") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no rate shown");
+        for _ in 0..5 {
+            db.create_job(&st, &json!({}), 0, 60, "carol")
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn actions_need_a_token_a_session_and_the_forms_csrf_value() {
+    let s = Server::start();
+    let (_db, jobs) = workload(&s).await;
+    let dag = jobs[0].to_string();
+
+    // Read-only by default: no forms, and the action route refuses.
+    let ro = console(&s, None).await;
+    let (_, jp) = get(&format!("{ro}/ns/prod/jobs/{dag}")).await;
+    assert!(!jp.contains("data-action"));
+    let r = http()
+        .post(format!("{ro}/ns/prod/actions"))
+        .form(&[("csrf", "x"), ("action", "cancel_job"), ("job", &dag)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+
+    let token = "s3cret-token-of-the-operator";
+    let base = console(&s, Some(token)).await;
+    let (_, jp) = get(&format!("{base}/ns/prod/jobs/{dag}")).await;
+    assert!(jp.contains("href=\"/login\"") && !jp.contains("data-action"));
+    let bad = http()
+        .post(format!("{base}/login"))
+        .form(&[("token", "guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 403);
+    let ok = http()
+        .post(format!("{base}/login"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 303);
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    assert!(!cookie.contains(token) && !ok.headers()["location"].to_str().unwrap().contains(token));
+    let session = cookie.split(';').next().unwrap().to_string();
+
+    let page = http()
+        .get(format!("{base}/ns/prod/jobs/{dag}"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-action=\"cancel_job\""));
+    let csrf = {
+        let at = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+        page[at..at + page[at..].find('"').unwrap()].to_string()
+    };
+    // Without the session, or with a wrong CSRF value: refused, nothing changed.
+    for (cookie, c) in [("", csrf.as_str()), (session.as_str(), "forged")] {
+        let r = http()
+            .post(format!("{base}/ns/prod/actions"))
+            .header("cookie", cookie)
+            .form(&[("csrf", c), ("action", "cancel_job"), ("job", &dag)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403);
+    }
+    assert_eq!(
+        redis_q::<String>(&s, &["TASKDB.JOB_STATE", "prod", &dag, "alice"]),
+        "running"
+    );
+    let act = |action: &'static str| {
+        let (session, csrf, dag, base) = (session.clone(), csrf.clone(), dag.clone(), base.clone());
+        async move {
+            http()
+                .post(format!("{base}/ns/prod/actions"))
+                .header("cookie", session)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("action", action),
+                    ("job", dag.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(act("cancel_job").await.status().as_u16(), 303);
+    assert_eq!(
+        redis_q::<String>(&s, &["TASKDB.JOB_STATE", "prod", &dag, "alice"]),
+        "failed"
+    );
+    assert_eq!(act("delete_job").await.status().as_u16(), 303);
+    assert_eq!(
+        redis_q::<redis::Value>(&s, &["TASKDB.JOB", "prod", &dag]),
+        redis::Value::Nil
+    );
+    assert_eq!(act("launch_missiles").await.status().as_u16(), 403);
+}
