@@ -3,7 +3,7 @@
 # redis-server (7.0+), libclang-dev (the redis-module crate's bindgen needs libclang),
 # postgresql (the migration tests start their own server in a temporary directory), and
 # python3 with redis-py in a virtualenv of its own, target/pyenv (the Python examples'
-# tests run them against a real server).
+# tests run them against a real server), and chromium (the console's browser test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,9 @@ command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+# The console's browser test drives headless Chromium through chromedriver (WebDriver).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing: ${missing[*]}"

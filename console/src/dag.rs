@@ -68,12 +68,40 @@ fn layout(nodes: &[Node]) -> (Vec<(usize, usize)>, usize, usize) {
     let mut pos = vec![(0, 0); nodes.len()];
     let (mut x, mut height) = (PAD, 0);
     for level in &members {
-        let cols = level.len().div_ceil(ROWS).max(1);
-        let rows = level.len().min(ROWS);
-        height = height.max(rows * (H + GAP_Y));
-        for (k, &i) in level.iter().enumerate() {
-            let (c, r) = (k / ROWS, k % ROWS);
-            pos[i] = (x + c * (W + GAP_X / 2), PAD + r * (H + GAP_Y));
+        // Each task beside the mean height of what it waits on (placed already, in the
+        // columns to its left): joins line up with their inputs and edges rarely cross.
+        let key = |i: usize| -> f64 {
+            let ys: Vec<f64> = nodes[i]
+                .prereqs
+                .iter()
+                .filter_map(|p| index.get(p.as_str()))
+                .filter(|&&j| j < i)
+                .map(|&j| pos[j].1 as f64)
+                .collect();
+            if ys.is_empty() {
+                0.0
+            } else {
+                ys.iter().sum::<f64>() / ys.len() as f64
+            }
+        };
+        let mut keyed: Vec<(f64, usize)> = level.iter().map(|&i| (key(i), i)).collect();
+        keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let cols = keyed.len().div_ceil(ROWS).max(1);
+        if cols == 1 {
+            // One column: each node as near its inputs' height as the one above allows.
+            let mut next = PAD;
+            for &(want, i) in &keyed {
+                let y = next.max(want.round() as usize);
+                pos[i] = (x, y);
+                next = y + H + GAP_Y;
+            }
+            height = height.max(next - PAD);
+        } else {
+            height = height.max(ROWS * (H + GAP_Y));
+            for (k, &(_, i)) in keyed.iter().enumerate() {
+                let (c, r) = (k / ROWS, k % ROWS);
+                pos[i] = (x + c * (W + GAP_X / 2), PAD + r * (H + GAP_Y));
+            }
         }
         x += cols * (W + GAP_X / 2) + GAP_X / 2;
     }

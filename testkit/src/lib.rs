@@ -5,10 +5,12 @@
 //! Every server a test starts dies with the test process, even one held in a `static`
 //! (never dropped) or left behind by a panic or an interrupt: see [`spawn`].
 
+mod browser;
 mod clock;
 mod postgres;
 mod spawn;
 
+pub use browser::Chromedriver;
 pub use clock::Clock;
 pub use postgres::Postgres;
 use redis::Connection;
