@@ -2,7 +2,7 @@
 //!
 //! `TASKDB.CREATE_JOB`, `TASKDB.JOB_STATE`, `TASKDB.JOB_UNRESOLVED`,
 //! `TASKDB.CONCURRENT_JOBS`, `TASKDB.JOB_TIME`, `TASKDB.JOB_FAILURE`, `TASKDB.JOB`,
-//! `TASKDB.CANCEL_JOB`, `TASKDB.DELETE_JOB`, `TASKDB.CLEAR_COMPLETED`.
+//! `TASKDB.CANCEL_JOB`, `TASKDB.RETRY_JOB`, `TASKDB.DELETE_JOB`, `TASKDB.CLEAR_COMPLETED`.
 
 use crate::args::Args;
 use crate::error::{Error, Result};
@@ -183,6 +183,23 @@ pub fn cancel_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         changed(ctx, &key, name, ns);
     }
     Ok(RedisValue::Integer(i64::from(stopped)))
+}
+
+/// `TASKDB.RETRY_JOB ns job_id` -> 1 if a failed (or cancelled) job runs again, 0 if it
+/// had not failed: its failed tasks back to ready (or pending) with their retries reset,
+/// its cancelled tasks back to ready or pending, its error cleared. O(its tasks).
+pub fn retry_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let (name, id) = job_query(args, crate::commands::usage::RETRY_JOB)?;
+    let key = open_write(ctx, name);
+    let ns = write(&key, name)?.ok_or_else(|| no_job(id))?;
+    prepare(ns);
+    let now = now_ms();
+    let again = ns.retry_job(id, now)?;
+    if again {
+        replicate::decision(ctx, name, &Decision::RetryJob { job: id }, now);
+        changed(ctx, &key, name, ns);
+    }
+    Ok(RedisValue::Integer(i64::from(again)))
 }
 
 /// `TASKDB.DELETE_JOB ns job_id` -> 1 if deleted, 0 if no such job. O(the job's streams

@@ -678,6 +678,14 @@ impl RedisTaskDB {
         Ok(serde_json::from_str(&s)?)
     }
 
+    /// Runs a failed or cancelled job again (TASKDB.RETRY_JOB): its failed tasks back to
+    /// ready with their retries reset, its cancelled ones back; false if it had not failed.
+    pub async fn retry_job(&self, job_id: &Uuid) -> Result<bool, TaskDbErr> {
+        let mut c = self.cmd("TASKDB.RETRY_JOB");
+        c.arg(job_id.to_string());
+        Ok(reply::<i64>(&self.run(c).await?)? == 1)
+    }
+
     /// Deletes a job with its tasks (nothing happens if there is no such job).
     pub async fn delete_job(&self, job_id: &Uuid) -> Result<(), TaskDbErr> {
         let mut c = self.cmd("TASKDB.DELETE_JOB");
@@ -783,6 +791,8 @@ free_functions! {
     fn get_task_output<T: DeserializeOwned>(job_id: &Uuid, task_id: &str) -> T;
     /// See [`RedisTaskDB::delete_job`].
     fn delete_job(job_id: &Uuid) -> ();
+    /// See [`RedisTaskDB::retry_job`].
+    fn retry_job(job_id: &Uuid) -> bool;
     /// See [`RedisTaskDB::get_task_state_counts`].
     fn get_task_state_counts() -> HashMap<String, HashMap<FullTaskState, i64>>;
     /// See [`RedisTaskDB::init_db`].

@@ -115,6 +115,16 @@ async fn failures_retries_and_not_found() {
         .update_task_failed(&job2, INIT_TASK, "again")
         .await
         .unwrap());
+    assert!(retry_job(&db, &job2).await.unwrap());
+    assert!(!retry_job(&db, &job2).await.unwrap());
+    assert_eq!(
+        db.get_job_state(&job2, "u").await.unwrap(),
+        JobState::Running
+    );
+    assert!(db
+        .update_task_failed(&job2, INIT_TASK, "boom")
+        .await
+        .unwrap());
 
     let missing = Uuid::new_v4();
     assert!(matches!(

@@ -136,11 +136,13 @@ pub fn job_forms(
             html! { p { a href="/login" { "Log in" } " to act on this job." } }.into_string(),
         );
     };
-    let running = rec.get("state").map(String::as_str) == Some("running");
+    let state = rec.get("state").map(String::as_str);
+    let running = state == Some("running");
     Some(
         html! {
             p class="actions" {
                 @if running { (form(ns, &csrf, "cancel_job", Some(job), "Cancel job")) " " }
+                @if state == Some("failed") { (form(ns, &csrf, "retry_job", Some(job), "Retry job")) " " }
                 (form(ns, &csrf, "delete_job", Some(job), "Delete job")) " "
                 (form(ns, &csrf, "clear_completed", None, "Clear completed jobs"))
             }
@@ -184,6 +186,10 @@ pub async fn act(
     let (args, back): (Vec<&str>, String) = match f.action.as_str() {
         "cancel_job" => (
             vec!["TASKDB.CANCEL_JOB", &ns, &job, "cancelled from the console"],
+            format!("/ns/{}/jobs/{}", pages::enc(&ns), pages::enc(&job)),
+        ),
+        "retry_job" => (
+            vec!["TASKDB.RETRY_JOB", &ns, &job],
             format!("/ns/{}/jobs/{}", pages::enc(&ns), pages::enc(&job)),
         ),
         "delete_job" => (

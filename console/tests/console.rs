@@ -385,6 +385,24 @@ async fn actions_need_a_token_a_session_and_the_forms_csrf_value() {
         redis_q::<String>(&s, &["TASKDB.JOB_STATE", "prod", &dag, "alice"]),
         "failed"
     );
+    let page = http()
+        .get(format!("{base}/ns/prod/jobs/{dag}"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("data-action=\"retry_job\"") && !page.contains("data-action=\"cancel_job\"")
+    );
+    assert_eq!(act("retry_job").await.status().as_u16(), 303);
+    assert_eq!(
+        redis_q::<String>(&s, &["TASKDB.JOB_STATE", "prod", &dag, "alice"]),
+        "running"
+    );
+    assert_eq!(act("cancel_job").await.status().as_u16(), 303);
     assert_eq!(act("delete_job").await.status().as_u16(), 303);
     assert_eq!(
         redis_q::<redis::Value>(&s, &["TASKDB.JOB", "prod", &dag]),

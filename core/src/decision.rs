@@ -123,6 +123,11 @@ pub enum Decision<'a> {
         /// The attempt named (RETRY only).
         attempt: Option<u32>,
     },
+    /// RETRY_JOB.
+    RetryJob {
+        /// Job.
+        job: u128,
+    },
     /// CANCEL_JOB.
     Cancel {
         /// Job.
@@ -283,6 +288,7 @@ mod verb {
     pub const LOAD_HEADER: u8 = 15;
     pub const LOAD_JOB: u8 = 16;
     pub const LOAD_TASKS: u8 = 17;
+    pub const RETRY_JOB: u8 = 18;
 }
 
 fn opt_u32(w: &mut Writer, v: Option<u32>) {
@@ -370,6 +376,7 @@ impl Decision<'_> {
             Decision::Progress { .. } => verb::PROGRESS,
             Decision::Retries { .. } => verb::RETRIES,
             Decision::Cancel { .. } => verb::CANCEL,
+            Decision::RetryJob { .. } => verb::RETRY_JOB,
             Decision::DeleteJobs(_) => verb::DELETE_JOBS,
             Decision::DeleteStreams(_) => verb::DELETE_STREAMS,
             Decision::Repair { .. } => verb::REPAIR,
@@ -475,6 +482,7 @@ impl Decision<'_> {
                 w.u128(*job);
                 w.bytes(reason);
             }
+            Decision::RetryJob { job } => w.u128(*job),
             Decision::DeleteJobs(ids) | Decision::DeleteStreams(ids) => {
                 w.u32(ids.len() as u32);
                 for id in ids {
@@ -628,6 +636,7 @@ impl Decision<'_> {
                     attempt: read_opt_u32(&mut r)?,
                 }
             }
+            verb::RETRY_JOB => Decision::RetryJob { job: r.u128()? },
             verb::CANCEL => Decision::Cancel {
                 job: r.u128()?,
                 reason: r.bytes()?,
@@ -831,6 +840,16 @@ impl Namespace {
                 }
                 Ok(())
             }
+            Decision::RetryJob { job } => {
+                if self.retry_job(*job, now)? {
+                    Ok(())
+                } else {
+                    Err(Error::Refused(format!(
+                        "replayed RETRY_JOB of job '{}' does not apply: it has not failed",
+                        uuid(*job)
+                    )))
+                }
+            }
             Decision::Cancel { job, reason } => {
                 if self.cancel_job(*job, reason)? {
                     Ok(())
@@ -958,6 +977,7 @@ mod tests {
                 job: 2,
                 reason: b"r",
             },
+            Decision::RetryJob { job: 2 },
             Decision::DeleteJobs(vec![2, 3]),
             Decision::DeleteStreams(vec![1]),
             Decision::Repair {

@@ -2,6 +2,7 @@
 
 use crate::error::{no_job, no_stream, shorten, uuid, Error, Result};
 use crate::ns::{Job, Namespace};
+use crate::state::TaskState;
 use crate::state::{JobState, Priority};
 use crate::tasks::NewTask;
 
@@ -185,6 +186,47 @@ impl Namespace {
             return Ok(false);
         }
         self.s.set_job_state(j, JobState::Failed, Some(reason));
+        self.s.settle();
+        Ok(true)
+    }
+
+    /// Runs a failed (or cancelled) job again, as an operator's "retry": its failed tasks
+    /// go back to ready (pending while a prerequisite is not done) with their retries,
+    /// progress and error reset, its cancelled tasks to what they were, its error is
+    /// cleared and it is running. Done and running tasks are left as they are, and attempt
+    /// numbers keep counting, so a stale worker's report still cannot apply. False if the
+    /// job is not failed. O(its tasks).
+    pub fn retry_job(&mut self, id: u128, now: i64) -> Result<bool> {
+        let seq = self.job_seq(id).ok_or_else(|| no_job(id))?;
+        let j = self.jobs.get_mut(&seq).expect("indexed");
+        if j.state != JobState::Failed {
+            return Ok(false);
+        }
+        self.s.set_job_state(j, JobState::Running, None);
+        j.error = None;
+        for idx in 0..j.task_count() as u32 {
+            match j.task(idx).state() {
+                TaskState::Ready | TaskState::Pending => self.s.uncancel(j, idx),
+                TaskState::Failed => {
+                    let to = if j.task(idx).waiting_on() == 0 {
+                        TaskState::Ready
+                    } else {
+                        TaskState::Pending
+                    };
+                    let t = j.task_mut(idx);
+                    t.set_retries(0);
+                    t.set_progress(0.0);
+                    t.set_updated_at(now);
+                    j.set_error(idx, None);
+                    self.s.move_task(j, idx, to, 0);
+                }
+                _ => {}
+            }
+        }
+        if j.unresolved == 0 {
+            // Its last running tasks finished while it had failed.
+            self.s.set_job_state(j, JobState::Done, None);
+        }
         self.s.settle();
         Ok(true)
     }

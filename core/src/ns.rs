@@ -651,6 +651,27 @@ impl Shared {
         self.note_job(job.id, to);
     }
 
+    /// A task of a job running again after it failed, stored ready or pending but
+    /// counted as cancelled meanwhile, counts as what it is stored as again.
+    pub(crate) fn uncancel(&mut self, job: &mut Job, idx: u32) {
+        let (stream, stored) = {
+            let t = job.task(idx);
+            (t.stream(), t.state())
+        };
+        self.touch(stream);
+        self.count(stream, TaskState::Cancelled, -1);
+        self.count(stream, stored, 1);
+        {
+            let p = job.part_mut(stream);
+            p.counts[TaskState::Cancelled as usize] -= 1;
+            p.counts[stored as usize] += 1;
+        }
+        if stored == TaskState::Ready {
+            self.ready_insert(job, stream, idx);
+        }
+        self.note_task(job, idx, stored);
+    }
+
     /// A failed job's ready and pending tasks leave every queue and count as cancelled.
     fn cancel_waiting(&mut self, job: &mut Job) {
         let key = job.queue_key();

@@ -413,6 +413,60 @@ fn streams_without_tasks_are_cleared_oldest_first_and_the_next_takes_their_place
 }
 
 #[test]
+fn a_failed_or_cancelled_job_runs_again_when_retried() {
+    let mut ns = Namespace::new();
+    stream(&mut ns, S1, "cpu", 1, 1.0, "u");
+    job(&mut ns, J1, S1, "u");
+    task(&mut ns, J1, "a", S1, &["init"]);
+    task(&mut ns, J1, "b", S1, &[]);
+    assert_eq!(claim(&mut ns, "cpu"), Some((J1, "init".into())));
+    assert!(ns.failed(J1, b"init", b"boom", NOW, None).unwrap());
+    assert_eq!(
+        (state(&ns, J1, "a"), state(&ns, J1, "b")),
+        (TaskState::Cancelled, TaskState::Cancelled)
+    );
+    assert_eq!(ns.concurrent_jobs(b"u"), 0);
+    // Only a failed job is retried (below); a missing one is an error.
+    assert!(ns.retry_job(0x99, NOW).is_err());
+
+    assert!(ns.retry_job(J1, NOW + 5).unwrap());
+    assert!(!ns.retry_job(J1, NOW + 5).unwrap(), "running now");
+    let init = ns.task(J1, b"init").unwrap();
+    assert_eq!(
+        (init.state, init.retries, init.error, init.attempt),
+        (TaskState::Ready, 0, None, 1)
+    );
+    assert_eq!(
+        (state(&ns, J1, "a"), state(&ns, J1, "b")),
+        (TaskState::Pending, TaskState::Ready)
+    );
+    assert_eq!(ns.task(J1, b"a").unwrap().waiting_on, 1);
+    assert_eq!(ns.job_view(J1).unwrap().error, None);
+    assert_eq!(ns.concurrent_jobs(b"u"), 1);
+    assert_eq!(ns.stream(S1).unwrap().counts, [1, 2, 0, 0, 0, 0]);
+    assert_eq!(ns.check(None, usize::MAX), (vec![], None));
+    // It runs to the end; the init task's next claim is its second attempt.
+    assert_eq!(claim(&mut ns, "cpu"), Some((J1, "init".into())));
+    assert_eq!(ns.task(J1, b"init").unwrap().attempt, 2);
+    for t in ["init", "b"] {
+        assert!(ns.done(J1, t.as_bytes(), b"{}", NOW, None).unwrap());
+    }
+    assert_eq!(claim(&mut ns, "cpu"), Some((J1, "a".into())));
+    assert!(ns.done(J1, b"a", b"{}", NOW, None).unwrap());
+    assert_eq!(ns.job_view(J1).unwrap().state, JobState::Done);
+
+    // A cancelled job with a running task that finished meanwhile: done at once.
+    job(&mut ns, J2, S1, "u");
+    assert_eq!(claim(&mut ns, "cpu"), Some((J2, "init".into())));
+    assert!(ns.cancel_job(J2, b"stop").unwrap());
+    assert!(ns.done(J2, b"init", b"{}", NOW, None).unwrap());
+    assert_eq!(ns.job_view(J2).unwrap().state, JobState::Failed);
+    assert!(ns.retry_job(J2, NOW).unwrap());
+    assert_eq!(ns.job_view(J2).unwrap().state, JobState::Done);
+    assert_eq!(ns.check(None, usize::MAX), (vec![], None));
+}
+
+#[test]
 fn releasing_a_hundred_thousand_dependents_is_one_pass() {
     let mut ns = Namespace::new();
     stream(&mut ns, S1, "cpu", 1, 1.0, "u");

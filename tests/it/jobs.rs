@@ -356,3 +356,61 @@ fn jobs_list_oldest_or_newest_first_a_page_at_a_time_with_filters() {
     assert_eq!(field(&f, "tasks").as_deref(), Some("2"));
     assert_eq!(field(&f, "unresolved").as_deref(), Some("2"));
 }
+
+#[test]
+fn retry_job_runs_a_failed_or_cancelled_job_again_and_replicates() {
+    let s = Server::start();
+    let replica = Server::replica_of(&s, &[]);
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    db.task(&job, "a", &st, &["init"]);
+    let (_, init) = db.claim("cpu").unwrap();
+    assert_eq!(db.q::<i64>("FAILED", &[&job, &init, "disk full"]), 1);
+    assert_eq!(
+        db.task_field(&job, "a", "state").as_deref(),
+        Some("cancelled")
+    );
+    assert_eq!(db.q::<i64>("CONCURRENT_JOBS", &["u"]), 0);
+
+    assert_eq!(db.q::<i64>("RETRY_JOB", &[&job]), 1);
+    assert_eq!(
+        db.q::<i64>("RETRY_JOB", &[&job]),
+        0,
+        "running: nothing to retry"
+    );
+    assert_eq!(db.q::<String>("JOB_STATE", &[&job, "u"]), "running");
+    assert_eq!(db.q::<i64>("CONCURRENT_JOBS", &["u"]), 1);
+    let f = fields(db.q::<Value>("JOB", &[&job]));
+    assert_eq!(field(&f, "error"), None);
+    assert_eq!(
+        db.task_field(&job, "init", "state").as_deref(),
+        Some("ready")
+    );
+    assert_eq!(db.task_field(&job, "init", "retries").as_deref(), Some("0"));
+    assert_eq!(db.task_field(&job, "init", "error"), None);
+    assert_eq!(
+        db.task_field(&job, "a", "state").as_deref(),
+        Some("pending")
+    );
+    assert!(db.check().is_empty());
+    // A failure report of the attempt before the retry does not apply; the next claim
+    // is attempt 2.
+    assert_eq!(
+        db.q::<i64>("FAILED", &[&job, "init", "late", "ATTEMPT", "1"]),
+        0
+    );
+    let (_, again) = db.claim("cpu").unwrap();
+    assert_eq!(again, "init");
+    assert_eq!(db.task_field(&job, "init", "attempt").as_deref(), Some("2"));
+    assert!(db.done(&job, "init"));
+
+    assert_eq!(
+        db.err("RETRY_JOB", &["00000000-0000-0000-0000-000000000009"]),
+        "NOTFOUND job '00000000-0000-0000-0000-000000000009' does not exist"
+    );
+    let mut pc = s.conn();
+    let acked: i64 = q(&mut pc, &["WAIT", "1", "10000"]);
+    assert_eq!(acked, 1);
+    assert_eq!(digest(&mut replica.conn()), digest(&mut pc));
+}

@@ -102,6 +102,11 @@ pub fn run(db: &mut Ns, seed: u64, steps: usize) {
                 let mut c = redis::cmd("TASKDB.CANCEL_JOB");
                 c.arg(&db.ns).arg(&j).arg("changed my mind");
                 let _: redis::RedisResult<i64> = c.query(&mut db.c);
+                if rng.gen_bool(0.5) {
+                    let mut c = redis::cmd("TASKDB.RETRY_JOB");
+                    c.arg(&db.ns).arg(&j);
+                    let _: redis::RedisResult<i64> = c.query(&mut db.c);
+                }
             }
             99 => {
                 // A migrated job with a ready and a running task.
