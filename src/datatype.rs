@@ -15,8 +15,9 @@ use std::os::raw::{c_int, c_void};
 use taskdb_core::codec::TASK_BATCH;
 use taskdb_core::{Decision, Namespace};
 
-/// The encoding version of the stored form (`encver`).
-pub const ENCVER: i32 = 1;
+/// The encoding version of the stored form (`encver`) this module writes; it reads every
+/// version from 1 (the header carries the core's own version too).
+pub const ENCVER: i32 = 2;
 
 /// The type's name as `TYPE` shows it (exactly nine characters).
 pub const NAME: &str = "taskdb-ns";
@@ -92,8 +93,8 @@ fn load(rdb: *mut raw::RedisModuleIO) -> Result<Namespace, String> {
 }
 
 extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, encver: c_int) -> *mut c_void {
-    if encver != ENCVER {
-        log_io(rdb, &format!("TaskDB cannot read stored namespaces of encoding version {encver}; this module reads version {ENCVER}"));
+    if !(1..=ENCVER).contains(&encver) {
+        log_io(rdb, &format!("TaskDB cannot read stored namespaces of encoding version {encver}; this module reads versions 1 to {ENCVER}"));
         return std::ptr::null_mut();
     }
     match load(rdb) {

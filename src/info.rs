@@ -98,6 +98,7 @@ extern "C" fn on_info(ictx: *mut raw::RedisModuleInfoCtx, _for_crash_report: c_i
         }
     }
     add_num("namespaces", entries.len() as i64);
+    add_num("paused", entries.iter().map(|e| e.paused as i64).sum());
     for s in TaskState::ALL {
         add_num(&format!("tasks_{}", s.as_str()), tasks[s as usize]);
     }

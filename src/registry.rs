@@ -27,6 +27,8 @@ pub struct Entry {
     pub jobs: [i64; 3],
     /// The earliest lease deadline (this node's monotonic ms), if a task runs.
     pub deadline: Option<u64>,
+    /// Its paused streams and worker types.
+    pub paused: usize,
 }
 
 /// Hashes a value's address: one multiply, where the default SipHash would cost more
@@ -67,6 +69,7 @@ fn entry(db: i32, key: &[u8], ns: &Namespace) -> Entry {
         tasks: ns.task_counts(),
         jobs: ns.job_counts(),
         deadline: ns.next_deadline(),
+        paused: ns.paused_count(),
     }
 }
 
@@ -80,11 +83,13 @@ pub fn register(value: *const Namespace, db: i32, key: &[u8], ns: &Namespace) {
 /// `key`, where it is entered if it is not yet: its moves arrive as events).
 pub fn sync(value: *const Namespace, db: i32, key: &[u8], ns: &Namespace) {
     let (tasks, jobs, deadline) = (ns.task_counts(), ns.job_counts(), ns.next_deadline());
+    let paused = ns.paused_count();
     with(|m| match m.get_mut(&(value as usize)) {
         Some(e) => {
             e.tasks = tasks;
             e.jobs = jobs;
             e.deadline = deadline;
+            e.paused = paused;
         }
         None => {
             m.insert(
@@ -95,6 +100,7 @@ pub fn sync(value: *const Namespace, db: i32, key: &[u8], ns: &Namespace) {
                     tasks,
                     jobs,
                     deadline,
+                    paused,
                 },
             );
         }

@@ -157,6 +157,15 @@ pub fn stream<'a>(s: &StreamView<'a>) -> Val<'a> {
         ("ready", Val::Int(s.counts[TaskState::Ready as usize])),
         ("running", Val::Int(s.counts[TaskState::Running as usize])),
         ("priority", Val::Double(s.priority)),
+        ("pending", Val::Int(s.counts[TaskState::Pending as usize])),
+        ("done", Val::Int(s.counts[TaskState::Done as usize])),
+        ("failed", Val::Int(s.counts[TaskState::Failed as usize])),
+        (
+            "cancelled",
+            Val::Int(s.counts[TaskState::Cancelled as usize]),
+        ),
+        ("created_at", Val::Int(s.created_at)),
+        ("paused", Val::Int(i64::from(s.paused))),
     ])
 }
 

@@ -1,7 +1,7 @@
 //! Streams: a user's share of one worker type (reserved workers, best-effort multiplier).
 //!
 //! `TASKDB.CREATE_STREAM`, `TASKDB.GET_OR_CREATE_STREAM`, `TASKDB.GET_STREAM`,
-//! `TASKDB.STREAM`, `TASKDB.CLEAR_STREAMS`.
+//! `TASKDB.STREAM`, `TASKDB.CLEAR_STREAMS`, `TASKDB.PAUSE`, `TASKDB.RESUME`.
 
 use crate::args::{self, Args};
 use crate::error::Result;
@@ -10,7 +10,7 @@ use crate::replicate;
 use crate::reply;
 use crate::store::now_ms;
 use redis_module::{Context, RedisString, RedisValue};
-use taskdb_core::{Decision, NewStream};
+use taskdb_core::{Decision, NewStream, PauseTarget};
 
 /// A stream's creation arguments, validated.
 pub struct Parsed<'a> {
@@ -162,4 +162,69 @@ pub fn clear_streams(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> 
     replicate::decision(ctx, name, &Decision::DeleteStreams(ids), now_ms());
     changed(ctx, &key, name, ns);
     Ok(RedisValue::Integer(n))
+}
+
+/// `TASKDB.PAUSE ns STREAM stream_id|TYPE worker_type` -> 1 if it was not paused.
+pub fn pause(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    set_paused(ctx, args, crate::commands::usage::PAUSE, true)
+}
+
+/// `TASKDB.RESUME ns STREAM stream_id|TYPE worker_type` -> 1 if it was paused.
+pub fn resume(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    set_paused(ctx, args, crate::commands::usage::RESUME, false)
+}
+
+fn set_paused(
+    ctx: &Context,
+    args: &[RedisString],
+    usage: &'static str,
+    paused: bool,
+) -> Result<RedisValue> {
+    let mut a = Args::new(args, usage, 3, 3)?;
+    let name = a.ns()?;
+    let what = a.bytes()?;
+    let (target, stream) = if what.eq_ignore_ascii_case(b"STREAM") {
+        let id = a.id("stream_id")?;
+        (PauseTarget::Stream(id), Some(id))
+    } else if what.eq_ignore_ascii_case(b"TYPE") {
+        (PauseTarget::WorkerType(a.name("worker_type")?), None)
+    } else {
+        return Err(taskdb_core::Error::invalid(
+            "target",
+            what,
+            "expected STREAM stream_id or TYPE worker_type",
+        )
+        .into());
+    };
+    a.end()?;
+    let key = open_write(ctx, name);
+    // A worker type may be paused before its namespace has a stream; a stream must exist.
+    let ns = match stream {
+        Some(id) => write(&key, name)?.ok_or_else(|| taskdb_core::error::no_stream(id))?,
+        None if paused => write_or_create(ctx, &key, name)?,
+        None => match write(&key, name)? {
+            Some(ns) => ns,
+            None => return Ok(RedisValue::Integer(0)),
+        },
+    };
+    prepare(ns);
+    if !ns.set_paused(target, paused)? {
+        return Ok(RedisValue::Integer(0));
+    }
+    let worker_type = match target {
+        PauseTarget::WorkerType(w) => w,
+        PauseTarget::Stream(_) => &[],
+    };
+    replicate::decision(
+        ctx,
+        name,
+        &Decision::Pause {
+            stream,
+            worker_type,
+            paused,
+        },
+        now_ms(),
+    );
+    changed(ctx, &key, name, ns);
+    Ok(RedisValue::Integer(1))
 }

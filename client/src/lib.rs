@@ -686,6 +686,35 @@ impl RedisTaskDB {
         Ok(reply::<i64>(&self.run(c).await?)? == 1)
     }
 
+    async fn pause_call(&self, verb: &str, kind: &str, target: &str) -> Result<bool, TaskDbErr> {
+        let mut c = self.cmd(verb);
+        c.arg(kind).arg(target);
+        Ok(reply::<i64>(&self.run(c).await?)? == 1)
+    }
+
+    /// Pauses a stream (TASKDB.PAUSE): REQUEST_WORK hands out none of its tasks until it
+    /// is resumed; false if it was paused already.
+    pub async fn pause_stream(&self, stream_id: &Uuid) -> Result<bool, TaskDbErr> {
+        self.pause_call("TASKDB.PAUSE", "STREAM", &stream_id.to_string())
+            .await
+    }
+
+    /// Resumes a paused stream; false if it was not paused.
+    pub async fn resume_stream(&self, stream_id: &Uuid) -> Result<bool, TaskDbErr> {
+        self.pause_call("TASKDB.RESUME", "STREAM", &stream_id.to_string())
+            .await
+    }
+
+    /// Pauses a worker type: its workers get no task (blocked ones keep waiting).
+    pub async fn pause_worker_type(&self, worker_type: &str) -> Result<bool, TaskDbErr> {
+        self.pause_call("TASKDB.PAUSE", "TYPE", worker_type).await
+    }
+
+    /// Resumes a paused worker type, waking its waiting workers.
+    pub async fn resume_worker_type(&self, worker_type: &str) -> Result<bool, TaskDbErr> {
+        self.pause_call("TASKDB.RESUME", "TYPE", worker_type).await
+    }
+
     /// Deletes a job with its tasks (nothing happens if there is no such job).
     pub async fn delete_job(&self, job_id: &Uuid) -> Result<(), TaskDbErr> {
         let mut c = self.cmd("TASKDB.DELETE_JOB");
@@ -793,6 +822,14 @@ free_functions! {
     fn delete_job(job_id: &Uuid) -> ();
     /// See [`RedisTaskDB::retry_job`].
     fn retry_job(job_id: &Uuid) -> bool;
+    /// See [`RedisTaskDB::pause_stream`].
+    fn pause_stream(stream_id: &Uuid) -> bool;
+    /// See [`RedisTaskDB::resume_stream`].
+    fn resume_stream(stream_id: &Uuid) -> bool;
+    /// See [`RedisTaskDB::pause_worker_type`].
+    fn pause_worker_type(worker_type: &str) -> bool;
+    /// See [`RedisTaskDB::resume_worker_type`].
+    fn resume_worker_type(worker_type: &str) -> bool;
     /// See [`RedisTaskDB::get_task_state_counts`].
     fn get_task_state_counts() -> HashMap<String, HashMap<FullTaskState, i64>>;
     /// See [`RedisTaskDB::init_db`].

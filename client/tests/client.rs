@@ -115,6 +115,12 @@ async fn failures_retries_and_not_found() {
         .update_task_failed(&job2, INIT_TASK, "again")
         .await
         .unwrap());
+    assert!(pause_worker_type(&db, "gpu").await.unwrap());
+    assert!(db.request_work("gpu").await.unwrap().is_none());
+    assert!(resume_worker_type(&db, "gpu").await.unwrap());
+    assert!(pause_stream(&db, &stream).await.unwrap());
+    assert!(!pause_stream(&db, &stream).await.unwrap());
+    assert!(resume_stream(&db, &stream).await.unwrap());
     assert!(retry_job(&db, &job2).await.unwrap());
     assert!(!retry_job(&db, &job2).await.unwrap());
     assert_eq!(

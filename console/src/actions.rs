@@ -111,15 +111,28 @@ pub async fn login(State(app): State<Shared>, Form(f): Form<Login>) -> Response 
         .into_response()
 }
 
-fn form(ns: &str, csrf: &str, action: &str, job: Option<&str>, label: &str) -> maud::Markup {
+/// One action's form: a button posting the session's CSRF value, the verb and its target.
+pub fn form(
+    ns: &str,
+    csrf: &str,
+    action: &str,
+    target: Option<(&str, &str)>,
+    label: &str,
+) -> maud::Markup {
     html! {
         form class="inline" method="post" action={ "/ns/" (pages::enc(ns)) "/actions" } {
             input type="hidden" name="csrf" value=(csrf);
             input type="hidden" name="action" value=(action);
-            @if let Some(j) = job { input type="hidden" name="job" value=(j); }
+            @if let Some((field, value)) = target { input type="hidden" name=(field) value=(value); }
             button data-action=(action) { (label) }
         }
     }
+}
+
+/// The CSRF value of the request's session, when actions are on and it is logged in.
+pub fn csrf(app: &App, headers: &HeaderMap) -> Option<String> {
+    app.cfg.action_token.as_ref()?;
+    session(app, headers).map(|(_, c)| c)
 }
 
 /// The job page's action forms (or a login link), `None` when actions are off.
@@ -141,9 +154,9 @@ pub fn job_forms(
     Some(
         html! {
             p class="actions" {
-                @if running { (form(ns, &csrf, "cancel_job", Some(job), "Cancel job")) " " }
-                @if state == Some("failed") { (form(ns, &csrf, "retry_job", Some(job), "Retry job")) " " }
-                (form(ns, &csrf, "delete_job", Some(job), "Delete job")) " "
+                @if running { (form(ns, &csrf, "cancel_job", Some(("job", job)), "Cancel job")) " " }
+                @if state == Some("failed") { (form(ns, &csrf, "retry_job", Some(("job", job)), "Retry job")) " " }
+                (form(ns, &csrf, "delete_job", Some(("job", job)), "Delete job")) " "
                 (form(ns, &csrf, "clear_completed", None, "Clear completed jobs"))
             }
         }
@@ -157,6 +170,8 @@ pub struct Act {
     csrf: String,
     action: String,
     job: Option<String>,
+    stream: Option<String>,
+    worker_type: Option<String>,
 }
 
 /// `POST /ns/<ns>/actions`: runs one verb for a logged-in session with its CSRF value.
@@ -183,6 +198,9 @@ pub async fn act(
         return refuse("this form is stale or not ours (CSRF check failed)");
     }
     let job = f.job.unwrap_or_default();
+    let stream = f.stream.unwrap_or_default();
+    let wt = f.worker_type.unwrap_or_default();
+    let scheduling = format!("/ns/{}/scheduling", pages::enc(&ns));
     let (args, back): (Vec<&str>, String) = match f.action.as_str() {
         "cancel_job" => (
             vec!["TASKDB.CANCEL_JOB", &ns, &job, "cancelled from the console"],
@@ -196,6 +214,10 @@ pub async fn act(
             vec!["TASKDB.DELETE_JOB", &ns, &job],
             format!("/ns/{}/jobs", pages::enc(&ns)),
         ),
+        "pause_stream" => (vec!["TASKDB.PAUSE", &ns, "STREAM", &stream], scheduling),
+        "resume_stream" => (vec!["TASKDB.RESUME", &ns, "STREAM", &stream], scheduling),
+        "pause_type" => (vec!["TASKDB.PAUSE", &ns, "TYPE", &wt], scheduling),
+        "resume_type" => (vec!["TASKDB.RESUME", &ns, "TYPE", &wt], scheduling),
         "clear_completed" => (
             vec!["TASKDB.CLEAR_COMPLETED", &ns],
             format!("/ns/{}/jobs", pages::enc(&ns)),

@@ -152,13 +152,16 @@ async fn scheduling(
         Ok::<_, redis::RedisError>((schedule, app.db.streams(&ns).await?))
     };
     match read.await {
-        Ok((schedule, streams)) => page(
-            &app,
-            &headers,
-            &format!("Scheduling of {ns}"),
-            Some(&ns),
-            pages::scheduling(&ns, &schedule, &streams),
-        ),
+        Ok((schedule, streams)) => {
+            let csrf = actions::csrf(&app, &headers);
+            page(
+                &app,
+                &headers,
+                &format!("Scheduling of {ns}"),
+                Some(&ns),
+                pages::scheduling(&ns, &schedule, &streams, csrf.as_deref()),
+            )
+        }
         Err(e) => failed(&app, &headers, e),
     }
 }

@@ -161,12 +161,18 @@ pub fn scheduling(
     ns: &str,
     schedule: &[(String, Vec<Record>)],
     streams: &[(String, Record)],
+    csrf: Option<&str>,
 ) -> Markup {
     html! {
         h1 { "Scheduling of " (ns) }
-        p class="muted" { "Streams with ready work, in the order REQUEST_WORK serves them (TASKDB.SCHEDULE)." }
+        p class="muted" { "Streams with ready work, in the order REQUEST_WORK serves them (TASKDB.SCHEDULE); a paused stream is left out, and a paused worker type's streams (shown paused below) wait." }
         @for (wt, rows) in schedule {
-            h2 { "Worker type " (wt) }
+            h2 { "Worker type " (wt)
+                @if let Some(c) = csrf {
+                    " " (crate::actions::form(ns, c, "pause_type", Some(("worker_type", wt)), "Pause type"))
+                    " " (crate::actions::form(ns, c, "resume_type", Some(("worker_type", wt)), "Resume type"))
+                }
+            }
             @if rows.is_empty() {
                 p class="muted" { "Nothing ready." }
             } @else {
@@ -190,7 +196,7 @@ pub fn scheduling(
         h2 { "Every stream" }
         table {
             tr { th { "stream" } th { "worker type" } th { "user" } th { "reserved" } th { "be_mult" }
-                 @for s in TASK_STATES { th { (s) } } }
+                 @for s in TASK_STATES { th { (s) } } th { "paused" } @if csrf.is_some() { th { "act" } } }
             @for (id, r) in streams {
                 tr data-stream-id=(id) {
                     td { code { (id) } }
@@ -199,6 +205,14 @@ pub fn scheduling(
                     td class="n" { (num(r, "reserved")) }
                     td class="n" { (r.get("be_mult").map_or("", String::as_str)) }
                     @for s in TASK_STATES { td class="n" data-k=(s) { (num(r, s)) } }
+                    td data-k="paused" { @if num(r, "paused") == 1 { "paused" } @else { "no" } }
+                    @if let Some(c) = csrf {
+                        td { @if num(r, "paused") == 1 {
+                            (crate::actions::form(ns, c, "resume_stream", Some(("stream", id)), "Resume"))
+                        } @else {
+                            (crate::actions::form(ns, c, "pause_stream", Some(("stream", id)), "Pause"))
+                        } }
+                    }
                 }
             }
         }

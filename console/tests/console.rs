@@ -297,7 +297,7 @@ async fn throughput_charts_sample_the_totals() {
 #[tokio::test(flavor = "multi_thread")]
 async fn actions_need_a_token_a_session_and_the_forms_csrf_value() {
     let s = Server::start();
-    let (_db, jobs) = workload(&s).await;
+    let (db, jobs) = workload(&s).await;
     let dag = jobs[0].to_string();
 
     // Read-only by default: no forms, and the action route refuses.
@@ -409,4 +409,69 @@ async fn actions_need_a_token_a_session_and_the_forms_csrf_value() {
         redis::Value::Nil
     );
     assert_eq!(act("launch_missiles").await.status().as_u16(), 403);
+
+    // Pause and resume a stream and a worker type from the scheduling page.
+    let gpu = db
+        .get_stream("alice", "gpu")
+        .await
+        .unwrap()
+        .unwrap()
+        .to_string();
+    let post = |fields: Vec<(&'static str, String)>| {
+        let (session, csrf, base) = (session.clone(), csrf.clone(), base.clone());
+        async move {
+            let mut form = vec![("csrf", csrf)];
+            form.extend(fields);
+            http()
+                .post(format!("{base}/ns/prod/actions"))
+                .header("cookie", session)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let sched = || {
+        let (session, base) = (session.clone(), base.clone());
+        async move {
+            http()
+                .get(format!("{base}/ns/prod/scheduling"))
+                .header("cookie", session)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(sched().await.contains("data-action=\"pause_stream\""));
+    let fields = |action: &'static str, k: &'static str, v: &str| {
+        vec![("action", action.to_string()), (k, v.to_string())]
+    };
+    assert_eq!(post(fields("pause_stream", "stream", &gpu)).await, 303);
+    let stream: Vec<String> = redis_q(&s, &["TASKDB.STREAM", "prod", &gpu]);
+    assert_eq!(
+        stream[stream.iter().position(|f| f == "paused").unwrap() + 1],
+        "1"
+    );
+    assert_eq!(
+        value(
+            &sched().await,
+            &format!("data-stream-id=\"{gpu}\""),
+            "paused"
+        ),
+        "paused"
+    );
+    assert_eq!(post(fields("resume_stream", "stream", &gpu)).await, 303);
+    assert_eq!(post(fields("pause_type", "worker_type", "cpu")).await, 303);
+    assert_eq!(
+        redis_q::<redis::Value>(&s, &["TASKDB.REQUEST_WORK", "prod", "cpu"]),
+        redis::Value::Nil
+    );
+    assert_eq!(post(fields("resume_type", "worker_type", "cpu")).await, 303);
+    let info: String = redis_q(&s, &["INFO", "taskdb"]);
+    assert!(info.contains("taskdb_paused:0"), "{info}");
 }

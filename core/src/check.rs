@@ -300,10 +300,10 @@ impl Namespace {
                 *a += b;
             }
             let t = &self.s.type_data[s.worker_type as usize];
-            fair[s.worker_type as usize] += usize::from(s.ready() > 0);
+            fair[s.worker_type as usize] += usize::from(s.listed());
             // A stream listed without ready work shows in the sizes compared below.
-            let fair_ok = s.ready() == 0 || t.fair.contains(&s.fair_key_at(ix as u32));
-            let strict_ok = t.strict.contains(&s.strict_key_at(ix as u32)) == (s.ready() > 0);
+            let fair_ok = !s.listed() || t.fair.contains(&s.fair_key_at(ix as u32));
+            let strict_ok = t.strict.contains(&s.strict_key_at(ix as u32)) == s.listed();
             if !fair_ok || !strict_ok {
                 out.push(v("schedule", vec![("stream_id", sid())]));
             }
@@ -570,7 +570,7 @@ impl Namespace {
             for (a, b) in t.counts.iter_mut().zip(s.counts) {
                 *a += b;
             }
-            if s.ready() > 0 {
+            if s.listed() {
                 t.fair.insert(s.fair_key_at(ix as u32));
                 t.strict.insert(s.strict_key_at(ix as u32));
             }

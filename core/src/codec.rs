@@ -4,8 +4,9 @@
 //! count is rebuilt when loading, through the same code commands use. Leases get a full
 //! lease from the load (their deadlines are each node's own).
 //!
-//! Version 1. A future version must keep reading version 1 (a fixture RDB of it is
-//! loaded by the module's tests).
+//! Version 2 (version 1 plus, after the streams, the paused streams and worker types).
+//! Every version keeps reading version 1 (a fixture RDB of it is loaded by the module's
+//! tests).
 
 use crate::error::{Error, Result};
 use crate::names::Names;
@@ -15,7 +16,9 @@ use crate::state::{JobState, Priority, STATES};
 use std::collections::BTreeSet;
 
 /// The encoding version this code writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// The oldest encoding version this code reads.
+pub const OLDEST: u32 = 1;
 
 /// Tasks per batch in the stored form (bounded commands and buffers for big jobs).
 pub const TASK_BATCH: usize = 4096;
@@ -189,6 +192,25 @@ impl Namespace {
             w.f64(s.be_mult);
             w.i64(s.created_at);
         }
+        let paused: Vec<u32> = self
+            .s
+            .streams
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.as_ref().is_some_and(|s| s.paused))
+            .map(|(i, _)| i as u32)
+            .collect();
+        w.u32(paused.len() as u32);
+        for ix in paused {
+            w.u32(ix);
+        }
+        let types: Vec<u32> = (0..self.s.type_data.len() as u32)
+            .filter(|&t| self.s.type_data[t as usize].paused)
+            .collect();
+        w.u32(types.len() as u32);
+        for t in types {
+            w.u32(t);
+        }
         w.0
     }
 
@@ -236,7 +258,7 @@ impl Namespace {
     pub fn from_header(header: &[u8]) -> Result<Namespace> {
         let mut r = Reader::new(header);
         let v = r.u32()?;
-        if v != VERSION {
+        if !(OLDEST..=VERSION).contains(&v) {
             return Err(corrupt(&format!("encoding version {v} is not known")));
         }
         let mut ns = Namespace::new();
@@ -261,6 +283,7 @@ impl Namespace {
                 be_mult: r.f64()?,
                 created_at: r.i64()?,
                 counts: [0; STATES],
+                paused: false,
                 queue: BTreeSet::new(),
             };
             if s.worker_type as usize >= ns.s.types.len() || s.user as usize >= ns.s.users.len() {
@@ -287,6 +310,27 @@ impl Namespace {
             }
         }
         ns.s.user_streams = first.into_iter().map(|(k, (_, i))| (k, i)).collect();
+        if v >= 2 {
+            for _ in 0..r.u32()? {
+                let ix = r.u32()?;
+                let s =
+                    ns.s.streams
+                        .get_mut(ix as usize)
+                        .and_then(|s| s.as_deref_mut())
+                        .ok_or_else(|| corrupt("a paused stream that does not exist"))?;
+                s.paused = true;
+                ns.s.paused += 1;
+            }
+            for _ in 0..r.u32()? {
+                let t = r.u32()? as usize;
+                let wt =
+                    ns.s.type_data
+                        .get_mut(t)
+                        .ok_or_else(|| corrupt("a paused worker type that does not exist"))?;
+                wt.paused = true;
+                ns.s.paused += 1;
+            }
+        }
         r.end()?;
         Ok(ns)
     }
@@ -407,6 +451,9 @@ mod tests {
         ns.done(7, b"init", b"{\"o\":1}", 31, None).unwrap();
         ns.request(b"gpu", Policy::Fair, 32, 0, None).unwrap();
         ns.failed(8, b"init", b"boom", 33, None).unwrap();
+        ns.set_paused(crate::PauseTarget::Stream(2), true).unwrap();
+        ns.set_paused(crate::PauseTarget::WorkerType(b"aux"), true)
+            .unwrap();
         ns
     }
 
@@ -442,7 +489,25 @@ mod tests {
             assert_eq!(back.job_counts(), ns.job_counts());
             assert_eq!(back.lease_count(), ns.lease_count());
             assert_eq!(back.concurrent_jobs(b"u"), ns.concurrent_jobs(b"u"));
+            assert_eq!(
+                (back.stream(2).unwrap().paused, back.paused_count()),
+                (true, 2)
+            );
         }
+    }
+
+    #[test]
+    fn a_version_1_header_loads_with_nothing_paused() {
+        let mut ns = sample();
+        ns.set_paused(crate::PauseTarget::Stream(2), false).unwrap();
+        ns.set_paused(crate::PauseTarget::WorkerType(b"aux"), false)
+            .unwrap();
+        let mut v1 = ns.encode_header();
+        v1.truncate(v1.len() - 8); // the two empty paused lists
+        v1[..4].copy_from_slice(&1u32.to_le_bytes());
+        let back = Namespace::from_header(&v1).unwrap();
+        assert_eq!(back.paused_count(), 0);
+        assert_eq!(back.encode_header(), ns.encode_header());
     }
 
     #[test]
@@ -450,10 +515,10 @@ mod tests {
         let ns = sample();
         let h = ns.encode_header();
         assert!(Namespace::from_header(&h[..h.len() - 1]).is_err());
-        let mut v2 = h.clone();
-        v2[0] = 2;
-        let e = Namespace::from_header(&v2).unwrap_err();
-        assert!(e.to_string().contains("version 2"), "{e}");
+        let mut v3 = h.clone();
+        v3[0] = 3;
+        let e = Namespace::from_header(&v3).unwrap_err();
+        assert!(e.to_string().contains("version 3"), "{e}");
         let mut back = Namespace::from_header(&h).unwrap();
         let j = ns.jobs_in_order().next().unwrap();
         let id = back.load_job_head(&ns.encode_job_head(j)).unwrap();

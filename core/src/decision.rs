@@ -123,6 +123,15 @@ pub enum Decision<'a> {
         /// The attempt named (RETRY only).
         attempt: Option<u32>,
     },
+    /// PAUSE and RESUME.
+    Pause {
+        /// A stream (`Some`) or a worker type.
+        stream: Option<u128>,
+        /// The worker type's name (when `stream` is `None`).
+        worker_type: &'a [u8],
+        /// Paused, or resumed.
+        paused: bool,
+    },
     /// RETRY_JOB.
     RetryJob {
         /// Job.
@@ -289,6 +298,7 @@ mod verb {
     pub const LOAD_JOB: u8 = 16;
     pub const LOAD_TASKS: u8 = 17;
     pub const RETRY_JOB: u8 = 18;
+    pub const PAUSE: u8 = 19;
 }
 
 fn opt_u32(w: &mut Writer, v: Option<u32>) {
@@ -377,6 +387,7 @@ impl Decision<'_> {
             Decision::Retries { .. } => verb::RETRIES,
             Decision::Cancel { .. } => verb::CANCEL,
             Decision::RetryJob { .. } => verb::RETRY_JOB,
+            Decision::Pause { .. } => verb::PAUSE,
             Decision::DeleteJobs(_) => verb::DELETE_JOBS,
             Decision::DeleteStreams(_) => verb::DELETE_STREAMS,
             Decision::Repair { .. } => verb::REPAIR,
@@ -483,6 +494,23 @@ impl Decision<'_> {
                 w.bytes(reason);
             }
             Decision::RetryJob { job } => w.u128(*job),
+            Decision::Pause {
+                stream,
+                worker_type,
+                paused,
+            } => {
+                match stream {
+                    Some(id) => {
+                        w.u8(1);
+                        w.u128(*id);
+                    }
+                    None => {
+                        w.u8(0);
+                        w.bytes(worker_type);
+                    }
+                }
+                w.u8(u8::from(*paused));
+            }
             Decision::DeleteJobs(ids) | Decision::DeleteStreams(ids) => {
                 w.u32(ids.len() as u32);
                 for id in ids {
@@ -637,6 +665,17 @@ impl Decision<'_> {
                 }
             }
             verb::RETRY_JOB => Decision::RetryJob { job: r.u128()? },
+            verb::PAUSE => {
+                let (stream, worker_type) = match r.u8()? {
+                    1 => (Some(r.u128()?), &[][..]),
+                    _ => (None, r.bytes()?),
+                };
+                Decision::Pause {
+                    stream,
+                    worker_type,
+                    paused: r.u8()? == 1,
+                }
+            }
             verb::CANCEL => Decision::Cancel {
                 job: r.u128()?,
                 reason: r.bytes()?,
@@ -840,6 +879,23 @@ impl Namespace {
                 }
                 Ok(())
             }
+            Decision::Pause {
+                stream,
+                worker_type,
+                paused,
+            } => {
+                let target = match stream {
+                    Some(id) => crate::PauseTarget::Stream(*id),
+                    None => crate::PauseTarget::WorkerType(worker_type),
+                };
+                if self.set_paused(target, *paused)? {
+                    Ok(())
+                } else {
+                    Err(Error::Refused(
+                        "replayed PAUSE or RESUME does not apply: nothing changes".into(),
+                    ))
+                }
+            }
             Decision::RetryJob { job } => {
                 if self.retry_job(*job, now)? {
                     Ok(())
@@ -978,6 +1034,16 @@ mod tests {
                 reason: b"r",
             },
             Decision::RetryJob { job: 2 },
+            Decision::Pause {
+                stream: Some(3),
+                worker_type: b"",
+                paused: true,
+            },
+            Decision::Pause {
+                stream: None,
+                worker_type: b"gpu",
+                paused: false,
+            },
             Decision::DeleteJobs(vec![2, 3]),
             Decision::DeleteStreams(vec![1]),
             Decision::Repair {

@@ -38,6 +38,6 @@ pub use jobs::{JobFilter, JobView, NewJob, INIT_TASK};
 pub use ns::{Change, Effects, Job, Namespace};
 pub use restore::{RestoredJob, RestoredTask};
 pub use state::{JobState, Policy, Priority, TaskState, STATES};
-pub use streams::{NewStream, StreamView};
+pub use streams::{NewStream, PauseTarget, StreamView};
 pub use tasks::{NewTask, TaskView};
 pub use work::{Claim, Expired, Retried, RETRY_MAX_HIT};

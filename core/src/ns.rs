@@ -38,6 +38,8 @@ pub struct Stream {
     pub created_at: i64,
     /// Its tasks per state (as shown).
     pub counts: [i64; STATES],
+    /// Paused by an operator: REQUEST_WORK skips it.
+    pub paused: bool,
     /// The queue keys of the jobs with ready tasks here (see [`schedule::queue_key`]).
     pub(crate) queue: BTreeSet<u64>,
 }
@@ -51,6 +53,12 @@ impl Stream {
     /// Running tasks.
     pub fn running(&self) -> i64 {
         self.counts[TaskState::Running as usize]
+    }
+
+    /// Whether REQUEST_WORK may serve it: it has ready work and is not paused (the
+    /// worker types' orders hold exactly these streams).
+    pub fn listed(&self) -> bool {
+        self.ready() > 0 && !self.paused
     }
 
     /// Its priority now (infinite when nothing is ready).
@@ -86,6 +94,8 @@ pub(crate) struct WorkerType {
     pub counts: [i64; STATES],
     /// Streams of this type.
     pub streams: usize,
+    /// Paused by an operator: REQUEST_WORK hands out nothing of this type.
+    pub paused: bool,
 }
 
 /// One dependency link: `post` waits on the task whose list this is in.
@@ -370,6 +380,7 @@ pub const JOB_BIT: u16 = 8;
 pub(crate) struct Dirty {
     stream: u32,
     ready: i64,
+    listed: bool,
     key: Option<FairKey>,
 }
 
@@ -396,6 +407,8 @@ pub(crate) struct Shared {
     pub effects: Effects,
     /// Bytes of tasks' records and extras (for the memory estimate).
     pub task_bytes: usize,
+    /// Paused streams and worker types.
+    pub paused: usize,
     pub task_count: usize,
 }
 
@@ -442,7 +455,8 @@ impl Shared {
         let d = Dirty {
             stream: ix,
             ready: s.ready(),
-            key: (s.ready() > 0).then(|| s.fair_key_at(ix)),
+            listed: s.listed(),
+            key: s.listed().then(|| s.fair_key_at(ix)),
         };
         self.dirty.push(d);
     }
@@ -456,8 +470,8 @@ impl Shared {
             let Some(Some(s)) = self.streams.get(d.stream as usize) else {
                 continue;
             };
-            let (ready, wt) = (s.ready(), s.worker_type);
-            let key = (ready > 0).then(|| s.fair_key_at(d.stream));
+            let (ready, listed, wt) = (s.ready(), s.listed(), s.worker_type);
+            let key = listed.then(|| s.fair_key_at(d.stream));
             let strict = s.strict_key_at(d.stream);
             let t = &mut self.type_data[wt as usize];
             if d.key != key {
@@ -468,7 +482,7 @@ impl Shared {
                     t.fair.insert(k);
                 }
             }
-            match (d.ready > 0, ready > 0) {
+            match (d.listed, listed) {
                 (false, true) => {
                     t.strict.insert(strict);
                 }
@@ -477,7 +491,7 @@ impl Shared {
                 }
                 _ => {}
             }
-            if ready > d.ready && !self.effects.woken.contains(&wt) {
+            if listed && (ready > d.ready || !d.listed) && !self.effects.woken.contains(&wt) {
                 self.effects.woken.push(wt);
             }
         }

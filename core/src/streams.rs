@@ -37,6 +37,19 @@ pub struct StreamView<'a> {
     pub counts: [i64; crate::state::STATES],
     /// Its priority now (infinite when nothing is ready).
     pub priority: f64,
+    /// Paused by an operator (itself, or its worker type).
+    pub paused: bool,
+    /// Its worker type is paused.
+    pub type_paused: bool,
+}
+
+/// What PAUSE and RESUME act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseTarget<'a> {
+    /// One stream.
+    Stream(u128),
+    /// Every stream of a worker type (including streams created later).
+    WorkerType(&'a [u8]),
 }
 
 impl Namespace {
@@ -66,6 +79,7 @@ impl Namespace {
             be_mult: s.be_mult,
             created_at: now,
             counts: [0; crate::state::STATES],
+            paused: false,
             queue: BTreeSet::new(),
         });
         let ix = match self.s.free_streams.pop() {
@@ -108,7 +122,55 @@ impl Namespace {
             created_at: s.created_at,
             counts: s.counts,
             priority: s.priority(),
+            paused: s.paused || self.s.type_data[s.worker_type as usize].paused,
+            type_paused: self.s.type_data[s.worker_type as usize].paused,
         }
+    }
+
+    /// Pauses (`paused`) or resumes a stream or a worker type: REQUEST_WORK skips a paused
+    /// stream and hands out nothing of a paused type, blocked workers keep waiting, and
+    /// running tasks finish normally. A worker type not known yet is paused ahead of its
+    /// first stream. True if it changed; resuming wakes the workers waiting for it.
+    pub fn set_paused(&mut self, target: PauseTarget, paused: bool) -> Result<bool> {
+        match target {
+            PauseTarget::Stream(id) => {
+                let ix = self
+                    .s
+                    .stream_ix(id)
+                    .ok_or_else(|| crate::error::no_stream(id))?;
+                if self.s.stream(ix).paused == paused {
+                    return Ok(false);
+                }
+                self.s.touch(ix);
+                self.s.stream_mut(ix).paused = paused;
+                self.s.settle();
+            }
+            PauseTarget::WorkerType(name) => {
+                let known = self.s.types.find(name);
+                if known.map_or(!paused, |wt| self.s.type_data[wt as usize].paused == paused) {
+                    return Ok(false);
+                }
+                let wt = self.s.types.intern(name);
+                if wt as usize == self.s.type_data.len() {
+                    self.s.type_data.push(WorkerType::default());
+                }
+                self.s.type_data[wt as usize].paused = paused;
+                if !paused && !self.s.type_data[wt as usize].fair.is_empty() {
+                    self.s.effects.woken.push(wt);
+                }
+            }
+        }
+        if paused {
+            self.s.paused += 1;
+        } else {
+            self.s.paused -= 1;
+        }
+        Ok(true)
+    }
+
+    /// How many streams and worker types are paused.
+    pub fn paused_count(&self) -> usize {
+        self.s.paused
     }
 
     /// Whether a stream exists.

@@ -88,6 +88,9 @@ impl Namespace {
     pub fn next_ready(&mut self, worker_type: &[u8], policy: Policy) -> Option<(u64, u32)> {
         let wt = self.s.types.find(worker_type)?;
         let t = &self.s.type_data[wt as usize];
+        if t.paused {
+            return None;
+        }
         let stream = match policy {
             Policy::Fair => t.fair.first()?.stream,
             Policy::Strict => t.strict.first()?.stream,

@@ -467,6 +467,56 @@ fn a_failed_or_cancelled_job_runs_again_when_retried() {
 }
 
 #[test]
+fn paused_streams_and_worker_types_hand_out_nothing_until_resumed() {
+    let mut ns = Namespace::new();
+    stream(&mut ns, S1, "cpu", 5, 1.0, "u");
+    stream(&mut ns, S2, "cpu", 0, 1.0, "v");
+    job(&mut ns, J1, S1, "u");
+    job(&mut ns, J2, S2, "v");
+    assert!(ns.set_paused(PauseTarget::Stream(S1), true).unwrap());
+    assert!(
+        !ns.set_paused(PauseTarget::Stream(S1), true).unwrap(),
+        "already"
+    );
+    assert!(ns.set_paused(PauseTarget::Stream(0x99), true).is_err());
+    assert!(ns.stream(S1).unwrap().paused);
+    assert_eq!(ns.check(None, usize::MAX), (vec![], None));
+    // The reserved stream is skipped while paused.
+    assert_eq!(claim(&mut ns, "cpu"), Some((J2, "init".into())));
+    assert_eq!(claim(&mut ns, "cpu"), None);
+    ns.take_effects();
+    assert!(ns.set_paused(PauseTarget::Stream(S1), false).unwrap());
+    assert!(
+        !ns.effects().woken.is_empty(),
+        "resuming wakes waiting workers"
+    );
+    assert_eq!(claim(&mut ns, "cpu"), Some((J1, "init".into())));
+
+    // A worker type, even one with no stream yet.
+    assert!(ns
+        .set_paused(PauseTarget::WorkerType(b"gpu"), true)
+        .unwrap());
+    stream(&mut ns, 0x53, "gpu", 1, 1.0, "u");
+    task(&mut ns, J1, "g", 0x53, &[]);
+    assert!(ns.stream(0x53).unwrap().paused && ns.stream(0x53).unwrap().type_paused);
+    assert_eq!(claim(&mut ns, "gpu"), None);
+    assert_eq!(ns.paused_count(), 1);
+    assert!(ns
+        .set_paused(PauseTarget::WorkerType(b"gpu"), false)
+        .unwrap());
+    assert!(
+        !ns.set_paused(PauseTarget::WorkerType(b"tpu"), false)
+            .unwrap(),
+        "never paused"
+    );
+    assert_eq!(claim(&mut ns, "gpu"), Some((J1, "g".into())));
+    assert_eq!(
+        (ns.paused_count(), ns.check(None, usize::MAX)),
+        (0, (vec![], None))
+    );
+}
+
+#[test]
 fn releasing_a_hundred_thousand_dependents_is_one_pass() {
     let mut ns = Namespace::new();
     stream(&mut ns, S1, "cpu", 1, 1.0, "u");

@@ -267,3 +267,29 @@ fn a_claim_served_to_a_blocked_worker_replicates() {
     let state: Value = q(&mut rc, &["TASKDB.TASK", "t", &job, "init"]);
     assert!(format!("{state:?}").contains("running"), "{state:?}");
 }
+
+#[test]
+fn a_paused_worker_type_keeps_its_workers_waiting_until_resumed() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("gpu", 1, 1.0, "u");
+    assert_eq!(db.q::<i64>("PAUSE", &["TYPE", "gpu"]), 1);
+    assert_eq!(db.q::<i64>("PAUSE", &["TYPE", "gpu"]), 0, "already paused");
+    let rx = blocked_worker(&s, "t", "gpu", "0", 1);
+    let job = db.job(&st, "u");
+    // The job's creation ran the wake-up of blocked workers before replying: the worker
+    // did not take the task.
+    assert_eq!(
+        db.task_field(&job, "init", "state").as_deref(),
+        Some("ready")
+    );
+    assert_eq!(db.q::<Value>("REQUEST_WORK", &["gpu"]), Value::Nil);
+    assert_eq!(db.stream_field(&st, "paused").as_deref(), Some("1"));
+    assert_eq!(db.q::<i64>("RESUME", &["TYPE", "gpu"]), 1);
+    let got = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a reply")
+        .expect("a task once resumed");
+    assert_eq!((got.0.as_str(), got.1.as_str()), (job.as_str(), "init"));
+    assert_eq!(db.stream_field(&st, "paused").as_deref(), Some("0"));
+}

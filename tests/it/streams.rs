@@ -20,7 +20,13 @@ fn create_and_read_a_stream() {
             "user_id",
             "ready",
             "running",
-            "priority"
+            "priority",
+            "pending",
+            "done",
+            "failed",
+            "cancelled",
+            "created_at",
+            "paused"
         ]
     );
     assert_eq!(field(&f, "worker_type").as_deref(), Some("gpu"));
@@ -133,4 +139,52 @@ fn clear_streams_deletes_streams_without_tasks_a_batch_at_a_time_and_replicates(
     let acked: i64 = q(&mut pc, &["WAIT", "1", "10000"]);
     assert_eq!(acked, 1);
     assert_eq!(digest(&mut replica.conn()), digest(&mut pc));
+}
+
+#[test]
+fn a_paused_stream_is_skipped_until_resumed_and_stays_paused_through_reload_and_replicas() {
+    let s = Server::start();
+    let replica = Server::replica_of(&s, &[]);
+    let mut db = Ns::new(&s, "t");
+    let first = db.stream("cpu", 5, 1.0, "u");
+    let other = db.stream("cpu", 0, 1.0, "v");
+    let a = db.job(&first, "u");
+    let b = db.job(&other, "v");
+    assert_eq!(db.q::<i64>("PAUSE", &["STREAM", &first]), 1);
+    assert_eq!(
+        db.err("PAUSE", &["STREAM", "00000000-0000-0000-0000-000000000009"]),
+        "NOTFOUND stream '00000000-0000-0000-0000-000000000009' does not exist"
+    );
+    assert_eq!(
+        db.err("PAUSE", &["QUEUE", "x"]),
+        "ERR invalid target 'QUEUE': expected STREAM stream_id or TYPE worker_type"
+    );
+    let listed: Vec<Value> = db.q("SCHEDULE", &["cpu"]);
+    assert_eq!(listed.len(), 1, "SCHEDULE leaves the paused stream out");
+    assert_eq!(
+        db.claim("cpu").unwrap().0,
+        b,
+        "the reserved stream is paused"
+    );
+    assert_eq!(db.claim("cpu"), None);
+    assert!(db.check().is_empty());
+    let info: String = q(&mut s.conn(), &["INFO", "taskdb"]);
+    assert!(info.contains("taskdb_paused:1"), "{info}");
+
+    // Stored: an RDB reload, and the replica, keep it paused.
+    let _: () = q(&mut s.conn(), &["DEBUG", "RELOAD"]);
+    assert_eq!(db.stream_field(&first, "paused").as_deref(), Some("1"));
+    assert_eq!(db.claim("cpu"), None);
+    let mut pc = s.conn();
+    let acked: i64 = q(&mut pc, &["WAIT", "1", "10000"]);
+    assert_eq!(acked, 1);
+    assert_eq!(digest(&mut replica.conn()), digest(&mut pc));
+    let mut rc = replica.conn();
+    let r: Vec<String> = q(&mut rc, &["TASKDB.STREAM", "t", &first]);
+    assert_eq!(r[r.iter().position(|f| f == "paused").unwrap() + 1], "1");
+
+    assert_eq!(db.q::<i64>("RESUME", &["STREAM", &first]), 1);
+    assert_eq!(db.q::<i64>("RESUME", &["STREAM", &first]), 0);
+    assert_eq!(db.claim("cpu").unwrap().0, a);
+    assert!(db.check().is_empty());
 }

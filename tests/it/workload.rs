@@ -135,6 +135,16 @@ pub fn run(db: &mut Ns, seed: u64, steps: usize) {
                 );
                 jobs.push(j);
             }
+            98 if rng.gen_bool(0.3) => {
+                // An operator pauses or resumes a stream or a worker type.
+                let verb = if rng.gen_bool(0.5) { "PAUSE" } else { "RESUME" };
+                let wt = TYPES[rng.gen_range(0..TYPES.len())];
+                let _: i64 = if rng.gen_bool(0.5) {
+                    db.q(verb, &["STREAM", &stream])
+                } else {
+                    db.q(verb, &["TYPE", wt])
+                };
+            }
             98 if !running.is_empty() => {
                 let (j, t) = running[rng.gen_range(0..running.len())].clone();
                 let _: i64 = db.q("HEARTBEAT", &[&j, &t]);
