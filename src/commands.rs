@@ -34,7 +34,7 @@ pub mod usage {
     pub const JOB: &str = "TASKDB.JOB ns job_id";
     pub const DELETE_JOB: &str = "TASKDB.DELETE_JOB ns job_id";
     pub const CANCEL_JOB: &str = "TASKDB.CANCEL_JOB ns job_id [reason]";
-    pub const CLEAR_COMPLETED: &str = "TASKDB.CLEAR_COMPLETED ns [COUNT n]";
+    pub const CLEAR_COMPLETED: &str = "TASKDB.CLEAR_COMPLETED ns [COUNT n] [AGE seconds]";
     pub const CLEAR_STREAMS: &str = "TASKDB.CLEAR_STREAMS ns [COUNT n]";
     pub const RETRY_JOB: &str = "TASKDB.RETRY_JOB ns job_id";
     pub const PAUSE: &str = "TASKDB.PAUSE ns STREAM|TYPE stream_id|worker_type";
@@ -115,7 +115,7 @@ pub const DOCS: &[Doc] = &[
     doc(usage::PAUSE, "Pauses a stream or a worker type: REQUEST_WORK hands out none of its tasks; running ones finish.", "O(log N)", W),
     doc(usage::RESUME, "Resumes a paused stream or worker type, waking the workers waiting for it.", "O(log N)", W),
     doc(usage::RETRY_JOB, "Runs a failed or cancelled job again: failed tasks back to ready with retries reset, cancelled ones back.", "O(T): its tasks", W),
-    doc(usage::CLEAR_COMPLETED, "Deletes up to COUNT done jobs (default 1000), oldest first; replies how many.", "O(COUNT log N)", W),
+    doc(usage::CLEAR_COMPLETED, "Deletes up to COUNT done jobs (default 1000) finished at least AGE seconds ago, earliest finished first; replies how many.", "O(COUNT log N)", W),
     doc(usage::CLEAR_STREAMS, "Deletes up to COUNT streams that hold no task (default 1000), oldest first; replies how many.", "O(S log S): the streams", W),
     doc(usage::CREATE_TASK, "Adds a task to a job, ready or pending on its prerequisites; reopens a done job.", "O(P log N): its prerequisites", W),
     doc(usage::TASK, "A task's state, definition, prerequisites, counters, output, error and times.", "O(log N + P)", R),

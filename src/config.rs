@@ -36,6 +36,26 @@ pub fn requeue_interval_ms() -> i64 {
     REQUEUE_INTERVAL_MS.load(Ordering::Relaxed)
 }
 
+/// `taskdb.retention-done-secs`: done jobs are deleted this long after they finished
+/// (0: kept until deleted).
+pub static RETENTION_DONE_SECS: AtomicI64 = AtomicI64::new(0);
+
+/// `taskdb.retention-failed-secs`: failed (and cancelled) jobs are deleted this long after
+/// they failed (0: kept until deleted).
+pub static RETENTION_FAILED_SECS: AtomicI64 = AtomicI64::new(0);
+
+/// The retention of done and of failed jobs in force, ms (0: off).
+pub fn retention_ms() -> (i64, i64) {
+    (
+        RETENTION_DONE_SECS
+            .load(Ordering::Relaxed)
+            .saturating_mul(1000),
+        RETENTION_FAILED_SECS
+            .load(Ordering::Relaxed)
+            .saturating_mul(1000),
+    )
+}
+
 /// `taskdb.max-name-bytes`: the longest task id, user id or worker type accepted.
 pub static MAX_NAME_BYTES: AtomicI64 = AtomicI64::new(1024);
 

@@ -177,9 +177,10 @@ pub fn cancel_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let key = open_write(ctx, name);
     let ns = write(&key, name)?.ok_or_else(|| no_job(id))?;
     prepare(ns);
-    let stopped = ns.cancel_job(id, reason)?;
+    let now = now_ms();
+    let stopped = ns.cancel_job(id, reason, now)?;
     if stopped {
-        replicate::decision(ctx, name, &Decision::Cancel { job: id, reason }, now_ms());
+        replicate::decision(ctx, name, &Decision::Cancel { job: id, reason }, now);
         changed(ctx, &key, name, ns);
     }
     Ok(RedisValue::Integer(i64::from(stopped)))
@@ -220,22 +221,43 @@ pub fn delete_job(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     Ok(RedisValue::Integer(1))
 }
 
+/// The longest AGE CLEAR_COMPLETED takes: ten years, in seconds.
+pub const MAX_AGE_SECS: i64 = 315_360_000;
+
 /// The most done jobs one CLEAR_COMPLETED deletes by default.
 pub const CLEAR_BATCH: usize = 1000;
 
-/// `TASKDB.CLEAR_COMPLETED ns [COUNT n]` -> number of done jobs deleted (the oldest first,
-/// at most n: call again until it replies 0)
+/// `TASKDB.CLEAR_COMPLETED ns [COUNT n] [AGE seconds]` -> number of done jobs deleted: at
+/// most n, those that finished at least `seconds` ago (default: any), the earliest
+/// finished first. Call again until it replies 0.
 pub fn clear_completed(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, crate::commands::usage::CLEAR_COMPLETED, 1, 3)?;
+    let mut a = Args::new(args, crate::commands::usage::CLEAR_COMPLETED, 1, 5)?;
     let name = a.ns()?;
-    let count = a.count(CLEAR_BATCH, 100_000)?;
-    a.end()?;
+    let (mut count, mut age) = (None, None);
+    while a.has_more() {
+        if count.is_none() && a.keyword("COUNT") {
+            count = Some(a.int("COUNT", 1, 100_000)? as usize);
+        } else if age.is_none() && a.keyword("AGE") {
+            age = Some(a.int("AGE", 0, MAX_AGE_SECS)?);
+        } else {
+            let w = a.bytes()?;
+            return Err(taskdb_core::Error::invalid(
+                "option",
+                w,
+                "expected COUNT n or AGE seconds, each at most once",
+            )
+            .into());
+        }
+    }
+    let count = count.unwrap_or(CLEAR_BATCH);
+    let now = now_ms();
+    let before = age.map(|s| now.saturating_sub(s.saturating_mul(1000)));
     let key = open_write(ctx, name);
     let Some(ns) = write(&key, name)? else {
         return Ok(RedisValue::Integer(0));
     };
     prepare(ns);
-    let (gone, _more) = ns.clear_completed(count);
+    let (gone, _more) = ns.clear_completed(count, before);
     let n = gone.len() as i64;
     if n > 0 {
         let ids = gone.iter().map(|j| j.id).collect();

@@ -86,6 +86,10 @@ fn tick(ctx: &Context, _: ()) {
         *t = None;
     }
     let primary = ctx.get_flags().contains(ContextFlags::MASTER);
+    if primary && crate::store::writes_allowed(ctx) {
+        // Finished jobs past their retention go first (it works when requeueing is off).
+        crate::retention::tick(ctx, now_ms());
+    }
     if primary && crate::config::requeue_interval_ms() > 0 && crate::store::writes_allowed(ctx) {
         let (now, mono) = (now_ms(), mono_ms());
         for (db, key) in crate::registry::due(mono) {

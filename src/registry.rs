@@ -29,6 +29,8 @@ pub struct Entry {
     pub deadline: Option<u64>,
     /// Its paused streams and worker types.
     pub paused: usize,
+    /// When its earliest finished done job and failed job finished (ms), if any.
+    pub finished: (Option<i64>, Option<i64>),
 }
 
 /// Hashes a value's address: one multiply, where the default SipHash would cost more
@@ -70,6 +72,7 @@ fn entry(db: i32, key: &[u8], ns: &Namespace) -> Entry {
         jobs: ns.job_counts(),
         deadline: ns.next_deadline(),
         paused: ns.paused_count(),
+        finished: ns.earliest_finished(),
     }
 }
 
@@ -83,13 +86,14 @@ pub fn register(value: *const Namespace, db: i32, key: &[u8], ns: &Namespace) {
 /// `key`, where it is entered if it is not yet: its moves arrive as events).
 pub fn sync(value: *const Namespace, db: i32, key: &[u8], ns: &Namespace) {
     let (tasks, jobs, deadline) = (ns.task_counts(), ns.job_counts(), ns.next_deadline());
-    let paused = ns.paused_count();
+    let (paused, finished) = (ns.paused_count(), ns.earliest_finished());
     with(|m| match m.get_mut(&(value as usize)) {
         Some(e) => {
             e.tasks = tasks;
             e.jobs = jobs;
             e.deadline = deadline;
             e.paused = paused;
+            e.finished = finished;
         }
         None => {
             m.insert(
@@ -101,10 +105,24 @@ pub fn sync(value: *const Namespace, db: i32, key: &[u8], ns: &Namespace) {
                     jobs,
                     deadline,
                     paused,
+                    finished,
                 },
             );
         }
     });
+}
+
+/// The namespaces holding a job whose retention ran out at `now` (done jobs kept
+/// `done_ms`, failed ones `failed_ms`; 0: for ever).
+pub fn retention_due(now: i64, done_ms: i64, failed_ms: i64) -> Vec<(i32, Vec<u8>)> {
+    let over =
+        |at: Option<i64>, ttl: i64| ttl > 0 && at.is_some_and(|t| t < now.saturating_sub(ttl));
+    with(|m| {
+        m.values()
+            .filter(|e| over(e.finished.0, done_ms) || over(e.finished.1, failed_ms))
+            .map(|e| (e.db, e.key.clone()))
+            .collect()
+    })
 }
 
 /// The namespace at `value` is gone (or leaving its key).

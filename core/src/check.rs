@@ -203,7 +203,10 @@ impl Namespace {
         if self.job_ids.get(&j.id) != Some(&j.seq) {
             out.push(v("job_registry", vec![("job_id", jid())]));
         }
-        if (j.state == JobState::Done) != self.s.done_jobs.contains(&j.seq) {
+        let key = (j.finished_at, j.seq);
+        if (j.state == JobState::Done) != self.s.done_jobs.contains(&key)
+            || (j.state == JobState::Failed) != self.s.failed_jobs.contains(&key)
+        {
             out.push(v("done_jobs", vec![("job_id", jid())]));
         }
         let key = j.queue_key();
@@ -269,13 +272,12 @@ impl Namespace {
             ));
         }
         let done = job_counts[JobState::Done as usize] as usize;
-        if self.s.done_jobs.len() != done {
+        let failed = job_counts[JobState::Failed as usize] as usize;
+        let stored = self.s.done_jobs.len() + self.s.failed_jobs.len();
+        if self.s.done_jobs.len() != done || stored != done + failed {
             out.push(v(
                 "done_jobs",
-                vec![
-                    ("stored", num(self.s.done_jobs.len())),
-                    ("expected", num(done)),
-                ],
+                vec![("stored", num(stored)), ("expected", num(done + failed))],
             ));
         }
         let mut fair = vec![0usize; self.s.types.len()];
@@ -489,13 +491,15 @@ impl Namespace {
             JobState::Running
         };
         self.s.job_counts[j.state as usize] += 1;
-        match j.state {
-            JobState::Running => self.s.user_running[j.user as usize] += 1,
-            JobState::Done => {
-                self.s.done_jobs.insert(seq);
-            }
-            JobState::Failed => {}
+        if j.state == JobState::Running {
+            self.s.user_running[j.user as usize] += 1;
         }
+        j.finished_at = if j.state == old.state {
+            old.finished_at
+        } else {
+            0
+        };
+        self.s.note_finished(&mut j);
         for (idx, mut rec) in old.tasks.iter().cloned().enumerate() {
             let i = idx as u32;
             rec.set_first_dependent(crate::record::NONE);
@@ -536,6 +540,7 @@ impl Namespace {
         sh.job_counts = [0; 3];
         sh.user_running.iter_mut().for_each(|n| *n = 0);
         sh.done_jobs.clear();
+        sh.failed_jobs.clear();
         sh.leases.clear();
         sh.task_count = 0;
         sh.task_bytes = 0;
@@ -544,9 +549,11 @@ impl Namespace {
             match j.state {
                 JobState::Running => sh.user_running[j.user as usize] += 1,
                 JobState::Done => {
-                    sh.done_jobs.insert(*seq);
+                    sh.done_jobs.insert((j.finished_at, *seq));
                 }
-                JobState::Failed => {}
+                JobState::Failed => {
+                    sh.failed_jobs.insert((j.finished_at, *seq));
+                }
             }
             for p in &j.parts {
                 if let Some(Some(s)) = sh.streams.get_mut(p.stream as usize) {

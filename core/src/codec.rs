@@ -364,13 +364,11 @@ impl Namespace {
             return Err(corrupt("a job twice"));
         }
         self.s.job_counts[state as usize] += 1;
-        match state {
-            JobState::Running => self.s.user_running[user as usize] += 1,
-            JobState::Done => {
-                self.s.done_jobs.insert(seq);
-            }
-            JobState::Failed => {}
+        if state == JobState::Running {
+            self.s.user_running[user as usize] += 1;
         }
+        let mut j = j;
+        self.s.note_finished(&mut j);
         self.jobs.insert(seq, j);
         self.job_ids.insert(id, seq);
         Ok(id)

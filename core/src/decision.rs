@@ -907,7 +907,7 @@ impl Namespace {
                 }
             }
             Decision::Cancel { job, reason } => {
-                if self.cancel_job(*job, reason)? {
+                if self.cancel_job(*job, reason, now)? {
                     Ok(())
                 } else {
                     Err(Error::Refused(format!(

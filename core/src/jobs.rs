@@ -101,13 +101,10 @@ impl Namespace {
         let mut job = Job::new(id, seq, u, priority, now);
         job.state = state;
         self.s.job_counts[state as usize] += 1;
-        match state {
-            JobState::Running => self.s.user_running[u as usize] += 1,
-            JobState::Done => {
-                self.s.done_jobs.insert(seq);
-            }
-            JobState::Failed => {}
+        if state == JobState::Running {
+            self.s.user_running[u as usize] += 1;
         }
+        self.s.note_finished(&mut job);
         self.jobs.insert(seq, job);
         self.job_ids.insert(id, seq);
         seq
@@ -179,12 +176,13 @@ impl Namespace {
 
     /// Stops a running job on purpose: failed with `reason`, its ready and pending tasks
     /// cancelled; true if it was running.
-    pub fn cancel_job(&mut self, id: u128, reason: &[u8]) -> Result<bool> {
+    pub fn cancel_job(&mut self, id: u128, reason: &[u8], now: i64) -> Result<bool> {
         let seq = self.job_seq(id).ok_or_else(|| no_job(id))?;
         let j = self.jobs.get_mut(&seq).expect("indexed");
         if j.state != JobState::Running {
             return Ok(false);
         }
+        j.last_updated_at = j.last_updated_at.max(now);
         self.s.set_job_state(j, JobState::Failed, Some(reason));
         self.s.settle();
         Ok(true)
@@ -242,10 +240,17 @@ impl Namespace {
         Some(j)
     }
 
-    /// Deletes up to `count` done jobs, oldest first: the removed jobs, and whether done
-    /// jobs remain.
-    pub fn clear_completed(&mut self, count: usize) -> (Vec<Job>, bool) {
-        let seqs: Vec<u64> = self.s.done_jobs.iter().take(count).copied().collect();
+    /// Deletes up to `count` done jobs that finished at or before `before` (ms; `None`:
+    /// any), the earliest finished first: the removed jobs, and whether done jobs remain.
+    pub fn clear_completed(&mut self, count: usize, before: Option<i64>) -> (Vec<Job>, bool) {
+        let seqs: Vec<u64> = self
+            .s
+            .done_jobs
+            .iter()
+            .take_while(|(t, _)| before.is_none_or(|b| *t <= b))
+            .take(count)
+            .map(|(_, seq)| *seq)
+            .collect();
         let mut out = Vec::with_capacity(seqs.len());
         for seq in seqs {
             let id = self.jobs[&seq].id;
@@ -255,6 +260,37 @@ impl Namespace {
         }
         let more = !self.s.done_jobs.is_empty();
         (out, more)
+    }
+
+    /// Up to `count` jobs whose retention ran out at `now`: done ones finished more than
+    /// `done_ms` ago, failed ones more than `failed_ms` ago (0: kept for ever), the
+    /// earliest finished first.
+    pub fn expired_jobs(&self, now: i64, done_ms: i64, failed_ms: i64, count: usize) -> Vec<u128> {
+        let mut out = Vec::new();
+        for (set, ttl) in [
+            (&self.s.done_jobs, done_ms),
+            (&self.s.failed_jobs, failed_ms),
+        ] {
+            if ttl <= 0 {
+                continue;
+            }
+            let cutoff = now.saturating_sub(ttl);
+            out.extend(
+                set.iter()
+                    .take_while(|(t, _)| *t < cutoff)
+                    .take(count - out.len())
+                    .map(|(_, seq)| self.jobs[seq].id),
+            );
+        }
+        out
+    }
+
+    /// The earliest finish time of a done job and of a failed one, if any.
+    pub fn earliest_finished(&self) -> (Option<i64>, Option<i64>) {
+        (
+            self.s.done_jobs.first().map(|k| k.0),
+            self.s.failed_jobs.first().map(|k| k.0),
+        )
     }
 
     /// Up to `count` jobs examined after sequence `after` in creation order (or before

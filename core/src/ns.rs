@@ -139,6 +139,9 @@ pub struct Job {
     pub first_started_at: i64,
     /// The last update of any of its tasks, ms (0: none yet).
     pub last_updated_at: i64,
+    /// When it finished (done or failed), ms; 0 while running. Derived, not stored: a
+    /// loaded job takes its last update (or its creation).
+    pub(crate) finished_at: i64,
     /// Tasks not done.
     pub unresolved: i64,
     /// The error of its first failure.
@@ -199,6 +202,7 @@ impl Job {
             created_at: now,
             first_started_at: 0,
             last_updated_at: 0,
+            finished_at: 0,
             unresolved: 0,
             error: None,
             reported: None,
@@ -399,7 +403,10 @@ pub(crate) struct Shared {
     pub type_data: Vec<WorkerType>,
     /// (user, worker type) -> the user's first stream of that type.
     pub user_streams: BTreeMap<(u32, u32), u32>,
-    pub done_jobs: BTreeSet<u64>,
+    /// Done jobs, and failed ones, by (finish time, sequence): CLEAR_COMPLETED's and
+    /// retention's order.
+    pub done_jobs: BTreeSet<(i64, u64)>,
+    pub failed_jobs: BTreeSet<(i64, u64)>,
     pub job_counts: [i64; 3],
     /// (local deadline, job seq, task index) of every running task.
     pub leases: BTreeSet<(u64, u64, u32)>,
@@ -650,11 +657,8 @@ impl Shared {
         if to == JobState::Running {
             self.user_running[job.user as usize] += 1;
         }
-        if from == JobState::Done {
-            self.done_jobs.remove(&job.seq);
-        }
-        if to == JobState::Done {
-            self.done_jobs.insert(job.seq);
+        if from != JobState::Running {
+            self.forget_finished(job, from);
         }
         if to == JobState::Failed {
             if job.error.is_none() {
@@ -662,7 +666,36 @@ impl Shared {
             }
             self.cancel_waiting(job);
         }
+        self.note_finished(job);
         self.note_job(job.id, to);
+    }
+
+    /// Enters a job that is done or failed (just now, or loaded so) in its state's set,
+    /// finished at its last task update (or its creation) unless known already.
+    pub(crate) fn note_finished(&mut self, job: &mut Job) {
+        if job.state == JobState::Running {
+            return;
+        }
+        if job.finished_at == 0 {
+            job.finished_at = job.last_updated_at.max(job.created_at);
+        }
+        let key = (job.finished_at, job.seq);
+        if job.state == JobState::Done {
+            self.done_jobs.insert(key);
+        } else {
+            self.failed_jobs.insert(key);
+        }
+    }
+
+    /// Takes a job out of the set of its finished state `state`.
+    pub(crate) fn forget_finished(&mut self, job: &mut Job, state: JobState) {
+        let key = (job.finished_at, job.seq);
+        match state {
+            JobState::Done => self.done_jobs.remove(&key),
+            JobState::Failed => self.failed_jobs.remove(&key),
+            JobState::Running => false,
+        };
+        job.finished_at = 0;
     }
 
     /// A task of a job running again after it failed, stored ready or pending but
@@ -747,7 +780,8 @@ impl Shared {
         if job.state == JobState::Running {
             self.user_running[job.user as usize] -= 1;
         }
-        self.done_jobs.remove(&job.seq);
+        let state = job.state;
+        self.forget_finished(job, state);
         self.task_count -= job.tasks.len();
         self.task_bytes -= job.tasks.iter().map(TaskRec::heap_bytes).sum::<usize>();
     }

@@ -238,8 +238,9 @@ impl Namespace {
             t.set_output(Some(output));
         }
         self.s.task_bytes = self.s.task_bytes + j.task(idx).heap_bytes() - before;
-        self.s.move_task(j, idx, TaskState::Done, 0);
+        // Before the move: a job this finishes is done as of now.
         touch_updated(j, now);
+        self.s.move_task(j, idx, TaskState::Done, 0);
         for d in j.dependents(idx) {
             if j.state_of(d) != TaskState::Pending {
                 continue;

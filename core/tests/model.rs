@@ -191,13 +191,14 @@ impl Target for Core {
         r == Retried::Requeued
     }
     fn cancel(&mut self, job: &str) -> bool {
-        let stopped = self.ns.cancel_job(id(job), jobs::CANCELLED).unwrap();
+        let now = self.tick();
+        let stopped = self.ns.cancel_job(id(job), jobs::CANCELLED, now).unwrap();
         if stopped {
             let d = Decision::Cancel {
                 job: id(job),
                 reason: jobs::CANCELLED,
             };
-            self.replicate(d, self.now);
+            self.replicate(d, now);
         }
         stopped
     }
@@ -211,7 +212,7 @@ impl Target for Core {
     fn clear(&mut self) -> usize {
         let gone: Vec<u128> = self
             .ns
-            .clear_completed(usize::MAX)
+            .clear_completed(usize::MAX, None)
             .0
             .iter()
             .map(|j| j.id)

@@ -280,7 +280,7 @@ fn a_failed_job_cancels_its_waiting_tasks_and_done_never_revives_it() {
     task(&mut ns, J1, "late", S1, &[]);
     assert_eq!(state(&ns, J1, "late"), TaskState::Cancelled);
     assert_eq!(ns.stream(S1).unwrap().counts, [0, 0, 0, 1, 1, 3]);
-    assert!(!ns.cancel_job(J1, b"again").unwrap());
+    assert!(!ns.cancel_job(J1, b"again", NOW).unwrap());
 }
 
 #[test]
@@ -288,11 +288,11 @@ fn cancel_job_stops_a_running_job() {
     let mut ns = Namespace::new();
     stream(&mut ns, S1, "cpu", 1, 1.0, "u");
     job(&mut ns, J1, S1, "u");
-    assert!(ns.cancel_job(J1, jobs::CANCELLED).unwrap());
+    assert!(ns.cancel_job(J1, jobs::CANCELLED, NOW).unwrap());
     assert_eq!(ns.job_failure(J1).unwrap(), b"cancelled");
     assert_eq!(state(&ns, J1, "init"), TaskState::Cancelled);
     assert!(ns
-        .cancel_job(J2, b"x")
+        .cancel_job(J2, b"x", NOW)
         .unwrap_err()
         .to_string()
         .starts_with("NOTFOUND"));
@@ -364,7 +364,7 @@ fn delete_and_clear_keep_every_count_exact() {
     claim(&mut ns, "cpu").unwrap();
     assert!(ns.done(J1, b"init", b"{}", NOW, None).unwrap());
     claim(&mut ns, "cpu").unwrap(); // J2 init
-    let (gone, more) = ns.clear_completed(10);
+    let (gone, more) = ns.clear_completed(10, None);
     assert_eq!((gone.len(), more), (1, false));
     assert!(ns.job(J1).is_none());
     assert_eq!(ns.stream(S1).unwrap().counts, [0, 1, 1, 0, 0, 0]);
@@ -458,7 +458,7 @@ fn a_failed_or_cancelled_job_runs_again_when_retried() {
     // A cancelled job with a running task that finished meanwhile: done at once.
     job(&mut ns, J2, S1, "u");
     assert_eq!(claim(&mut ns, "cpu"), Some((J2, "init".into())));
-    assert!(ns.cancel_job(J2, b"stop").unwrap());
+    assert!(ns.cancel_job(J2, b"stop", NOW).unwrap());
     assert!(ns.done(J2, b"init", b"{}", NOW, None).unwrap());
     assert_eq!(ns.job_view(J2).unwrap().state, JobState::Failed);
     assert!(ns.retry_job(J2, NOW).unwrap());
@@ -514,6 +514,38 @@ fn paused_streams_and_worker_types_hand_out_nothing_until_resumed() {
         (ns.paused_count(), ns.check(None, usize::MAX)),
         (0, (vec![], None))
     );
+}
+
+#[test]
+fn finished_jobs_are_cleared_and_expire_by_when_they_finished() {
+    const J3: u128 = 0x13;
+    let mut ns = Namespace::new();
+    stream(&mut ns, S1, "cpu", 1, 1.0, "u");
+    for j in [J1, J2, J3] {
+        job(&mut ns, j, S1, "u");
+    }
+    // J2 finishes first, then J1; J3 fails last.
+    assert!(ns.done(J2, b"init", b"{}", NOW + 10, None).unwrap());
+    assert!(ns.done(J1, b"init", b"{}", NOW + 20, None).unwrap());
+    assert!(ns.failed(J3, b"init", b"x", NOW + 30, None).unwrap());
+    assert_eq!(ns.earliest_finished(), (Some(NOW + 10), Some(NOW + 30)));
+    assert_eq!(ns.expired_jobs(NOW + 100, 85, 0, 10), vec![J2]);
+    assert_eq!(ns.expired_jobs(NOW + 100, 50, 60, 10), vec![J2, J1, J3]);
+    assert_eq!(ns.expired_jobs(NOW + 100, 50, 60, 1), vec![J2]);
+    assert_eq!(ns.expired_jobs(NOW + 100, 0, 0, 10), Vec::<u128>::new());
+    let (gone, more) = ns.clear_completed(10, Some(NOW + 15));
+    assert_eq!(
+        (gone.iter().map(|j| j.id).collect::<Vec<_>>(), more),
+        (vec![J2], true)
+    );
+    assert_eq!(ns.check(None, usize::MAX), (vec![], None));
+    // A reopened job leaves the done set; done again, it finished anew.
+    task(&mut ns, J1, "late", S1, &[]);
+    assert_eq!(ns.earliest_finished(), (None, Some(NOW + 30)));
+    assert_eq!(claim(&mut ns, "cpu"), Some((J1, "late".into())));
+    assert!(ns.done(J1, b"late", b"{}", NOW + 50, None).unwrap());
+    assert_eq!(ns.earliest_finished().0, Some(NOW + 50));
+    assert_eq!(ns.check(None, usize::MAX), (vec![], None));
 }
 
 #[test]

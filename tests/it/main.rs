@@ -26,6 +26,7 @@ mod reaper;
 mod replay;
 mod replication;
 mod restore;
+mod retention;
 mod security;
 mod stored;
 mod streams;
