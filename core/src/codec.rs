@@ -367,7 +367,6 @@ impl Namespace {
         if state == JobState::Running {
             self.s.user_running[user as usize] += 1;
         }
-        let mut j = j;
         self.s.note_finished(&mut j);
         self.jobs.insert(seq, j);
         self.job_ids.insert(id, seq);
