@@ -223,3 +223,54 @@ pub fn leases(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
         ),
     ))
 }
+
+fn timing(t: &taskdb_core::Timing) -> Val<'static> {
+    Val::Map(vec![
+        ("count", Val::Int(t.count as i64)),
+        ("sum_ms", Val::Int(t.sum_ms as i64)),
+        (
+            "bounds_ms",
+            Val::Array(
+                taskdb_core::meter::BOUNDS_MS
+                    .iter()
+                    .map(|&b| Val::Int(b as i64))
+                    .collect(),
+            ),
+        ),
+        (
+            "buckets",
+            Val::Array(t.buckets.iter().map(|&n| Val::Int(n as i64)).collect()),
+        ),
+    ])
+}
+
+/// `TASKDB.METRICS ns` -> per worker type: `worker_type`, `claimed`, `done`, `failed`,
+/// `retried`, `requeued` (counts since this node loaded the namespace), `wait` (ready to
+/// claimed) and `run` (claimed to done) timings: `count`, `sum_ms`, `bounds_ms` and
+/// `buckets` (per bound, then above the last; not cumulative).
+pub fn metrics(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, crate::commands::usage::METRICS, 1, 1)?;
+    let name = a.ns()?;
+    a.end()?;
+    let key = open_read(ctx, name);
+    let Some(ns) = read(&key, name)? else {
+        return Ok(RedisValue::Array(vec![]));
+    };
+    let rows = ns
+        .meters()
+        .into_iter()
+        .map(|(wt, m)| {
+            Val::Map(vec![
+                ("worker_type", Val::Bytes(wt)),
+                ("claimed", Val::Int(m.claimed as i64)),
+                ("done", Val::Int(m.done as i64)),
+                ("failed", Val::Int(m.failed as i64)),
+                ("retried", Val::Int(m.retried as i64)),
+                ("requeued", Val::Int(m.requeued as i64)),
+                ("wait", timing(&m.wait)),
+                ("run", timing(&m.run)),
+            ])
+        })
+        .collect();
+    Ok(reply::send(ctx, &Val::Array(rows)))
+}

@@ -97,6 +97,60 @@ pub const TOTALS: [&str; 5] = [
     "taskdb_requeued_total",
 ];
 
+/// A timing of TASKDB.METRICS: per-bound counts (not cumulative, the last above every
+/// bound), their sum and count.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timing {
+    /// (upper bound in ms, count); the last bound is `u64::MAX`.
+    pub buckets: Vec<(u64, u64)>,
+    /// Sum, ms.
+    pub sum_ms: i64,
+    /// Observations.
+    pub count: i64,
+}
+
+/// One worker type's row of TASKDB.METRICS.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Meter {
+    /// Counts: claimed, done, failed, retried, requeued.
+    pub counts: BTreeMap<String, i64>,
+    /// Ready to claimed.
+    pub wait: Timing,
+    /// Claimed to done.
+    pub run: Timing,
+}
+
+/// The counters of a METRICS row, by field.
+pub const METER_COUNTS: [&str; 5] = ["claimed", "done", "failed", "retried", "requeued"];
+
+fn timing(v: &Value) -> Timing {
+    let mut t = Timing::default();
+    let (mut bounds, mut counts) = (Vec::new(), Vec::new());
+    for p in items(v).chunks(2) {
+        let [k, v] = p else { continue };
+        match text(k).as_deref() {
+            Some("count") => t.count = text(v).and_then(|x| x.parse().ok()).unwrap_or(0),
+            Some("sum_ms") => t.sum_ms = text(v).and_then(|x| x.parse().ok()).unwrap_or(0),
+            Some("bounds_ms") => {
+                bounds = items(v)
+                    .iter()
+                    .filter_map(|b| text(b)?.parse().ok())
+                    .collect()
+            }
+            Some("buckets") => {
+                counts = items(v)
+                    .iter()
+                    .filter_map(|b| text(b)?.parse().ok())
+                    .collect()
+            }
+            _ => {}
+        }
+    }
+    bounds.push(u64::MAX);
+    t.buckets = bounds.into_iter().zip(counts).collect();
+    t
+}
+
 /// A connection to the Redis TaskDB runs on.
 #[derive(Clone)]
 pub struct Db {
@@ -208,6 +262,33 @@ impl Db {
                 out.totals
                     .insert(k.to_string(), v.parse().unwrap_or_default());
             }
+        }
+        Ok(out)
+    }
+
+    /// TASKDB.METRICS of a namespace: per worker type, its meter.
+    pub async fn meters(&self, ns: &str) -> Result<Vec<(String, Meter)>> {
+        let v = self.q(&["TASKDB.METRICS", ns]).await?;
+        let mut out = Vec::new();
+        for row in items(&v) {
+            let mut m = Meter::default();
+            let mut wt = String::new();
+            for p in items(row).chunks(2) {
+                let [k, v] = p else { continue };
+                match text(k).as_deref() {
+                    Some("worker_type") => wt = text(v).unwrap_or_default(),
+                    Some("wait") => m.wait = timing(v),
+                    Some("run") => m.run = timing(v),
+                    Some(f) if METER_COUNTS.contains(&f) => {
+                        m.counts.insert(
+                            f.to_string(),
+                            text(v).and_then(|x| x.parse().ok()).unwrap_or(0),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            out.push((wt, m));
         }
         Ok(out)
     }

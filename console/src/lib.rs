@@ -125,13 +125,18 @@ async fn overview(State(app): State<Shared>, headers: HeaderMap) -> Response {
 }
 
 async fn metrics_page(State(app): State<Shared>) -> Response {
-    match metrics::read_all(&app.db).await {
-        Ok((namespaces, info)) => (
+    let read = async {
+        let (namespaces, info) = metrics::read_all(&app.db).await?;
+        let meters = metrics::read_meters(&app.db, &namespaces).await?;
+        Ok::<_, redis::RedisError>((namespaces, meters, info))
+    };
+    match read.await {
+        Ok((namespaces, meters, info)) => (
             [(
                 header::CONTENT_TYPE,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
             )],
-            metrics::render(&namespaces, &info),
+            metrics::render(&namespaces, &meters, &info),
         )
             .into_response(),
         Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),

@@ -256,6 +256,24 @@ async fn every_page_shows_what_the_commands_answer() {
     assert!(m.contains(r#"taskdb_jobs{namespace="prod",state="failed"} 2"#));
     assert!(m.contains("taskdb_claimed_total 3"), "{m}");
     assert!(m.ends_with("# EOF\n"));
+    // Per namespace and worker type, from TASKDB.METRICS: two GPU claims, one done.
+    assert!(
+        m.contains(r#"taskdb_tasks_claimed_total{namespace="prod",worker_type="gpu"} 2"#),
+        "{m}"
+    );
+    assert!(m.contains(r#"taskdb_tasks_done_total{namespace="prod",worker_type="gpu"} 1"#));
+    assert!(m.contains(r#"taskdb_tasks_failed_total{namespace="prod",worker_type="cpu"} 1"#));
+    assert!(m.contains(r#"taskdb_task_wait_seconds_count{namespace="prod",worker_type="gpu"} 2"#));
+    assert!(
+        m.contains(
+            r#"taskdb_task_wait_seconds_bucket{le="+Inf",namespace="prod",worker_type="gpu"} 2"#
+        ) || m.contains(
+            r#"taskdb_task_wait_seconds_bucket{namespace="prod",worker_type="gpu",le="+Inf"} 2"#
+        ),
+        "{m}"
+    );
+    assert!(m.contains(r#"taskdb_task_run_seconds_count{namespace="prod",worker_type="gpu"} 1"#));
+    assert!(m.contains("# TYPE taskdb_task_run_seconds histogram"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

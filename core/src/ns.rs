@@ -96,6 +96,8 @@ pub(crate) struct WorkerType {
     pub streams: usize,
     /// Paused by an operator: REQUEST_WORK hands out nothing of this type.
     pub paused: bool,
+    /// Its counters and timings (in memory only).
+    pub meter: crate::meter::Meter,
 }
 
 /// One dependency link: `post` waits on the task whose list this is in.
@@ -251,6 +253,15 @@ impl Job {
         self.tasks
             .get_mut(idx as usize)
             .expect("a task index of its job")
+    }
+
+    /// When a ready task became ready: its creation, its last update (a retry sends it
+    /// back with one) or its last prerequisite's DONE, whichever came last.
+    pub(crate) fn ready_since(&self, idx: u32) -> i64 {
+        let t = self.task(idx);
+        t.prereqs()
+            .map(|p| self.task(p).updated_at())
+            .fold(t.created_at().max(t.updated_at()), i64::max)
     }
 
     /// A task's state as shown.
@@ -442,6 +453,12 @@ impl Shared {
             .get_mut(ix as usize)
             .and_then(|s| s.as_deref_mut())
             .expect("a live stream index")
+    }
+
+    /// The meter of the worker type of a task on stream `ix`.
+    pub fn meter_of(&mut self, stream: u32) -> &mut crate::meter::Meter {
+        let wt = self.stream(stream).worker_type as usize;
+        &mut self.type_data[wt].meter
     }
 
     pub fn stream_ix(&self, id: u128) -> Option<u32> {

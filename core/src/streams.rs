@@ -168,6 +168,14 @@ impl Namespace {
         Ok(true)
     }
 
+    /// Each worker type's meters (counters and timings since this node loaded the
+    /// namespace), by name.
+    pub fn meters(&self) -> Vec<(&[u8], &crate::meter::Meter)> {
+        (0..self.s.type_data.len() as u32)
+            .map(|wt| (self.s.types.name(wt), &self.s.type_data[wt as usize].meter))
+            .collect()
+    }
+
     /// How many streams and worker types are paused.
     pub fn paused_count(&self) -> usize {
         self.s.paused

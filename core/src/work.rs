@@ -65,6 +65,7 @@ pub struct Expired {
 impl Shared {
     /// Fails a task with `error` at `now`, and its job with it.
     fn fail_task(&mut self, j: &mut Job, idx: u32, error: &[u8], now: i64) {
+        self.meter_of(j.task(idx).stream()).failed += 1;
         j.task_mut(idx).set_updated_at(now);
         j.set_error(idx, Some(error));
         self.move_task(j, idx, TaskState::Failed, 0);
@@ -126,6 +127,12 @@ impl Namespace {
             )));
         }
         let attempt = j.task(idx).attempt() + 1;
+        let waited = now - j.ready_since(idx);
+        {
+            let m = self.s.meter_of(j.task(idx).stream());
+            m.claimed += 1;
+            m.wait.observe(waited);
+        }
         {
             let t = j.task_mut(idx);
             t.set_started_at(now);
@@ -233,6 +240,15 @@ impl Namespace {
         }
         let before = j.task(idx).heap_bytes();
         {
+            let (stream, started) = (j.task(idx).stream(), j.task(idx).started_at());
+            let ran = (j.state_of(idx) == TaskState::Running).then(|| now - started);
+            let m = self.s.meter_of(stream);
+            m.done += 1;
+            if let Some(ms) = ran {
+                m.run.observe(ms);
+            }
+        }
+        {
             let t = j.task_mut(idx);
             t.set_updated_at(now);
             t.set_output(Some(output));
@@ -326,7 +342,22 @@ impl Namespace {
         let Some((seq, idx)) = self.reported(job, task_id, attempt, false)? else {
             return Ok(Retried::NotRunning);
         };
-        Ok(self.retry_at(seq, idx, now))
+        let r = self.retry_at(seq, idx, now);
+        if r == Retried::Requeued {
+            self.count_retry(seq, idx, false);
+        }
+        Ok(r)
+    }
+
+    /// Counts a task sent back to ready by RETRY, or by REQUEUE (`expired`).
+    fn count_retry(&mut self, seq: u64, idx: u32, expired: bool) {
+        let stream = self.jobs[&seq].task(idx).stream();
+        let m = self.s.meter_of(stream);
+        if expired {
+            m.requeued += 1;
+        } else {
+            m.retried += 1;
+        }
     }
 
     fn retry_at(&mut self, seq: u64, idx: u32, now: i64) -> Retried {
@@ -378,6 +409,9 @@ impl Namespace {
             };
             let (job, task) = (j.id, j.task(idx).id().into());
             let outcome = self.retry_at(seq, idx, now);
+            if outcome == Retried::Requeued {
+                self.count_retry(seq, idx, true);
+            }
             if outcome != Retried::NotRunning {
                 out.push(Expired { job, task, outcome });
             }

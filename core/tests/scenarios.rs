@@ -549,6 +549,41 @@ fn finished_jobs_are_cleared_and_expire_by_when_they_finished() {
 }
 
 #[test]
+fn meters_count_claims_and_time_the_wait_and_the_run() {
+    let mut ns = Namespace::new();
+    stream(&mut ns, S1, "cpu", 1, 1.0, "u");
+    job_with(&mut ns, J1, S1, "u", Priority::Medium, 1, 60);
+    task(&mut ns, J1, "a", S1, &["init"]);
+    let c = ns
+        .request(b"cpu", Policy::Fair, NOW + 7, 0, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.job, J1);
+    assert!(ns.done(J1, b"init", b"{}", NOW + 20, None).unwrap());
+    // "a" became ready when init was done (NOW + 20), claimed 30 ms later, retried.
+    ns.request(b"cpu", Policy::Fair, NOW + 50, 0, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ns.retry(J1, b"a", NOW + 60, None).unwrap(),
+        Retried::Requeued
+    );
+    ns.request(b"cpu", Policy::Fair, NOW + 61, 0, None)
+        .unwrap()
+        .unwrap();
+    assert!(ns.failed(J1, b"a", b"x", NOW + 70, None).unwrap());
+    let meters = ns.meters();
+    let (name, m) = meters[0];
+    assert_eq!(name, b"cpu");
+    assert_eq!(
+        (m.claimed, m.done, m.failed, m.retried, m.requeued),
+        (3, 1, 1, 1, 0)
+    );
+    assert_eq!((m.wait.count, m.wait.sum_ms), (3, 7 + 30 + 1));
+    assert_eq!((m.run.count, m.run.sum_ms), (1, 13));
+}
+
+#[test]
 fn releasing_a_hundred_thousand_dependents_is_one_pass() {
     let mut ns = Namespace::new();
     stream(&mut ns, S1, "cpu", 1, 1.0, "u");

@@ -1,6 +1,7 @@
 //! The operator's view: keyspace notifications and the INFO taskdb section.
 
 use crate::common::*;
+use redis::Value;
 
 #[test]
 fn task_and_job_state_changes_are_published_as_keyspace_events() {
@@ -110,4 +111,63 @@ fn info_fields_move_as_operations_happen() {
             .is_empty()
             .then_some(())
     });
+}
+
+#[test]
+fn metrics_count_each_worker_types_tasks_and_time_their_wait_and_run() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let cpu = db.stream("cpu", 1, 1.0, "u");
+    let gpu = db.stream("gpu", 1, 1.0, "u");
+    let job = db.job(&cpu, "u");
+    db.task(&job, "g1", &gpu, &["init"]);
+    db.task(&job, "g2", &gpu, &["init"]);
+    db.claim("cpu").unwrap();
+    assert!(db.done(&job, "init"));
+    db.claim("gpu").unwrap();
+    db.claim("gpu").unwrap();
+    assert_eq!(db.q::<i64>("RETRY", &[&job, "g1"]), 1);
+    assert_eq!(db.q::<i64>("FAILED", &[&job, "g2", "x"]), 1);
+    let rows: Vec<Value> = db.q("METRICS", &[]);
+    assert_eq!(rows.len(), 2);
+    let by_type: Vec<(String, Vec<(String, Value)>)> = rows
+        .into_iter()
+        .map(|r| {
+            let Value::Array(items) = r else { panic!() };
+            let pairs: Vec<(String, Value)> = items
+                .chunks(2)
+                .map(|p| (redis::from_redis_value(&p[0]).unwrap(), p[1].clone()))
+                .collect();
+            let wt: String = redis::from_redis_value(&pairs[0].1).unwrap();
+            (wt, pairs)
+        })
+        .collect();
+    let get = |wt: &str, k: &str| -> Value {
+        let (_, p) = by_type.iter().find(|(w, _)| w == wt).unwrap();
+        p.iter().find(|(f, _)| f == k).unwrap().1.clone()
+    };
+    for (wt, claimed, done, failed, retried) in [("cpu", 1, 1, 0, 0), ("gpu", 2, 0, 1, 1)] {
+        assert_eq!(get(wt, "claimed"), Value::Int(claimed), "{wt}");
+        assert_eq!(get(wt, "done"), Value::Int(done), "{wt}");
+        assert_eq!(get(wt, "failed"), Value::Int(failed), "{wt}");
+        assert_eq!(get(wt, "retried"), Value::Int(retried), "{wt}");
+    }
+    let timing = |wt: &str, k: &str| -> (i64, i64) {
+        let Value::Array(t) = get(wt, k) else {
+            panic!()
+        };
+        let count: i64 = redis::from_redis_value(&t[1]).unwrap();
+        let Value::Array(buckets) = &t[7] else {
+            panic!()
+        };
+        let sum: i64 = buckets
+            .iter()
+            .map(|b| redis::from_redis_value::<i64>(b).unwrap())
+            .sum();
+        (count, sum)
+    };
+    assert_eq!(timing("cpu", "wait"), (1, 1), "one claim, in one bucket");
+    assert_eq!(timing("cpu", "run"), (1, 1));
+    assert_eq!(timing("gpu", "wait"), (2, 2));
+    assert_eq!(timing("gpu", "run"), (0, 0), "no gpu task was done");
 }

@@ -94,6 +94,7 @@ fn every_query_command_works_on_a_replica_and_writes_are_refused_there() {
         ("SCHEDULE", vec!["cpu"]),
         ("QUEUE", vec![&st]),
         ("LEASES", vec![]),
+        ("METRICS", vec![]),
         ("TASK", vec![&job, "init"]),
         ("TASK_OUTPUT", vec![&job, "init"]),
         ("STATS", vec![]),

@@ -94,7 +94,7 @@ fn acl_users_are_held_to_their_namespace_and_read_only_users_to_queries() {
 }
 
 /// Every TASKDB command and how many arguments it takes at most.
-const COMMANDS: [&str; 40] = [
+const COMMANDS: [&str; 41] = [
     "CREATE_STREAM",
     "GET_OR_CREATE_STREAM",
     "GET_STREAM",
@@ -112,6 +112,7 @@ const COMMANDS: [&str; 40] = [
     "SCHEDULE",
     "QUEUE",
     "LEASES",
+    "METRICS",
     "DELETE_JOB",
     "CANCEL_JOB",
     "RETRY_JOB",
