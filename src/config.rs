@@ -44,6 +44,18 @@ pub static RETENTION_DONE_SECS: AtomicI64 = AtomicI64::new(0);
 /// they failed (0: kept until deleted).
 pub static RETENTION_FAILED_SECS: AtomicI64 = AtomicI64::new(0);
 
+/// Whether any retention is on (a flag the registry reads on every command).
+pub fn retention_on() -> bool {
+    RETENTION_DONE_SECS.load(Ordering::Relaxed) > 0
+        || RETENTION_FAILED_SECS.load(Ordering::Relaxed) > 0
+}
+
+/// A retention changed: the next tick looks at every namespace once (their entries only
+/// track finish times while a retention is on).
+pub fn on_retention_changed<T>(_: &ConfigurationContext, _: &str, _: &'static T) {
+    crate::retention::rescan();
+}
+
 /// The retention of done and of failed jobs in force, ms (0: off).
 pub fn retention_ms() -> (i64, i64) {
     (

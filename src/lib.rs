@@ -236,8 +236,8 @@ redis_module! {
     configurations: [
         i64: [
             ["requeue-interval-ms", &config::REQUEUE_INTERVAL_MS, 1000, 0, 3_600_000, ConfigurationFlags::DEFAULT, Some(Box::new(reaper::on_interval_changed))],
-            ["retention-done-secs", &config::RETENTION_DONE_SECS, 0, 0, 315_360_000, ConfigurationFlags::DEFAULT, None],
-            ["retention-failed-secs", &config::RETENTION_FAILED_SECS, 0, 0, 315_360_000, ConfigurationFlags::DEFAULT, None],
+            ["retention-done-secs", &config::RETENTION_DONE_SECS, 0, 0, 315_360_000, ConfigurationFlags::DEFAULT, Some(Box::new(config::on_retention_changed))],
+            ["retention-failed-secs", &config::RETENTION_FAILED_SECS, 0, 0, 315_360_000, ConfigurationFlags::DEFAULT, Some(Box::new(config::on_retention_changed))],
             ["max-name-bytes", &config::MAX_NAME_BYTES, 1024, 1, 65_536, ConfigurationFlags::DEFAULT, None],
             ["max-payload-bytes", &config::MAX_PAYLOAD_BYTES, 16 << 20, 1, 512 << 20, ConfigurationFlags::MEMORY, None],
             ["max-prerequisites", &config::MAX_PREREQUISITES, 10_000, 0, 10_000_000, ConfigurationFlags::DEFAULT, None],

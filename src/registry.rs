@@ -72,8 +72,23 @@ fn entry(db: i32, key: &[u8], ns: &Namespace) -> Entry {
         jobs: ns.job_counts(),
         deadline: ns.next_deadline(),
         paused: ns.paused_count(),
-        finished: ns.earliest_finished(),
+        finished: finished(ns),
     }
+}
+
+/// The earliest finish times, tracked only while a retention is on (two tree lookups per
+/// command otherwise spent for nothing).
+fn finished(ns: &Namespace) -> (Option<i64>, Option<i64>) {
+    if crate::config::retention_on() {
+        ns.earliest_finished()
+    } else {
+        (None, None)
+    }
+}
+
+/// Every namespace, wherever its finish times stand (for a retention just turned on).
+pub fn all() -> Vec<(i32, Vec<u8>)> {
+    with(|m| m.values().map(|e| (e.db, e.key.clone())).collect())
 }
 
 /// Enters (or moves) the namespace at `value`, in database `db` under `key`.
@@ -86,7 +101,7 @@ pub fn register(value: *const Namespace, db: i32, key: &[u8], ns: &Namespace) {
 /// `key`, where it is entered if it is not yet: its moves arrive as events).
 pub fn sync(value: *const Namespace, db: i32, key: &[u8], ns: &Namespace) {
     let (tasks, jobs, deadline) = (ns.task_counts(), ns.job_counts(), ns.next_deadline());
-    let (paused, finished) = (ns.paused_count(), ns.earliest_finished());
+    let (paused, finished) = (ns.paused_count(), finished(ns));
     with(|m| match m.get_mut(&(value as usize)) {
         Some(e) => {
             e.tasks = tasks;

@@ -13,10 +13,20 @@ use crate::namespace::{changed, free_jobs, open_write, prepare, write};
 use crate::replicate;
 use crate::store::select_db;
 use redis_module::{Context, RedisString};
+use std::sync::atomic::{AtomicBool, Ordering};
 use taskdb_core::Decision;
 
 /// Jobs deleted per namespace per tick, so one tick stays short.
 pub const BATCH: usize = 1000;
+
+/// Set when a retention changes (and at load): the next tick looks at every namespace,
+/// whose registry entries did not track finish times while retention was off.
+static RESCAN: AtomicBool = AtomicBool::new(true);
+
+/// Makes the next tick look at every namespace.
+pub fn rescan() {
+    RESCAN.store(true, Ordering::Relaxed);
+}
 
 /// Deletes the jobs whose retention ran out at `now` (wall-clock ms, the primary's).
 pub fn tick(ctx: &Context, now: i64) {
@@ -24,7 +34,12 @@ pub fn tick(ctx: &Context, now: i64) {
     if done_ms == 0 && failed_ms == 0 {
         return;
     }
-    for (db, key) in crate::registry::retention_due(now, done_ms, failed_ms) {
+    let candidates = if RESCAN.swap(false, Ordering::Relaxed) {
+        crate::registry::all()
+    } else {
+        crate::registry::retention_due(now, done_ms, failed_ms)
+    };
+    for (db, key) in candidates {
         if !select_db(ctx, db) {
             continue;
         }
@@ -36,6 +51,8 @@ pub fn tick(ctx: &Context, now: i64) {
         prepare(ns);
         let ids = ns.expired_jobs(now, done_ms, failed_ms, BATCH);
         if ids.is_empty() {
+            // Its entry learns its finish times (it may not have tracked them before).
+            crate::registry::sync(ns, db, &key, ns);
             continue;
         }
         let gone: Vec<_> = ids.iter().filter_map(|&id| ns.delete_job(id)).collect();

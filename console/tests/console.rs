@@ -493,3 +493,103 @@ async fn actions_need_a_token_a_session_and_the_forms_csrf_value() {
     let info: String = redis_q(&s, &["INFO", "taskdb"]);
     assert!(info.contains("taskdb_paused:0"), "{info}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_acl_user_sees_every_page_and_its_actions_are_refused() {
+    let s = Server::start();
+    let (_db, jobs) = workload(&s).await;
+    // The README's read-only recipe (Redis 7.0 lists the query commands).
+    let mut acl = vec!["ACL", "SETUSER", "viewer", "on", ">pw", "~*"];
+    acl.extend([
+        "+TASKDB.GET_STREAM",
+        "+TASKDB.STREAM",
+        "+TASKDB.STREAMS",
+        "+TASKDB.JOB_STATE",
+        "+TASKDB.JOB_UNRESOLVED",
+        "+TASKDB.CONCURRENT_JOBS",
+        "+TASKDB.JOB_TIME",
+        "+TASKDB.JOB_FAILURE",
+        "+TASKDB.JOB",
+        "+TASKDB.JOBS",
+        "+TASKDB.JOB_TASKS",
+        "+TASKDB.TASK",
+        "+TASKDB.TASK_OUTPUT",
+        "+TASKDB.STATS",
+        "+TASKDB.CHECK",
+        "+TASKDB.SCHEDULE",
+        "+TASKDB.QUEUE",
+        "+TASKDB.LEASES",
+        "+TASKDB.METRICS",
+        "+INFO",
+        "+SCAN",
+    ]);
+    redis_q::<()>(&s, &acl);
+    let url = s.url().replace("redis://", "redis://viewer:pw@");
+    let cfg = taskdb_console::Config {
+        redis_url: url,
+        refresh_ms: 0,
+        sample_every: Duration::from_millis(100),
+        action_token: Some("a-token-for-the-viewer-test".into()),
+    };
+    let router = taskdb_console::router(cfg).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(taskdb_console::serve(listener, router));
+    for path in [
+        "/".to_string(),
+        "/metrics".into(),
+        "/ns/prod/scheduling".into(),
+        "/ns/prod/jobs".into(),
+        format!("/ns/prod/jobs/{}", jobs[0]),
+        "/ns/prod/running".into(),
+        "/ns/prod/failures".into(),
+    ] {
+        let (code, body) = get(&format!("{base}{path}")).await;
+        assert_eq!(code, 200, "{path}: {body}");
+    }
+    // Logged in, an action reaches Redis, which refuses the viewer: shown, nothing changed.
+    let ok = http()
+        .post(format!("{base}/login"))
+        .form(&[("token", "a-token-for-the-viewer-test")])
+        .send()
+        .await
+        .unwrap();
+    let session = ok.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = http()
+        .get(format!("{base}/ns/prod/jobs/{}", jobs[0]))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    let csrf = page[at..at + page[at..].find('"').unwrap()].to_string();
+    let r = http()
+        .post(format!("{base}/ns/prod/actions"))
+        .header("cookie", &session)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "cancel_job"),
+            ("job", &jobs[0].to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 502);
+    assert!(r.text().await.unwrap().contains("NOPERM"));
+    assert_eq!(
+        redis_q::<String>(
+            &s,
+            &["TASKDB.JOB_STATE", "prod", &jobs[0].to_string(), "alice"]
+        ),
+        "running"
+    );
+}

@@ -4,7 +4,7 @@
 use crate::common::*;
 use rand::{Rng, SeedableRng};
 
-const READ_COMMANDS: [&str; 19] = [
+const READ_COMMANDS: [&str; 21] = [
     "+TASKDB.GET_STREAM",
     "+TASKDB.STREAM",
     "+TASKDB.STREAMS",
@@ -23,7 +23,9 @@ const READ_COMMANDS: [&str; 19] = [
     "+TASKDB.SCHEDULE",
     "+TASKDB.QUEUE",
     "+TASKDB.LEASES",
+    "+TASKDB.METRICS",
     "+INFO",
+    "+SCAN",
 ];
 
 fn as_user(s: &Server, user: &str) -> redis::Connection {
