@@ -174,6 +174,27 @@ impl Db {
         c.query_async(&mut self.conn.clone()).await
     }
 
+    /// Every item of a SCAN-like listing: `before` the cursor, the cursor, then `after`
+    /// (COUNT, filters), page after page until the cursor comes back 0.
+    async fn every(&self, before: &[&str], after: &[&str]) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let mut args = before.to_vec();
+            args.push(&cursor);
+            args.extend_from_slice(after);
+            let v = self.q(&args).await?;
+            let [next, page] = items(&v) else {
+                return Err(shape(before[0]));
+            };
+            out.extend(items(page).iter().filter_map(text));
+            cursor = text(next).ok_or_else(|| shape(before[0]))?;
+            if cursor == "0" {
+                return Ok(out);
+            }
+        }
+    }
+
     /// Runs a command for its effect (an action).
     pub async fn run(&self, args: &[&str]) -> Result<()> {
         self.q(args).await.map(|_| ())
@@ -193,21 +214,9 @@ impl Db {
 
     /// Every namespace key of the current database (SCAN … TYPE taskdb-ns), sorted.
     pub async fn namespaces(&self) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        let mut cursor = "0".to_string();
-        loop {
-            let v = self
-                .q(&["SCAN", &cursor, "COUNT", "1000", "TYPE", "taskdb-ns"])
-                .await?;
-            let [next, keys] = items(&v) else {
-                return Err(shape("SCAN"));
-            };
-            out.extend(items(keys).iter().filter_map(text));
-            cursor = text(next).ok_or_else(|| shape("SCAN cursor"))?;
-            if cursor == "0" {
-                break;
-            }
-        }
+        let mut out = self
+            .every(&["SCAN"], &["COUNT", "1000", "TYPE", "taskdb-ns"])
+            .await?;
         out.sort();
         Ok(out)
     }
@@ -309,21 +318,9 @@ impl Db {
 
     /// Every stream of a namespace with its settings and counts, oldest first.
     pub async fn streams(&self, ns: &str) -> Result<Vec<(String, Record)>> {
-        let mut ids = Vec::new();
-        let mut cursor = "0".to_string();
-        loop {
-            let v = self
-                .q(&["TASKDB.STREAMS", ns, &cursor, "COUNT", "1000"])
-                .await?;
-            let [next, page] = items(&v) else {
-                return Err(shape("STREAMS"));
-            };
-            ids.extend(items(page).iter().filter_map(text));
-            cursor = text(next).ok_or_else(|| shape("STREAMS cursor"))?;
-            if cursor == "0" {
-                break;
-            }
-        }
+        let ids = self
+            .every(&["TASKDB.STREAMS", ns], &["COUNT", "1000"])
+            .await?;
         let cmds = ids
             .iter()
             .map(|id| vec!["TASKDB.STREAM".into(), ns.into(), id.clone()])
@@ -394,21 +391,9 @@ impl Db {
 
     /// Every task of a job in creation order, with its record.
     pub async fn job_tasks(&self, ns: &str, id: &str) -> Result<Vec<(String, Record)>> {
-        let mut ids = Vec::new();
-        let mut cursor = "0".to_string();
-        loop {
-            let v = self
-                .q(&["TASKDB.JOB_TASKS", ns, id, &cursor, "COUNT", "10000"])
-                .await?;
-            let [next, page] = items(&v) else {
-                return Err(shape("JOB_TASKS"));
-            };
-            ids.extend(items(page).iter().filter_map(text));
-            cursor = text(next).ok_or_else(|| shape("JOB_TASKS cursor"))?;
-            if cursor == "0" {
-                break;
-            }
-        }
+        let ids = self
+            .every(&["TASKDB.JOB_TASKS", ns, id], &["COUNT", "10000"])
+            .await?;
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(1000) {
             let cmds = chunk

@@ -22,6 +22,19 @@ async fn console(s: &Server, token: Option<&str>) -> String {
     format!("http://{addr}")
 }
 
+/// A page as the session behind `cookie` sees it.
+async fn get_as(url: &str, cookie: &str) -> String {
+    http()
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -353,15 +366,7 @@ async fn actions_need_a_token_a_session_and_the_forms_csrf_value() {
     assert!(!cookie.contains(token) && !ok.headers()["location"].to_str().unwrap().contains(token));
     let session = cookie.split(';').next().unwrap().to_string();
 
-    let page = http()
-        .get(format!("{base}/ns/prod/jobs/{dag}"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_as(&format!("{base}/ns/prod/jobs/{dag}"), &session).await;
     assert!(page.contains("data-action=\"cancel_job\""));
     let csrf = {
         let at = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
@@ -403,15 +408,7 @@ async fn actions_need_a_token_a_session_and_the_forms_csrf_value() {
         redis_q::<String>(&s, &["TASKDB.JOB_STATE", "prod", &dag, "alice"]),
         "failed"
     );
-    let page = http()
-        .get(format!("{base}/ns/prod/jobs/{dag}"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_as(&format!("{base}/ns/prod/jobs/{dag}"), &session).await;
     assert!(
         page.contains("data-action=\"retry_job\"") && !page.contains("data-action=\"cancel_job\"")
     );
@@ -453,17 +450,7 @@ async fn actions_need_a_token_a_session_and_the_forms_csrf_value() {
     };
     let sched = || {
         let (session, base) = (session.clone(), base.clone());
-        async move {
-            http()
-                .get(format!("{base}/ns/prod/scheduling"))
-                .header("cookie", session)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        }
+        async move { get_as(&format!("{base}/ns/prod/scheduling"), &session).await }
     };
     assert!(sched().await.contains("data-action=\"pause_stream\""));
     let fields = |action: &'static str, k: &'static str, v: &str| {
@@ -561,15 +548,7 @@ async fn a_read_only_acl_user_sees_every_page_and_its_actions_are_refused() {
         .next()
         .unwrap()
         .to_string();
-    let page = http()
-        .get(format!("{base}/ns/prod/jobs/{}", jobs[0]))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_as(&format!("{base}/ns/prod/jobs/{}", jobs[0]), &session).await;
     let at = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
     let csrf = page[at..at + page[at..].find('"').unwrap()].to_string();
     let r = http()
