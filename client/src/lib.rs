@@ -23,19 +23,20 @@
 
 #![warn(missing_docs)]
 
+mod conn;
 mod error;
 pub mod migration;
 pub mod planner;
 pub mod test_helpers;
 mod types;
 
+pub use conn::CLUSTER_RESPONSE_TIMEOUT;
 pub use error::{MigrateError, SqlxError, TaskDbErr};
 pub use types::{
     Attempt, FullTaskState, JobState, ReadyTask, ReadyTaskRaw, StuckTaskInfo, TaskState, INIT_TASK,
 };
 
 use error::{from_redis, not_found};
-use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, Value};
 use serde::de::DeserializeOwned;
 use serde_json::Value as JsonValue;
@@ -71,8 +72,7 @@ impl JobPriority {
 /// to clone and share between tasks.
 #[derive(Clone)]
 pub struct RedisTaskDB {
-    client: redis::Client,
-    conn: ConnectionManager,
+    conn: conn::Conn,
     ns: String,
 }
 
@@ -120,17 +120,32 @@ pub(crate) fn pairs(v: &Value) -> Result<HashMap<String, String>, TaskDbErr> {
 }
 
 impl RedisTaskDB {
-    /// Connects to `url`, namespace `taskdb`.
+    /// Connects to `url`, namespace `taskdb`. `redis://host:port` is one server;
+    /// `redis+cluster://host:port,host:port` a Redis Cluster through those seed nodes.
     pub async fn new(url: &str) -> Result<Self, TaskDbErr> {
         Self::with_namespace(url, DEFAULT_NAMESPACE).await
     }
 
-    /// Connects to `url`, namespace `ns`.
+    /// Connects to `url` (one server, or `redis+cluster://…`), namespace `ns`.
     pub async fn with_namespace(url: &str, ns: &str) -> Result<Self, TaskDbErr> {
-        let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client.clone()).await?;
+        let conn = match conn::cluster_seeds(url) {
+            Some(seeds) => conn::Conn::cluster(seeds).await?,
+            None => conn::Conn::single(url).await?,
+        };
         Ok(RedisTaskDB {
-            client,
+            conn,
+            ns: ns.to_string(),
+        })
+    }
+
+    /// Connects to a Redis Cluster through any of `seeds` (`redis://host:port` URLs),
+    /// namespace `ns`: calls follow MOVED and ASK, survive failovers (the slot map is
+    /// refreshed, a call to a dead node is retried on its successor, none waits longer
+    /// than [`CLUSTER_RESPONSE_TIMEOUT`] for a reply), and a blocked
+    /// `request_work_wait` cut short by a failover or a slot move waits again.
+    pub async fn cluster(seeds: &[&str], ns: &str) -> Result<Self, TaskDbErr> {
+        let conn = conn::Conn::cluster(seeds.iter().map(|s| s.to_string()).collect()).await?;
+        Ok(RedisTaskDB {
             conn,
             ns: ns.to_string(),
         })
@@ -155,16 +170,14 @@ impl RedisTaskDB {
     }
 
     async fn run(&self, c: redis::Cmd) -> Result<Value, TaskDbErr> {
-        let mut conn = self.conn.clone();
-        c.query_async(&mut conn).await.map_err(from_redis)
+        self.conn.query(&c).await.map_err(from_redis)
     }
 
     /// A command that refers to a stream or job that must exist (CREATE_JOB, CREATE_TASK):
     /// its `NOTFOUND` stays a Redis error naming what is missing (PostgreSQL answers a
     /// foreign-key violation there, not "no row").
     async fn run_creating(&self, c: redis::Cmd) -> Result<Value, TaskDbErr> {
-        let mut conn = self.conn.clone();
-        c.query_async(&mut conn).await.map_err(|e| match e.code() {
+        self.conn.query(&c).await.map_err(|e| match e.code() {
             Some("NOTFOUND") => TaskDbErr::Redis(e),
             _ => from_redis(e),
         })
@@ -172,8 +185,7 @@ impl RedisTaskDB {
 
     /// The replies of a pipeline, one per command.
     async fn run_pipe(&self, p: redis::Pipeline) -> Result<Vec<Value>, TaskDbErr> {
-        let mut conn = self.conn.clone();
-        p.query_async(&mut conn).await.map_err(from_redis)
+        self.conn.query_pipe(&p).await.map_err(from_redis)
     }
 
     /// Every item of a cursor-paged listing (`TASKDB.STREAMS`, `JOBS`, `JOB_TASKS`): the
@@ -341,12 +353,16 @@ impl RedisTaskDB {
         worker_type: &str,
         timeout: Duration,
     ) -> Result<Option<ReadyTask>, TaskDbErr> {
-        let mut conn = self.client.get_multiplexed_async_connection().await?;
-        let mut c = self.cmd("TASKDB.REQUEST_WORK");
-        c.arg(worker_type)
-            .arg("BLOCK")
-            .arg(timeout.as_millis() as u64);
-        match c.query_async(&mut conn).await.map_err(from_redis)? {
+        let v = self
+            .conn
+            .blocking(timeout, |ms| {
+                let mut c = self.cmd("TASKDB.REQUEST_WORK");
+                c.arg(worker_type).arg("BLOCK").arg(ms);
+                c
+            })
+            .await
+            .map_err(from_redis)?;
+        match v {
             Value::Nil => Ok(None),
             v => ready_task(&v).map(Some),
         }
@@ -386,14 +402,20 @@ impl RedisTaskDB {
         worker_id: &str,
         timeout: Duration,
     ) -> Result<Option<Attempt>, TaskDbErr> {
-        let mut conn = self.client.get_multiplexed_async_connection().await?;
-        let mut c = self.cmd("TASKDB.REQUEST_WORK");
-        c.arg(worker_type)
-            .arg("BLOCK")
-            .arg(timeout.as_millis() as u64)
-            .arg("WORKER")
-            .arg(worker_id);
-        match c.query_async(&mut conn).await.map_err(from_redis)? {
+        let v = self
+            .conn
+            .blocking(timeout, |ms| {
+                let mut c = self.cmd("TASKDB.REQUEST_WORK");
+                c.arg(worker_type)
+                    .arg("BLOCK")
+                    .arg(ms)
+                    .arg("WORKER")
+                    .arg(worker_id);
+                c
+            })
+            .await
+            .map_err(from_redis)?;
+        match v {
             Value::Nil => Ok(None),
             v => attempt(&v).map(Some),
         }

@@ -7,11 +7,13 @@
 
 mod browser;
 mod clock;
+mod cluster;
 mod postgres;
 mod spawn;
 
 pub use browser::Chromedriver;
 pub use clock::Clock;
+pub use cluster::Cluster;
 pub use postgres::Postgres;
 use redis::Connection;
 pub use spawn::spawn;

@@ -1,0 +1,154 @@
+//! The handle's connection: one server (an auto-reconnecting `ConnectionManager`) or a
+//! Redis Cluster (the `redis` crate's async cluster client, which follows MOVED and ASK,
+//! refreshes its slot map after a failover and retries a call whose node went away).
+
+use redis::aio::ConnectionManager;
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisResult, Value};
+use std::time::{Duration, Instant};
+
+/// How long a call on a cluster waits for its reply before it is retried elsewhere or
+/// fails: no call hangs on a dead node.
+pub const CLUSTER_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The server (or cluster) a handle talks to.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    /// One server.
+    Single {
+        client: redis::Client,
+        conn: ConnectionManager,
+    },
+    /// A cluster, from its seed nodes.
+    Cluster {
+        seeds: Vec<String>,
+        conn: ClusterConnection,
+    },
+}
+
+/// The seed URLs of a `redis+cluster://[user:pass@]host:port,host:port[/]` URL, if it is one.
+pub(crate) fn cluster_seeds(url: &str) -> Option<Vec<String>> {
+    let rest = url.strip_prefix("redis+cluster://")?;
+    let rest = rest.trim_end_matches('/');
+    let (auth, hosts) = match rest.rsplit_once('@') {
+        Some((a, h)) => (format!("{a}@"), h),
+        None => (String::new(), rest),
+    };
+    Some(
+        hosts
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(|h| format!("redis://{auth}{h}/"))
+            .collect(),
+    )
+}
+
+fn cluster_client(seeds: &[String], response: Option<Duration>) -> RedisResult<ClusterClient> {
+    let mut b = ClusterClient::builder(seeds.to_vec())
+        .connection_timeout(Duration::from_secs(2))
+        .retries(20)
+        .min_retry_wait(50)
+        .max_retry_wait(1000);
+    if let Some(r) = response {
+        b = b.response_timeout(r);
+    }
+    b.build()
+}
+
+impl Conn {
+    /// Connects to one server.
+    pub async fn single(url: &str) -> RedisResult<Conn> {
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client.clone()).await?;
+        Ok(Conn::Single { client, conn })
+    }
+
+    /// Connects to a cluster through any of `seeds`.
+    pub async fn cluster(seeds: Vec<String>) -> RedisResult<Conn> {
+        let conn = cluster_client(&seeds, Some(CLUSTER_RESPONSE_TIMEOUT))?
+            .get_async_connection()
+            .await?;
+        Ok(Conn::Cluster { seeds, conn })
+    }
+
+    /// Runs one command.
+    pub async fn query(&self, c: &Cmd) -> RedisResult<Value> {
+        match self {
+            Conn::Single { conn, .. } => c.query_async(&mut conn.clone()).await,
+            Conn::Cluster { conn, .. } => c.query_async(&mut conn.clone()).await,
+        }
+    }
+
+    /// Runs a pipeline (every command of it about one namespace, so one slot).
+    pub async fn query_pipe(&self, p: &Pipeline) -> RedisResult<Vec<Value>> {
+        match self {
+            Conn::Single { conn, .. } => p.query_async(&mut conn.clone()).await,
+            Conn::Cluster { conn, .. } => p.query_async(&mut conn.clone()).await,
+        }
+    }
+
+    /// Runs a blocking command built by `cmd(block_ms)` on a connection of its own (other
+    /// calls do not queue behind the wait), waiting up to `timeout` (zero: for ever). On a
+    /// cluster, a wait cut short by a failover or a slot move (`UNBLOCKED`, MOVED, ASK,
+    /// TRYAGAIN, CLUSTERDOWN, a lost connection) is sent again, wherever the slot is now,
+    /// for what is left of the timeout.
+    pub async fn blocking(
+        &self,
+        timeout: Duration,
+        cmd: impl Fn(u64) -> Cmd,
+    ) -> RedisResult<Value> {
+        match self {
+            Conn::Single { client, .. } => {
+                let mut conn = client.get_multiplexed_async_connection().await?;
+                cmd(timeout.as_millis() as u64).query_async(&mut conn).await
+            }
+            Conn::Cluster { seeds, .. } => {
+                let forever = timeout.is_zero();
+                let deadline = Instant::now() + timeout;
+                loop {
+                    let left = if forever {
+                        0
+                    } else {
+                        deadline
+                            .saturating_duration_since(Instant::now())
+                            .as_millis() as u64
+                    };
+                    if !forever && left == 0 {
+                        return Ok(Value::Nil);
+                    }
+                    let response =
+                        (!forever).then(|| Duration::from_millis(left) + CLUSTER_RESPONSE_TIMEOUT);
+                    let attempt = async {
+                        let mut conn = cluster_client(seeds, response)?
+                            .get_async_connection()
+                            .await?;
+                        cmd(left).query_async(&mut conn).await
+                    };
+                    match attempt.await {
+                        Err(e) if moved_on(&e) => {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                        r => return r,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a blocked call ended because its node or slot moved (send it again).
+fn moved_on(e: &RedisError) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Moved
+            | ErrorKind::Ask
+            | ErrorKind::TryAgain
+            | ErrorKind::ClusterDown
+            | ErrorKind::IoError
+    ) || e.code() == Some("UNBLOCKED")
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+}
