@@ -17,8 +17,8 @@ pub const CLUSTER_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) enum Conn {
     /// One server.
     Single {
-        client: redis::Client,
-        conn: ConnectionManager,
+        client: Box<redis::Client>,
+        conn: Box<ConnectionManager>,
     },
     /// A cluster, from its seed nodes.
     Cluster {
@@ -60,8 +60,11 @@ impl Conn {
     /// Connects to one server.
     pub async fn single(url: &str) -> RedisResult<Conn> {
         let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client.clone()).await?;
-        Ok(Conn::Single { client, conn })
+        let conn = Box::new(ConnectionManager::new(client.clone()).await?);
+        Ok(Conn::Single {
+            client: Box::new(client),
+            conn,
+        })
     }
 
     /// Connects to a cluster through any of `seeds`.
@@ -75,7 +78,7 @@ impl Conn {
     /// Runs one command.
     pub async fn query(&self, c: &Cmd) -> RedisResult<Value> {
         match self {
-            Conn::Single { conn, .. } => c.query_async(&mut conn.clone()).await,
+            Conn::Single { conn, .. } => c.query_async(&mut (**conn).clone()).await,
             Conn::Cluster { conn, .. } => c.query_async(&mut conn.clone()).await,
         }
     }
@@ -83,7 +86,7 @@ impl Conn {
     /// Runs a pipeline (every command of it about one namespace, so one slot).
     pub async fn query_pipe(&self, p: &Pipeline) -> RedisResult<Vec<Value>> {
         match self {
-            Conn::Single { conn, .. } => p.query_async(&mut conn.clone()).await,
+            Conn::Single { conn, .. } => p.query_async(&mut (**conn).clone()).await,
             Conn::Cluster { conn, .. } => p.query_async(&mut conn.clone()).await,
         }
     }
