@@ -96,15 +96,36 @@ impl Conn {
     /// cluster, a wait cut short by a failover or a slot move (`UNBLOCKED`, MOVED, ASK,
     /// TRYAGAIN, CLUSTERDOWN, a lost connection) is sent again, wherever the slot is now,
     /// for what is left of the timeout.
+    /// With `wait`, WAIT follows the command in one pipeline; the reply then comes with
+    /// how many replicas acknowledged it.
     pub async fn blocking(
         &self,
         timeout: Duration,
+        wait: Option<(u32, Duration)>,
         cmd: impl Fn(u64) -> Cmd,
-    ) -> RedisResult<Value> {
+    ) -> RedisResult<(Value, Option<i64>)> {
+        let build = |ms: u64| {
+            let mut p = redis::pipe();
+            p.add_command(cmd(ms));
+            if let Some((n, t)) = wait {
+                p.cmd("WAIT").arg(n).arg(t.as_millis() as u64);
+            }
+            p
+        };
+        let split = |mut out: Vec<Value>| {
+            let acked = wait.map(|_| match out.pop() {
+                Some(Value::Int(n)) => n,
+                _ => 0,
+            });
+            (out.pop().unwrap_or(Value::Nil), acked)
+        };
         match self {
             Conn::Single { client, .. } => {
                 let mut conn = client.get_multiplexed_async_connection().await?;
-                cmd(timeout.as_millis() as u64).query_async(&mut conn).await
+                let out: Vec<Value> = build(timeout.as_millis() as u64)
+                    .query_async(&mut conn)
+                    .await?;
+                Ok(split(out))
             }
             Conn::Cluster { seeds, .. } => {
                 let forever = timeout.is_zero();
@@ -118,7 +139,7 @@ impl Conn {
                             .as_millis() as u64
                     };
                     if !forever && left == 0 {
-                        return Ok(Value::Nil);
+                        return Ok((Value::Nil, wait.map(|(n, _)| i64::from(n))));
                     }
                     let response =
                         (!forever).then(|| Duration::from_millis(left) + CLUSTER_RESPONSE_TIMEOUT);

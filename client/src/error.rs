@@ -44,6 +44,15 @@ pub enum TaskDbErr {
     /// A best-effort multiplier of zero (or not a finite positive number).
     #[error("Stream be_mult cannot be 0.0: it must be a finite number > 0")]
     InvalidBeMult,
+    /// A handle `with_wait`: the write took effect on the primary, but fewer replicas than
+    /// asked acknowledged it in time (a failover now could lose it).
+    #[error("write not replicated: {acked} of {wanted} replicas acknowledged it in time")]
+    NotReplicated {
+        /// Replicas that acknowledged.
+        acked: i64,
+        /// Replicas asked for.
+        wanted: u32,
+    },
     /// An error from Redis or the module, as it replied (connection, bad arguments, a job
     /// created on a stream that does not exist: `NOTFOUND stream '…' does not exist`).
     #[error("redis: {0}")]

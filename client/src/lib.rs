@@ -74,6 +74,40 @@ impl JobPriority {
 pub struct RedisTaskDB {
     conn: conn::Conn,
     ns: String,
+    /// Replicas every write waits for, and for how long (`with_wait`).
+    wait: Option<(u32, Duration)>,
+}
+
+/// The commands that only read: a handle `with_wait` sends WAIT after every other one.
+const READS: [&str; 19] = [
+    "TASKDB.GET_STREAM",
+    "TASKDB.STREAM",
+    "TASKDB.STREAMS",
+    "TASKDB.JOB_STATE",
+    "TASKDB.JOB_UNRESOLVED",
+    "TASKDB.CONCURRENT_JOBS",
+    "TASKDB.JOB_TIME",
+    "TASKDB.JOB_FAILURE",
+    "TASKDB.JOB",
+    "TASKDB.JOBS",
+    "TASKDB.JOB_TASKS",
+    "TASKDB.TASK",
+    "TASKDB.TASK_OUTPUT",
+    "TASKDB.STATS",
+    "TASKDB.CHECK",
+    "TASKDB.SCHEDULE",
+    "TASKDB.QUEUE",
+    "TASKDB.LEASES",
+    "TASKDB.METRICS",
+];
+
+fn is_write(c: &redis::Cmd) -> bool {
+    match c.args_iter().next() {
+        Some(redis::Arg::Simple(name)) => {
+            name.starts_with(b"TASKDB.") && !READS.iter().any(|r| r.as_bytes() == name)
+        }
+        _ => false,
+    }
 }
 
 fn reply<T: FromRedisValue>(v: &Value) -> Result<T, TaskDbErr> {
@@ -135,6 +169,7 @@ impl RedisTaskDB {
         Ok(RedisTaskDB {
             conn,
             ns: ns.to_string(),
+            wait: None,
         })
     }
 
@@ -148,7 +183,17 @@ impl RedisTaskDB {
         Ok(RedisTaskDB {
             conn,
             ns: ns.to_string(),
+            wait: None,
         })
+    }
+
+    /// This handle, with every write acknowledged only once `replicas` replicas have it
+    /// (`WAIT replicas timeout` after each writing command, on the node that ran it): a
+    /// write a failover could lose answers `TaskDbErr::NotReplicated` instead (it did take
+    /// effect on the primary). Reads are not delayed.
+    pub fn with_wait(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.wait = Some((replicas, timeout));
+        self
     }
 
     /// The namespace.
@@ -170,17 +215,39 @@ impl RedisTaskDB {
     }
 
     async fn run(&self, c: redis::Cmd) -> Result<Value, TaskDbErr> {
-        self.conn.query(&c).await.map_err(from_redis)
+        self.run_raw(c).await.map_err(from_redis)?
+    }
+
+    /// Runs a command, then (for a write on a handle `with_wait`) WAIT in the same
+    /// pipeline, so it runs on the node that took the write.
+    async fn run_raw(&self, c: redis::Cmd) -> redis::RedisResult<Result<Value, TaskDbErr>> {
+        let Some((replicas, timeout)) = self.wait.filter(|_| is_write(&c)) else {
+            return self.conn.query(&c).await.map(Ok);
+        };
+        let mut p = redis::pipe();
+        p.add_command(c);
+        p.cmd("WAIT").arg(replicas).arg(timeout.as_millis() as u64);
+        let mut out = self.conn.query_pipe(&p).await?;
+        let acked: i64 = reply(&out.pop().unwrap_or(Value::Nil)).unwrap_or(0);
+        let v = out.pop().unwrap_or(Value::Nil);
+        Ok(if acked >= i64::from(replicas) {
+            Ok(v)
+        } else {
+            Err(TaskDbErr::NotReplicated {
+                acked,
+                wanted: replicas,
+            })
+        })
     }
 
     /// A command that refers to a stream or job that must exist (CREATE_JOB, CREATE_TASK):
     /// its `NOTFOUND` stays a Redis error naming what is missing (PostgreSQL answers a
     /// foreign-key violation there, not "no row").
     async fn run_creating(&self, c: redis::Cmd) -> Result<Value, TaskDbErr> {
-        self.conn.query(&c).await.map_err(|e| match e.code() {
+        self.run_raw(c).await.map_err(|e| match e.code() {
             Some("NOTFOUND") => TaskDbErr::Redis(e),
             _ => from_redis(e),
-        })
+        })?
     }
 
     /// The replies of a pipeline, one per command.
@@ -354,17 +421,35 @@ impl RedisTaskDB {
         timeout: Duration,
     ) -> Result<Option<ReadyTask>, TaskDbErr> {
         let v = self
-            .conn
             .blocking(timeout, |ms| {
                 let mut c = self.cmd("TASKDB.REQUEST_WORK");
                 c.arg(worker_type).arg("BLOCK").arg(ms);
                 c
             })
-            .await
-            .map_err(from_redis)?;
+            .await?;
         match v {
             Value::Nil => Ok(None),
             v => ready_task(&v).map(Some),
+        }
+    }
+
+    /// A blocking REQUEST_WORK built by `cmd(block_ms)`, waited for like any write on a
+    /// handle `with_wait` (a claim handed out is acknowledged once replicated).
+    async fn blocking(
+        &self,
+        timeout: Duration,
+        cmd: impl Fn(u64) -> redis::Cmd,
+    ) -> Result<Value, TaskDbErr> {
+        let (v, acked) = self
+            .conn
+            .blocking(timeout, self.wait, cmd)
+            .await
+            .map_err(from_redis)?;
+        match (self.wait, acked) {
+            (Some((wanted, _)), Some(acked)) if acked < i64::from(wanted) && v != Value::Nil => {
+                Err(TaskDbErr::NotReplicated { acked, wanted })
+            }
+            _ => Ok(v),
         }
     }
 
@@ -403,7 +488,6 @@ impl RedisTaskDB {
         timeout: Duration,
     ) -> Result<Option<Attempt>, TaskDbErr> {
         let v = self
-            .conn
             .blocking(timeout, |ms| {
                 let mut c = self.cmd("TASKDB.REQUEST_WORK");
                 c.arg(worker_type)
@@ -413,8 +497,7 @@ impl RedisTaskDB {
                     .arg(worker_id);
                 c
             })
-            .await
-            .map_err(from_redis)?;
+            .await?;
         match v {
             Value::Nil => Ok(None),
             v => attempt(&v).map(Some),

@@ -385,3 +385,51 @@ async fn attempts_fence_a_stale_worker() {
         .unwrap());
     assert_eq!(get_job_state(&db, &job, "u").await.unwrap(), JobState::Done);
 }
+
+#[tokio::test]
+async fn with_wait_acknowledges_writes_once_replicas_have_them() {
+    let s = Server::start();
+    let replica = Server::replica_of(&s, &[]);
+    let db = RedisTaskDB::with_namespace(&s.url(), "t")
+        .await
+        .unwrap()
+        .with_wait(1, Duration::from_secs(5));
+    let stream = db.create_stream("cpu", 1, 1.0, "u").await.unwrap();
+    let job = db
+        .create_job(&stream, &json!({}), 1, 60, "u")
+        .await
+        .unwrap();
+    // Acknowledged means on the replica: read it there at once.
+    let mut rc = replica.conn();
+    let state: String = redis::cmd("TASKDB.JOB_STATE")
+        .arg("t")
+        .arg(job.to_string())
+        .arg("u")
+        .query(&mut rc)
+        .unwrap();
+    assert_eq!(state, "running");
+    let t = db
+        .request_work_wait("cpu", Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(db
+        .update_task_done(&t.job_id, &t.task_id, json!(1))
+        .await
+        .unwrap());
+    assert_eq!(db.get_job_state(&job, "u").await.unwrap(), JobState::Done);
+    // Two replicas asked, one there: the write took effect but is reported unreplicated.
+    let strict = db.clone().with_wait(2, Duration::from_millis(100));
+    let r = strict.create_job(&stream, &json!({}), 1, 60, "u").await;
+    assert!(
+        matches!(
+            r,
+            Err(TaskDbErr::NotReplicated {
+                acked: 1,
+                wanted: 2
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(db.get_concurrent_jobs("u").await.unwrap(), 1);
+}
