@@ -95,37 +95,18 @@ impl Conn {
     /// calls do not queue behind the wait), waiting up to `timeout` (zero: for ever). On a
     /// cluster, a wait cut short by a failover or a slot move (`UNBLOCKED`, MOVED, ASK,
     /// TRYAGAIN, CLUSTERDOWN, a lost connection) is sent again, wherever the slot is now,
-    /// for what is left of the timeout.
-    /// With `wait`, WAIT follows the command in one pipeline; the reply then comes with
-    /// how many replicas acknowledged it.
+    /// for what is left of the timeout. With `wait`, WAIT follows the command in one
+    /// pipeline and the reply comes with how many replicas acknowledged it.
     pub async fn blocking(
         &self,
         timeout: Duration,
         wait: Option<(u32, Duration)>,
         cmd: impl Fn(u64) -> Cmd,
     ) -> RedisResult<(Value, Option<i64>)> {
-        let build = |ms: u64| {
-            let mut p = redis::pipe();
-            p.add_command(cmd(ms));
-            if let Some((n, t)) = wait {
-                p.cmd("WAIT").arg(n).arg(t.as_millis() as u64);
-            }
-            p
-        };
-        let split = |mut out: Vec<Value>| {
-            let acked = wait.map(|_| match out.pop() {
-                Some(Value::Int(n)) => n,
-                _ => 0,
-            });
-            (out.pop().unwrap_or(Value::Nil), acked)
-        };
         match self {
             Conn::Single { client, .. } => {
                 let mut conn = client.get_multiplexed_async_connection().await?;
-                let out: Vec<Value> = build(timeout.as_millis() as u64)
-                    .query_async(&mut conn)
-                    .await?;
-                Ok(split(out))
+                send(&mut conn, cmd(timeout.as_millis() as u64), wait).await
             }
             Conn::Cluster { seeds, .. } => {
                 let forever = timeout.is_zero();
@@ -139,7 +120,7 @@ impl Conn {
                             .as_millis() as u64
                     };
                     if !forever && left == 0 {
-                        return Ok((Value::Nil, wait.map(|(n, _)| i64::from(n))));
+                        return Ok((Value::Nil, None));
                     }
                     let response =
                         (!forever).then(|| Duration::from_millis(left) + CLUSTER_RESPONSE_TIMEOUT);
@@ -147,7 +128,7 @@ impl Conn {
                         let mut conn = cluster_client(seeds, response)?
                             .get_async_connection()
                             .await?;
-                        cmd(left).query_async(&mut conn).await
+                        send(&mut conn, cmd(left), wait).await
                     };
                     match attempt.await {
                         Err(e) if moved_on(&e) => {
@@ -160,6 +141,22 @@ impl Conn {
             }
         }
     }
+}
+
+/// Sends `c` alone, or followed by WAIT in one pipeline (on the same node).
+async fn send(
+    conn: &mut impl redis::aio::ConnectionLike,
+    c: Cmd,
+    wait: Option<(u32, Duration)>,
+) -> RedisResult<(Value, Option<i64>)> {
+    let Some((n, t)) = wait else {
+        return c.query_async(conn).await.map(|v| (v, None));
+    };
+    let mut p = redis::pipe();
+    p.add_command(c);
+    p.cmd("WAIT").arg(n).arg(t.as_millis() as u64);
+    let (v, acked): (Value, i64) = p.query_async(conn).await?;
+    Ok((v, Some(acked)))
 }
 
 /// Whether a blocked call ended because its node or slot moved (send it again).

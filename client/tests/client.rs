@@ -388,7 +388,15 @@ async fn attempts_fence_a_stale_worker() {
 
 #[tokio::test]
 async fn with_wait_acknowledges_writes_once_replicas_have_them() {
-    let s = Server::start();
+    // The replica's first sync at once (Redis waits 5 s for more replicas by default).
+    let s = Server::with_args(&[
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
     let replica = Server::replica_of(&s, &[]);
     let db = RedisTaskDB::with_namespace(&s.url(), "t")
         .await

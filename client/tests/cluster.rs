@@ -130,3 +130,178 @@ async fn the_client_follows_the_cluster_through_redirects_and_failovers() {
     assert_eq!((got.job_id, got.task_id.as_str()), (job, "init"));
     eprintln!("failover to a served task: {:?}", started.elapsed());
 }
+
+/// Node `i`'s cluster id.
+fn node_id(cl: &Cluster, i: usize) -> String {
+    redis::cmd("CLUSTER")
+        .arg("MYID")
+        .query(&mut cl.node(i).conn())
+        .unwrap()
+}
+
+/// No violation on any CHECK page of `ns` on node `i`.
+fn check_clean(cl: &Cluster, i: usize, ns: &str) {
+    let mut c = cl.node(i).conn();
+    let mut cursor = "0".to_string();
+    loop {
+        let (next, violations): (String, Vec<redis::Value>) = redis::cmd("TASKDB.CHECK")
+            .arg(ns)
+            .arg("CURSOR")
+            .arg(&cursor)
+            .query(&mut c)
+            .unwrap();
+        assert!(violations.is_empty(), "CHECK of {ns}: {violations:?}");
+        if next == "0" {
+            return;
+        }
+        cursor = next;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_namespace_is_resharded_while_workers_and_submitters_run() {
+    use std::collections::HashSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let cl = Cluster::start();
+    // A namespace in slot 0, the first slot of its primary's range: `reshard` moves a
+    // source's slots lowest first, so moving a few slots moves it.
+    let ns = (0..)
+        .map(|i| format!("busy-{i}"))
+        .find(|n| redis::cluster_routing::get_slot(n.as_bytes()) == 0)
+        .unwrap();
+    let ns = ns.as_str();
+    let src = cl.primary_of(ns);
+    let dst = (0..4)
+        .map(|k| cl.primary_of(&format!("{{{k}}}")))
+        .find(|&p| p != src)
+        .expect("another primary");
+    let seeds = cl.urls();
+    let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+    let db = RedisTaskDB::cluster(&seeds, ns).await.unwrap();
+    let st = db.create_stream("gpu", 2, 1.0, "u").await.unwrap();
+    // Thousands of jobs of history.
+    let seeded = Instant::now();
+    for _ in 0..2000 {
+        let job = db.create_job(&st, &json!({}), 0, 60, "u").await.unwrap();
+        let t = db.request_work("gpu").await.unwrap().unwrap();
+        assert_eq!(t.job_id, job);
+        assert!(db.update_task_done(&job, "init", json!(1)).await.unwrap());
+    }
+
+    eprintln!("history of 2000 jobs in {:?}", seeded.elapsed());
+    let stop_submit = Arc::new(AtomicBool::new(false));
+    let stop_work = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let claims = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let (db, stop, acked) = (db.clone(), stop_submit.clone(), acked.clone());
+        let claims = claims.clone();
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                // A bounded backlog: submitters run as fast as the workers drain.
+                let backlog = 2 * acked.lock().unwrap().len() - claims.lock().unwrap().len();
+                if backlog > 40 {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                let job = db.create_job(&st, &json!({}), 0, 60, "u").await.unwrap();
+                db.create_task(&job, "next", &st, &json!({}), &json!(["init"]), 0, 60)
+                    .await
+                    .unwrap();
+                acked.lock().unwrap().push(job);
+            }
+        }));
+    }
+    for w in 0..3 {
+        let (db, stop, claims) = (db.clone(), stop_work.clone(), claims.clone());
+        tasks.push(tokio::spawn(async move {
+            let me = format!("gpu-{w}");
+            while !stop.load(Ordering::Relaxed) {
+                let Some(a) = db
+                    .request_work_wait_as("gpu", &me, Duration::from_millis(200))
+                    .await
+                    .unwrap()
+                else {
+                    continue;
+                };
+                claims
+                    .lock()
+                    .unwrap()
+                    .push((a.task.job_id, a.task.task_id.clone()));
+                let done = db.update_task_done_attempt(&a, json!(1)).await.unwrap();
+                assert!(done, "a live worker's DONE counts");
+            }
+        }));
+    }
+
+    let submitted = |n: usize| {
+        let acked = acked.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while acked.lock().unwrap().len() < n {
+                assert!(Instant::now() < deadline, "submitters stalled");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    submitted(100).await;
+    // Move the lowest slots of the namespace's primary, its slot among them, elsewhere.
+    let any = format!("127.0.0.1:{}", cl.node(src).port);
+    let (from, to) = (node_id(&cl, src), node_id(&cl, dst));
+    let moved = Instant::now();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("redis-cli")
+            .args(["--cluster", "reshard", &any])
+            .args(["--cluster-from", &from, "--cluster-to", &to])
+            .args(["--cluster-slots", "16", "--cluster-yes"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "reshard: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    eprintln!("resharded in {:?}", moved.elapsed());
+    assert_eq!(cl.primary_of(ns), dst, "the namespace moved");
+    let before = acked.lock().unwrap().len();
+    submitted(before + 100).await;
+
+    stop_submit.store(true, Ordering::Relaxed);
+    // Every acknowledged job's two tasks get done.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let jobs = loop {
+        let jobs = acked.lock().unwrap().clone();
+        if claims.lock().unwrap().len() >= 2 * jobs.len() {
+            break jobs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "acknowledged jobs never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    for j in &jobs {
+        assert_eq!(db.get_job_state(j, "u").await.unwrap(), JobState::Done);
+    }
+    stop_work.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(!jobs.is_empty(), "submitters ran during the move");
+    let claims = claims.lock().unwrap().clone();
+    let unique: HashSet<_> = claims.iter().collect();
+    assert_eq!(unique.len(), claims.len(), "no task handed out twice");
+    assert_eq!(
+        claims.len(),
+        jobs.len() * 2,
+        "every task of every acknowledged job ran once"
+    );
+    check_clean(&cl, dst, ns);
+    eprintln!("{} jobs submitted and finished across the move", jobs.len());
+}

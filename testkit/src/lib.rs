@@ -232,8 +232,6 @@ fn server_command(dir: &tempfile::TempDir, port: u16, extra: &[&str]) -> Command
     cmd.arg("--port")
         .arg(port.to_string())
         .args(["--bind", "127.0.0.1", "--enable-debug-command", "yes"])
-        // A replica's first sync starts at once (Redis waits 5 s for more replicas).
-        .args(["--repl-diskless-sync-delay", "0"])
         .arg("--dir")
         .arg(dir.path())
         .args(["--logfile", "redis.log"])
