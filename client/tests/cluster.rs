@@ -89,10 +89,23 @@ async fn the_client_follows_the_cluster_through_redirects_and_failovers() {
     });
     dag(&db).await;
 
-    // kill -9 of the primary while a worker waits in REQUEST_WORK … BLOCK: once the
-    // replica is promoted, the worker gets the task created there, by itself.
+    // kill -9 of the primary while a worker waits in REQUEST_WORK … BLOCK and another
+    // holds a 1 s lease and dies with it: once the replica is promoted, the waiting worker
+    // gets the task created there by itself, and the dead worker's task comes back.
+    for n in cl.nodes.iter().flatten() {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("taskdb.requeue-interval-ms")
+            .arg("100")
+            .query(&mut n.conn())
+            .unwrap();
+    }
     let primary = cl.primary_of(ns);
     let st = db.get_or_create_stream("gpu", 1, 1.0, "u").await.unwrap();
+    let aux = db.get_or_create_stream("aux", 1, 1.0, "u").await.unwrap();
+    let leased = db.create_job(&aux, &json!({}), 3, 1, "u").await.unwrap();
+    let dead = db.request_work_as("aux", "doomed").await.unwrap().unwrap();
+    assert_eq!(dead.task.job_id, leased);
     wait_1(&cl, primary);
     let waiter = {
         let db = db.clone();
@@ -129,6 +142,21 @@ async fn the_client_follows_the_cluster_through_redirects_and_failovers() {
         .expect("the task created after the failover");
     assert_eq!((got.job_id, got.task_id.as_str()), (job, "init"));
     eprintln!("failover to a served task: {:?}", started.elapsed());
+    let back = loop {
+        if let Some(a) = db.request_work_as("aux", "heir").await.unwrap() {
+            break a;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the dead worker's lease never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((back.task.job_id, back.attempt), (leased, 2));
+    eprintln!(
+        "the dead primary's lease came back after {:?}",
+        started.elapsed()
+    );
 }
 
 /// Node `i`'s cluster id.
@@ -191,6 +219,19 @@ async fn a_busy_namespace_is_resharded_while_workers_and_submitters_run() {
     }
 
     eprintln!("history of 2000 jobs in {:?}", seeded.elapsed());
+    // A worker that dies holding a 1 s lease; the reaper runs on every node.
+    for n in cl.nodes.iter().flatten() {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("taskdb.requeue-interval-ms")
+            .arg("100")
+            .query(&mut n.conn())
+            .unwrap();
+    }
+    let aux = db.create_stream("aux", 1, 1.0, "u").await.unwrap();
+    let leased = db.create_job(&aux, &json!({}), 5, 1, "u").await.unwrap();
+    let dead = db.request_work_as("aux", "doomed").await.unwrap().unwrap();
+    assert_eq!(dead.task.job_id, leased);
     let stop_submit = Arc::new(AtomicBool::new(false));
     let stop_work = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Vec::new()));
@@ -269,6 +310,24 @@ async fn a_busy_namespace_is_resharded_while_workers_and_submitters_run() {
     );
     eprintln!("resharded in {:?}", moved.elapsed());
     assert_eq!(cl.primary_of(ns), dst, "the namespace moved");
+    // The namespace's new node learned it: the dead worker's lease runs out there (within
+    // one lease length of the move) and its task is handed out again.
+    let back = loop {
+        if let Some(a) = db.request_work_as("aux", "heir").await.unwrap() {
+            break a;
+        }
+        assert!(
+            moved.elapsed() < Duration::from_secs(30),
+            "the migrated lease never ran out"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(back.task.job_id, leased);
+    assert!(db.update_task_done_attempt(&back, json!(1)).await.unwrap());
+    eprintln!(
+        "a dead worker's lease came back {:?} after the move began",
+        moved.elapsed()
+    );
     let before = acked.lock().unwrap().len();
     submitted(before + 100).await;
 
