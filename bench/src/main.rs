@@ -8,6 +8,7 @@
 mod dag;
 mod drain;
 mod fill;
+mod migrate;
 mod persist;
 mod scale;
 mod server;
@@ -71,6 +72,12 @@ struct Opts {
     /// Skip the scale measurement.
     #[arg(long)]
     no_scale: bool,
+    /// Namespace sizes (tasks) whose MIGRATE between two servers is timed.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    migrate_tasks: Vec<usize>,
+    /// Only time MIGRATE (the sizes of --migrate-tasks), then stop.
+    #[arg(long)]
+    migrate_only: bool,
     /// Where to write the figures as JSON.
     #[arg(long, default_value = "bench-results.json")]
     json: PathBuf,
@@ -146,6 +153,20 @@ fn main() {
             module.display()
         );
         std::process::exit(2);
+    }
+    if o.migrate_only {
+        println!("| tasks in the namespace | MIGRATE (source blocked) | RESTORE (target blocked) | payload |");
+        println!("|---|---|---|---|");
+        for m in migrate::run(&module, &o.migrate_tasks) {
+            println!(
+                "| {} | {:.1} ms | {:.1} ms | {:.1} MB |",
+                m.tasks,
+                m.migrate_ms,
+                m.restore_ms,
+                m.bytes as f64 / 1e6
+            );
+        }
+        return;
     }
     let srv = match server::Server::start(&module) {
         Ok(s) => s,

@@ -43,19 +43,18 @@ fn unique_def(i: usize) -> String {
     s
 }
 
-/// Fills one namespace with `n` tasks (jobs of 1,000, 100-byte definitions), then saves,
-/// reloads and dumps it.
-pub fn run(server: &Server, n: usize) -> Persist {
-    let mut c = server.conn();
-    let _: () = q(&mut c, &["FLUSHALL"]);
-    let st: String = q(&mut c, &["TASKDB.CREATE_STREAM", NS, "CPU", "1", "1", "u"]);
+/// Fills namespace `ns` of an empty server with `n` tasks (jobs of 1,000, 100-byte
+/// definitions).
+pub fn fill(c: &mut redis::Connection, ns: &str, n: usize) {
+    let _: () = q(c, &["FLUSHALL"]);
+    let st: String = q(c, &["TASKDB.CREATE_STREAM", ns, "CPU", "1", "1", "u"]);
     let mut made = 0;
     while made < n {
         let job: String = q(
-            &mut c,
+            c,
             &[
                 "TASKDB.CREATE_JOB",
-                NS,
+                ns,
                 &st,
                 &unique_def(made),
                 "0",
@@ -64,12 +63,19 @@ pub fn run(server: &Server, n: usize) -> Persist {
             ],
         );
         let k = (n - made).min(1000);
-        crate::fill::tasks(&mut c, NS, &job, &st, 1..k, |i| unique_def(made + i), "[]");
+        crate::fill::tasks(c, ns, &job, &st, 1..k, |i| unique_def(made + i), "[]");
         made += k;
         if made % 200_000 == 0 {
-            eprintln!("persist: {made} tasks");
+            eprintln!("fill: {made} tasks");
         }
     }
+}
+
+/// Fills one namespace with `n` tasks (jobs of 1,000, 100-byte definitions), then saves,
+/// reloads and dumps it.
+pub fn run(server: &Server, n: usize) -> Persist {
+    let mut c = server.conn();
+    fill(&mut c, NS, n);
     let t = Instant::now();
     let _: () = q(&mut c, &["SAVE"]);
     let save = t.elapsed().as_secs_f64();
