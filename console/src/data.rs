@@ -2,6 +2,8 @@
 //! reads TaskDB's stored data directly.
 
 use redis::aio::ConnectionManager;
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
 use redis::Value;
 use std::collections::BTreeMap;
 
@@ -151,18 +153,77 @@ fn timing(v: &Value) -> Timing {
     t
 }
 
-/// A connection to the Redis TaskDB runs on.
+/// Adds one node's INFO taskdb text to `out` (totals and blocked workers sum).
+fn add_info(out: &mut Info, body: &str) {
+    for line in body.lines() {
+        let Some((k, v)) = line.trim().split_once(':') else {
+            continue;
+        };
+        if k == "taskdb_blocked_workers" {
+            for part in v.split(',').filter(|p| !p.is_empty()) {
+                if let Some((wt, n)) = part.split_once('=') {
+                    *out.blocked.entry(wt.to_string()).or_default() +=
+                        n.parse::<i64>().unwrap_or_default();
+                }
+            }
+        } else if TOTALS.contains(&k) {
+            *out.totals.entry(k.to_string()).or_default() += v.parse::<i64>().unwrap_or_default();
+        }
+    }
+}
+
+/// How commands about one namespace reach it: one server, or a Redis Cluster (routed by
+/// the namespace key, redirects followed).
+#[derive(Clone)]
+enum Keyed {
+    Single(Box<ConnectionManager>),
+    Cluster(ClusterConnection),
+}
+
+/// A connection to the Redis (or Redis Cluster) TaskDB runs on.
 #[derive(Clone)]
 pub struct Db {
-    conn: ConnectionManager,
+    keyed: Keyed,
+    /// A cluster's seed URLs (credentials included), to reach each primary.
+    seeds: Option<Vec<String>>,
+}
+
+/// The seed URLs of a `redis+cluster://[user:pass@]host:port,host:port` URL.
+fn cluster_seeds(url: &str) -> Option<Vec<String>> {
+    let rest = url.strip_prefix("redis+cluster://")?.trim_end_matches('/');
+    let (auth, hosts) = match rest.rsplit_once('@') {
+        Some((a, h)) => (format!("{a}@"), h),
+        None => (String::new(), rest),
+    };
+    Some(
+        hosts
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(|h| format!("redis://{auth}{h}/"))
+            .collect(),
+    )
 }
 
 impl Db {
-    /// Connects to `url` (reconnecting by itself later).
+    /// Connects to `url` (reconnecting by itself later): `redis://…` for one server,
+    /// `redis+cluster://host:port,host:port` for a cluster, whose every primary is then
+    /// read for the namespaces and the INFO totals.
     pub async fn connect(url: &str) -> Result<Db> {
+        if let Some(seeds) = cluster_seeds(url) {
+            let conn = ClusterClient::builder(seeds.clone())
+                .response_timeout(std::time::Duration::from_secs(5))
+                .build()?
+                .get_async_connection()
+                .await?;
+            return Ok(Db {
+                keyed: Keyed::Cluster(conn),
+                seeds: Some(seeds),
+            });
+        }
         let client = redis::Client::open(url)?;
         Ok(Db {
-            conn: ConnectionManager::new(client).await?,
+            keyed: Keyed::Single(Box::new(ConnectionManager::new(client).await?)),
+            seeds: None,
         })
     }
 
@@ -171,7 +232,36 @@ impl Db {
         for a in &args[1..] {
             c.arg(*a);
         }
-        c.query_async(&mut self.conn.clone()).await
+        match &self.keyed {
+            Keyed::Single(m) => c.query_async(&mut (**m).clone()).await,
+            Keyed::Cluster(k) => c.query_async(&mut k.clone()).await,
+        }
+    }
+
+    /// A connection to each primary of the cluster (for what is per node: SCAN, INFO),
+    /// or `None` on one server.
+    async fn primaries(&self) -> Result<Option<Vec<redis::aio::MultiplexedConnection>>> {
+        let Some(seeds) = &self.seeds else {
+            return Ok(None);
+        };
+        let nodes = text(&self.q(&["CLUSTER", "NODES"]).await?).unwrap_or_default();
+        let auth = seeds
+            .first()
+            .and_then(|u| u.strip_prefix("redis://"))
+            .and_then(|u| u.rsplit_once('@'))
+            .map(|(a, _)| format!("{a}@"))
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for line in nodes.lines() {
+            let f: Vec<&str> = line.split(' ').collect();
+            if f.len() < 3 || !f[2].contains("master") || f[2].contains("fail") {
+                continue;
+            }
+            let addr = f[1].split('@').next().unwrap_or_default();
+            let client = redis::Client::open(format!("redis://{auth}{addr}/"))?;
+            out.push(client.get_multiplexed_async_connection().await?);
+        }
+        Ok(Some(out))
     }
 
     /// Every item of a SCAN-like listing: `before` the cursor, the cursor, then `after`
@@ -209,15 +299,45 @@ impl Db {
             }
             p.add_command(c);
         }
-        p.query_async(&mut self.conn.clone()).await
+        match &self.keyed {
+            Keyed::Single(m) => p.query_async(&mut (**m).clone()).await,
+            Keyed::Cluster(k) => p.query_async(&mut k.clone()).await,
+        }
     }
 
-    /// Every namespace key of the current database (SCAN … TYPE taskdb-ns), sorted.
+    /// Every namespace key of the current database (SCAN … TYPE taskdb-ns; on a cluster,
+    /// of every primary), sorted.
     pub async fn namespaces(&self) -> Result<Vec<String>> {
-        let mut out = self
-            .every(&["SCAN"], &["COUNT", "1000", "TYPE", "taskdb-ns"])
-            .await?;
+        let mut out = match self.primaries().await? {
+            None => {
+                self.every(&["SCAN"], &["COUNT", "1000", "TYPE", "taskdb-ns"])
+                    .await?
+            }
+            Some(nodes) => {
+                let mut all = Vec::new();
+                for mut n in nodes {
+                    let mut cursor = "0".to_string();
+                    loop {
+                        let (next, keys): (String, Vec<String>) = redis::cmd("SCAN")
+                            .arg(&cursor)
+                            .arg("COUNT")
+                            .arg(1000)
+                            .arg("TYPE")
+                            .arg("taskdb-ns")
+                            .query_async(&mut n)
+                            .await?;
+                        all.extend(keys);
+                        if next == "0" {
+                            break;
+                        }
+                        cursor = next;
+                    }
+                }
+                all
+            }
+        };
         out.sort();
+        out.dedup();
         Ok(out)
     }
 
@@ -251,26 +371,22 @@ impl Db {
         Ok(out)
     }
 
-    /// INFO taskdb's totals and blocked workers.
+    /// INFO taskdb's totals and blocked workers (on a cluster, summed over the primaries).
     pub async fn info(&self) -> Result<Info> {
-        let v = self.q(&["INFO", "taskdb"]).await?;
-        let body = text(&v).unwrap_or_default();
-        let mut out = Info::default();
-        for line in body.lines() {
-            let Some((k, v)) = line.trim().split_once(':') else {
-                continue;
-            };
-            if k == "taskdb_blocked_workers" {
-                for part in v.split(',').filter(|p| !p.is_empty()) {
-                    if let Some((wt, n)) = part.split_once('=') {
-                        out.blocked
-                            .insert(wt.to_string(), n.parse().unwrap_or_default());
-                    }
+        let bodies = match self.primaries().await? {
+            None => vec![text(&self.q(&["INFO", "taskdb"]).await?).unwrap_or_default()],
+            Some(nodes) => {
+                let mut all = Vec::new();
+                for mut n in nodes {
+                    let body: String = redis::cmd("INFO").arg("taskdb").query_async(&mut n).await?;
+                    all.push(body);
                 }
-            } else if TOTALS.contains(&k) {
-                out.totals
-                    .insert(k.to_string(), v.parse().unwrap_or_default());
+                all
             }
+        };
+        let mut out = Info::default();
+        for body in bodies {
+            add_info(&mut out, &body);
         }
         Ok(out)
     }

@@ -572,3 +572,80 @@ async fn a_read_only_acl_user_sees_every_page_and_its_actions_are_refused() {
         "running"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_cluster_the_console_reads_every_primary() {
+    let cl = taskdb_testkit::Cluster::start();
+    // Three namespaces on three different primaries.
+    let mut names: Vec<(usize, String)> = Vec::new();
+    for i in 0.. {
+        let ns = format!("team-{i}");
+        let p = cl.primary_of(&ns);
+        if names.iter().all(|(q, _)| *q != p) {
+            names.push((p, ns));
+        }
+        if names.len() == 3 {
+            break;
+        }
+    }
+    let hosts: Vec<String> = cl
+        .urls()
+        .iter()
+        .map(|u| {
+            u.trim_start_matches("redis://")
+                .trim_end_matches('/')
+                .to_string()
+        })
+        .collect();
+    let url = format!("redis+cluster://{}", hosts.join(","));
+    let mut jobs = Vec::new();
+    for (k, (_, ns)) in names.iter().enumerate() {
+        let db = RedisTaskDB::with_namespace(&url, ns).await.unwrap();
+        let st = db.create_stream("cpu", 1, 1.0, "u").await.unwrap();
+        for _ in 0..=k {
+            jobs.push((
+                ns.clone(),
+                db.create_job(&st, &json!({}), 0, 60, "u").await.unwrap(),
+            ));
+        }
+        db.request_work("cpu").await.unwrap().unwrap();
+    }
+    let cfg = taskdb_console::Config {
+        redis_url: url,
+        refresh_ms: 0,
+        sample_every: Duration::from_millis(100),
+        action_token: None,
+    };
+    let router = taskdb_console::router(cfg).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(taskdb_console::serve(listener, router));
+
+    let (code, home) = get(&base).await;
+    assert_eq!(code, 200, "{home}");
+    for (k, (_, ns)) in names.iter().enumerate() {
+        let row = format!("data-ns=\"{ns}\"");
+        assert_eq!(
+            value(&home, &row, "jobs.running"),
+            (k + 1).to_string(),
+            "{ns}"
+        );
+        assert_eq!(value(&home, &row, "tasks.running"), "1", "{ns}");
+    }
+    // The totals sum over the primaries: three claims, one on each.
+    assert_eq!(
+        value(
+            &home,
+            "data-k=\"taskdb_claimed_total\"",
+            "taskdb_claimed_total"
+        ),
+        "3"
+    );
+    let (_, m) = get(&format!("{base}/metrics")).await;
+    assert!(m.contains("taskdb_claimed_total 3"), "{m}");
+    for (ns, job) in &jobs {
+        let (code, page) = get(&format!("{base}/ns/{ns}/jobs/{job}")).await;
+        assert_eq!(code, 200, "{page}");
+        assert_eq!(page.matches("class=\"task\"").count(), 1);
+    }
+}
