@@ -5,6 +5,7 @@
 //!
 //! Run: `scripts/bench.sh` (builds the module in release mode, then runs this).
 
+mod cluster;
 mod dag;
 mod drain;
 mod fill;
@@ -78,6 +79,18 @@ struct Opts {
     /// Only time MIGRATE (the sizes of --migrate-tasks), then stop.
     #[arg(long)]
     migrate_only: bool,
+    /// Only compare one node, one node with WAIT, and a 3+3 cluster through the client.
+    #[arg(long)]
+    cluster_only: bool,
+    /// Namespaces for the cluster comparison.
+    #[arg(long, default_value_t = 6)]
+    cluster_namespaces: usize,
+    /// Ready tasks per namespace for the cluster comparison.
+    #[arg(long, default_value_t = 3000)]
+    cluster_tasks: usize,
+    /// Workers per namespace for the cluster comparison.
+    #[arg(long, default_value_t = 2)]
+    cluster_workers: usize,
     /// Where to write the figures as JSON.
     #[arg(long, default_value = "bench-results.json")]
     json: PathBuf,
@@ -153,6 +166,22 @@ fn main() {
             module.display()
         );
         std::process::exit(2);
+    }
+    if o.cluster_only {
+        std::env::set_var("TASKDB_MODULE", &module);
+        let points = cluster::run(o.cluster_namespaces, o.cluster_tasks, o.cluster_workers);
+        let base = points[0].tasks_per_s;
+        println!("| setup | tasks/s | against one node |");
+        println!("|---|---|---|");
+        for p in &points {
+            println!(
+                "| {} | {:.0} | {:.2}x |",
+                p.setup,
+                p.tasks_per_s,
+                p.tasks_per_s / base
+            );
+        }
+        return;
     }
     if o.migrate_only {
         println!("| tasks in the namespace | MIGRATE (source blocked) | RESTORE (target blocked) | payload |");
