@@ -38,6 +38,7 @@ pub mod usage {
     pub const CLEAR_STREAMS: &str = "TASKDB.CLEAR_STREAMS ns [COUNT n]";
     pub const RETRY_JOB: &str = "TASKDB.RETRY_JOB ns job_id";
     pub const METRICS: &str = "TASKDB.METRICS ns";
+    pub const GIVE_BACK: &str = "TASKDB.GIVE_BACK ns job_id task_id ATTEMPT n";
     pub const PAUSE: &str = "TASKDB.PAUSE ns STREAM|TYPE stream_id|worker_type";
     pub const RESUME: &str = "TASKDB.RESUME ns STREAM|TYPE stream_id|worker_type";
     pub const CREATE_TASK: &str = "TASKDB.CREATE_TASK ns job_id task_id stream_id task_def_json prereqs_json max_retries timeout_secs";
@@ -113,6 +114,7 @@ pub const DOCS: &[Doc] = &[
     doc(usage::JOB, "A job's state, error, owner, times and priority.", "O(log N)", R),
     doc(usage::DELETE_JOB, "Deletes a job and its tasks (a big one is freed in the background).", "O(S + R log N): its streams and running tasks", W),
     doc(usage::CANCEL_JOB, "Fails a running job on purpose; its ready and pending tasks are cancelled.", "O(S log N): its streams", W),
+    doc(usage::GIVE_BACK, "Gives a running attempt's task back to ready at once, without counting a retry.", "O(log N)", W),
     doc(usage::METRICS, "Per worker type: tasks claimed, done, failed, retried, requeued, and wait and run timings.", "O(worker types)", R),
     doc(usage::PAUSE, "Pauses a stream or a worker type: REQUEST_WORK hands out none of its tasks; running ones finish.", "O(log N)", W),
     doc(usage::RESUME, "Resumes a paused stream or worker type, waking the workers waiting for it.", "O(log N)", W),

@@ -138,6 +138,7 @@ commands! {
     cmd_failed => work::failed_cmd,
     cmd_progress => work::progress_cmd,
     cmd_retry => work::retry_cmd,
+    cmd_give_back => work::give_back,
     cmd_heartbeat => work::heartbeat_cmd,
     cmd_requeue => work::requeue,
     cmd_check => maintenance::check,
@@ -173,7 +174,7 @@ const W: &str = "write deny-oom";
 const WF: &str = "write deny-oom fast";
 // Accepted at maxmemory, as DEL is: they free memory (DELETE_JOB, CLEAR_COMPLETED, CLEAR_STREAMS,
 // CANCEL_JOB) or only rewrite a leased task's fixed-size state (HEARTBEAT, PROGRESS,
-// RETRY), so an operator can make room and workers keep their leases.
+// RETRY, GIVE_BACK), so an operator can make room and workers keep their leases.
 const WM: &str = "write";
 const WMF: &str = "write fast";
 const R: &str = "readonly";
@@ -219,6 +220,7 @@ redis_module! {
         ["TASKDB.FAILED", cmd_failed, WF, 1, 1, 1, "", "write"],
         ["TASKDB.PROGRESS", cmd_progress, WMF, 1, 1, 1, "", "write"],
         ["TASKDB.RETRY", cmd_retry, WMF, 1, 1, 1, "", "write"],
+        ["TASKDB.GIVE_BACK", cmd_give_back, WMF, 1, 1, 1, "", "write"],
         ["TASKDB.HEARTBEAT", cmd_heartbeat, WMF, 1, 1, 1, "", "write"],
         ["TASKDB.REQUEUE", cmd_requeue, W, 1, 1, 1, "", "write"],
         ["TASKDB.CHECK", cmd_check, R, 1, 1, 1, "", "read"],

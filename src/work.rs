@@ -1,7 +1,7 @@
 //! Work claiming and reporting: what workers call.
 //!
 //! `TASKDB.REQUEST_WORK`, `TASKDB.DONE`, `TASKDB.FAILED`, `TASKDB.PROGRESS`,
-//! `TASKDB.HEARTBEAT`, `TASKDB.RETRY`, `TASKDB.REQUEUE`. Each writes only when it changes a
+//! `TASKDB.HEARTBEAT`, `TASKDB.RETRY`, `TASKDB.GIVE_BACK`, `TASKDB.REQUEUE`. Each writes only when it changes a
 //! task, and then replicates the decision with its time.
 //!
 //! Every claim is an attempt with a number (1 for the first claim, +1 per hand-out) and
@@ -312,6 +312,22 @@ pub fn retry_cmd(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
             info::count(&info::RETRIED, 1);
         }
         Ok((outcome != Retried::NotRunning, outcome == Retried::Requeued))
+    })
+}
+
+/// `TASKDB.GIVE_BACK ns job_id task_id ATTEMPT n` -> 1 if the running attempt n went back
+/// to ready at once, without counting a retry (its worker will not run it), else 0
+pub fn give_back(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let (mut a, r) = report(args, crate::commands::usage::GIVE_BACK, 5)?;
+    let attempt = parse_attempt(&mut a)?.expect("arity: ATTEMPT n is there");
+    let d = Decision::GiveBack {
+        job: r.job,
+        task: r.task,
+        attempt,
+    };
+    write_report(ctx, &r, &d, |ns, now, _| {
+        let back = ns.give_back(r.job, r.task, attempt, now)?;
+        Ok((back, back))
     })
 }
 

@@ -555,6 +555,12 @@ impl RedisTaskDB {
         self.attempt_flag("TASKDB.RETRY", a, &[]).await
     }
 
+    /// Gives an attempt's task back (TASKDB.GIVE_BACK): ready again at once, no retry
+    /// counted, for a claim this worker will not run; false if the attempt is not running.
+    pub async fn give_back(&self, a: &Attempt) -> Result<bool, TaskDbErr> {
+        self.attempt_flag("TASKDB.GIVE_BACK", a, &[]).await
+    }
+
     /// Renews an attempt's lease: false if it is no longer running (stop working on it).
     pub async fn heartbeat_attempt(&self, a: &Attempt) -> Result<bool, TaskDbErr> {
         self.attempt_flag("TASKDB.HEARTBEAT", a, &[]).await
@@ -887,6 +893,8 @@ free_functions! {
     fn update_task_progress_attempt(a: &Attempt, progress: f32) -> bool;
     /// See [`RedisTaskDB::update_task_retry_attempt`].
     fn update_task_retry_attempt(a: &Attempt) -> bool;
+    /// See [`RedisTaskDB::give_back`].
+    fn give_back(a: &Attempt) -> bool;
     /// See [`RedisTaskDB::heartbeat_attempt`].
     fn heartbeat_attempt(a: &Attempt) -> bool;
     /// See [`RedisTaskDB::heartbeat`].

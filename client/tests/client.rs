@@ -370,6 +370,10 @@ async fn attempts_fence_a_stale_worker() {
         .unwrap()
         .unwrap();
     assert_eq!(b.attempt, 2);
+    assert!(
+        !give_back(&db, &a).await.unwrap(),
+        "A's attempt is not running"
+    );
     assert!(!update_task_failed_attempt(&db, &a, "late").await.unwrap());
     assert!(!update_task_retry_attempt(&db, &a).await.unwrap());
     assert!(!heartbeat_attempt(&db, &a).await.unwrap());

@@ -132,6 +132,15 @@ pub enum Decision<'a> {
         /// Paused, or resumed.
         paused: bool,
     },
+    /// GIVE_BACK.
+    GiveBack {
+        /// Job.
+        job: u128,
+        /// Task.
+        task: &'a [u8],
+        /// The attempt given back.
+        attempt: u32,
+    },
     /// RETRY_JOB.
     RetryJob {
         /// Job.
@@ -299,6 +308,7 @@ mod verb {
     pub const LOAD_TASKS: u8 = 17;
     pub const RETRY_JOB: u8 = 18;
     pub const PAUSE: u8 = 19;
+    pub const GIVE_BACK: u8 = 20;
 }
 
 fn opt_u32(w: &mut Writer, v: Option<u32>) {
@@ -387,6 +397,7 @@ impl Decision<'_> {
             Decision::Retries { .. } => verb::RETRIES,
             Decision::Cancel { .. } => verb::CANCEL,
             Decision::RetryJob { .. } => verb::RETRY_JOB,
+            Decision::GiveBack { .. } => verb::GIVE_BACK,
             Decision::Pause { .. } => verb::PAUSE,
             Decision::DeleteJobs(_) => verb::DELETE_JOBS,
             Decision::DeleteStreams(_) => verb::DELETE_STREAMS,
@@ -494,6 +505,11 @@ impl Decision<'_> {
                 w.bytes(reason);
             }
             Decision::RetryJob { job } => w.u128(*job),
+            Decision::GiveBack { job, task, attempt } => {
+                w.u128(*job);
+                w.bytes(task);
+                w.u32(*attempt);
+            }
             Decision::Pause {
                 stream,
                 worker_type,
@@ -665,6 +681,11 @@ impl Decision<'_> {
                 }
             }
             verb::RETRY_JOB => Decision::RetryJob { job: r.u128()? },
+            verb::GIVE_BACK => Decision::GiveBack {
+                job: r.u128()?,
+                task: r.bytes()?,
+                attempt: r.u32()?,
+            },
             verb::PAUSE => {
                 let (stream, worker_type) = match r.u8()? {
                     1 => (Some(r.u128()?), &[][..]),
@@ -896,6 +917,17 @@ impl Namespace {
                     ))
                 }
             }
+            Decision::GiveBack { job, task, attempt } => {
+                if self.give_back(*job, task, *attempt, now)? {
+                    Ok(())
+                } else {
+                    Err(Error::Refused(format!(
+                        "replayed GIVE_BACK of task '{}' of job '{}' does not apply: attempt {attempt} is not running",
+                        crate::error::shorten(task),
+                        uuid(*job)
+                    )))
+                }
+            }
             Decision::RetryJob { job } => {
                 if self.retry_job(*job, now)? {
                     Ok(())
@@ -1034,6 +1066,11 @@ mod tests {
                 reason: b"r",
             },
             Decision::RetryJob { job: 2 },
+            Decision::GiveBack {
+                job: 2,
+                task: b"t",
+                attempt: 3,
+            },
             Decision::Pause {
                 stream: Some(3),
                 worker_type: b"",

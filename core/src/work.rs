@@ -330,6 +330,33 @@ impl Namespace {
         Ok(true)
     }
 
+    /// Gives a running attempt's task back at `now`: ready again at once (cancelled if its
+    /// job failed), its progress reset, without counting a retry — for a claim its worker
+    /// will not run (a lost reply, a race between shards). True if `attempt` was running.
+    pub fn give_back(&mut self, job: u128, task_id: &[u8], attempt: u32, now: i64) -> Result<bool> {
+        let Some((seq, idx)) = self.reported(job, task_id, Some(attempt), false)? else {
+            return Ok(false);
+        };
+        let j = self.jobs.get_mut(&seq).expect("located");
+        if j.state_of(idx) != TaskState::Running {
+            return Ok(false);
+        }
+        {
+            let t = j.task_mut(idx);
+            t.set_updated_at(now);
+            t.set_progress(0.0);
+        }
+        let to = if j.failed() {
+            TaskState::Cancelled
+        } else {
+            TaskState::Ready
+        };
+        self.s.move_task(j, idx, to, 0);
+        touch_updated(j, now);
+        self.s.settle();
+        Ok(true)
+    }
+
     /// Sends a running task back to ready at `now` (cancelled if its job failed), or
     /// fails it past its retry limit; with an attempt, only if that attempt runs.
     pub fn retry(

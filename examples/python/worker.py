@@ -35,15 +35,16 @@ def run(r, ns, job, task, definition, prereqs):
 
 
 def give_back_lost_claims(r, ns, worker_id):
-    """Gives back (RETRY ... ATTEMPT n) every task leased to this worker that it is not
+    """Gives back (GIVE_BACK ... ATTEMPT n) every task leased to this worker that it is not
     working on: claims whose reply a dropped connection lost, or left by a crash of a
-    worker with the same id. They are ready again at once instead of after their lease."""
+    worker with the same id. They are ready again at once instead of after their lease,
+    and no retry is counted."""
     given = 0
     for lease in r.execute_command("TASKDB.LEASES", ns, "COUNT", 10000):
         lease = record(lease)
         if lease.get("worker_id") == worker_id:
             r.execute_command(
-                "TASKDB.RETRY", ns, lease["job_id"], lease["task_id"], "ATTEMPT", lease["attempt"]
+                "TASKDB.GIVE_BACK", ns, lease["job_id"], lease["task_id"], "ATTEMPT", lease["attempt"]
             )
             given += 1
     return given

@@ -257,3 +257,48 @@ fn bad_attempts_are_rejected_and_change_nothing() {
     }
     assert_eq!(digest(&mut db.c), d);
 }
+
+#[test]
+fn give_back_returns_a_running_attempt_without_counting_a_retry() {
+    let s = Server::start();
+    let replica = Server::replica_of(&s, &[]);
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
+    let claimed: Vec<redis::Value> = db.q("REQUEST_WORK", &["cpu", "WORKER", "w1"]);
+    assert_eq!(claimed.len(), 6);
+    assert_eq!(db.q::<i64>("PROGRESS", &[&job, "init", "0.5"]), 1);
+    // Only the running attempt gives back: one it never had is an error, a missing task
+    // NOTFOUND.
+    assert!(db
+        .err("GIVE_BACK", &[&job, "init", "ATTEMPT", "2"])
+        .starts_with("ERR invalid ATTEMPT '2'"));
+    assert_eq!(
+        db.err("GIVE_BACK", &[&job, "nope", "ATTEMPT", "1"]),
+        format!("NOTFOUND task 'nope' of job '{job}' does not exist")
+    );
+    assert_eq!(db.q::<i64>("GIVE_BACK", &[&job, "init", "ATTEMPT", "1"]), 1);
+    assert_eq!(
+        db.q::<i64>("GIVE_BACK", &[&job, "init", "ATTEMPT", "1"]),
+        0,
+        "given back already"
+    );
+    assert_eq!(
+        db.task_field(&job, "init", "state").as_deref(),
+        Some("ready")
+    );
+    assert_eq!(db.task_field(&job, "init", "retries").as_deref(), Some("0"));
+    assert_eq!(
+        db.task_field(&job, "init", "progress").as_deref(),
+        Some("0")
+    );
+    assert_eq!(db.task_field(&job, "init", "error"), None, "not a retry");
+    let (_, again) = db.claim("cpu").unwrap();
+    assert_eq!(again, "init");
+    assert_eq!(db.task_field(&job, "init", "attempt").as_deref(), Some("2"));
+    assert!(db.check().is_empty());
+    let mut pc = s.conn();
+    let acked: i64 = q(&mut pc, &["WAIT", "1", "10000"]);
+    assert_eq!(acked, 1);
+    assert_eq!(digest(&mut replica.conn()), digest(&mut pc));
+}
