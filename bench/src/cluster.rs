@@ -129,16 +129,7 @@ pub fn run(namespaces: usize, per_ns: usize, workers: usize) -> Vec<Point> {
     }
     {
         let cl = taskdb_testkit::Cluster::start();
-        let hosts: Vec<String> = cl
-            .urls()
-            .iter()
-            .map(|u| {
-                u.trim_start_matches("redis://")
-                    .trim_end_matches('/')
-                    .to_string()
-            })
-            .collect();
-        let url = format!("redis+cluster://{}", hosts.join(","));
+        let url = cl.cluster_url();
         point(
             "3+3 cluster, the namespaces spread over the primaries",
             rt.block_on(drain(&url, false, &names, per_ns, workers)),

@@ -27,8 +27,9 @@ pub(crate) enum Conn {
     },
 }
 
-/// The seed URLs of a `redis+cluster://[user:pass@]host:port,host:port[/]` URL, if it is one.
-pub(crate) fn cluster_seeds(url: &str) -> Option<Vec<String>> {
+/// The seed URLs (`redis://[user:pass@]host:port/`) of a
+/// `redis+cluster://[user:pass@]host:port,host:port[/]` URL, if it is one.
+pub fn cluster_seeds(url: &str) -> Option<Vec<String>> {
     let rest = url.strip_prefix("redis+cluster://")?;
     let rest = rest.trim_end_matches('/');
     let (auth, hosts) = match rest.rsplit_once('@') {

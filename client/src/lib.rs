@@ -30,7 +30,7 @@ pub mod planner;
 pub mod test_helpers;
 mod types;
 
-pub use conn::CLUSTER_RESPONSE_TIMEOUT;
+pub use conn::{cluster_seeds, CLUSTER_RESPONSE_TIMEOUT};
 pub use error::{MigrateError, SqlxError, TaskDbErr};
 pub use types::{
     Attempt, FullTaskState, JobState, ReadyTask, ReadyTaskRaw, StuckTaskInfo, TaskState, INIT_TASK,

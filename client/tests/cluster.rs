@@ -55,16 +55,7 @@ fn wait_1(cl: &Cluster, node: usize) {
 async fn the_client_follows_the_cluster_through_redirects_and_failovers() {
     let mut cl = Cluster::start();
     let names = spread(&cl);
-    let hosts: Vec<String> = cl
-        .urls()
-        .iter()
-        .map(|u| {
-            u.trim_start_matches("redis://")
-                .trim_end_matches('/')
-                .to_string()
-        })
-        .collect();
-    let url = format!("redis+cluster://{}", hosts.join(","));
+    let url = cl.cluster_url();
     for ns in &names {
         let db = RedisTaskDB::with_namespace(&url, ns).await.unwrap();
         dag(&db).await;
@@ -92,14 +83,7 @@ async fn the_client_follows_the_cluster_through_redirects_and_failovers() {
     // kill -9 of the primary while a worker waits in REQUEST_WORK … BLOCK and another
     // holds a 1 s lease and dies with it: once the replica is promoted, the waiting worker
     // gets the task created there by itself, and the dead worker's task comes back.
-    for n in cl.nodes.iter().flatten() {
-        let _: () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("taskdb.requeue-interval-ms")
-            .arg("100")
-            .query(&mut n.conn())
-            .unwrap();
-    }
+    cl.config_set("taskdb.requeue-interval-ms", "100");
     let primary = cl.primary_of(ns);
     let st = db.get_or_create_stream("gpu", 1, 1.0, "u").await.unwrap();
     let aux = db.get_or_create_stream("aux", 1, 1.0, "u").await.unwrap();
@@ -220,14 +204,7 @@ async fn a_busy_namespace_is_resharded_while_workers_and_submitters_run() {
 
     eprintln!("history of 2000 jobs in {:?}", seeded.elapsed());
     // A worker that dies holding a 1 s lease; the reaper runs on every node.
-    for n in cl.nodes.iter().flatten() {
-        let _: () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("taskdb.requeue-interval-ms")
-            .arg("100")
-            .query(&mut n.conn())
-            .unwrap();
-    }
+    cl.config_set("taskdb.requeue-interval-ms", "100");
     let aux = db.create_stream("aux", 1, 1.0, "u").await.unwrap();
     let leased = db.create_job(&aux, &json!({}), 5, 1, "u").await.unwrap();
     let dead = db.request_work_as("aux", "doomed").await.unwrap().unwrap();

@@ -188,28 +188,12 @@ pub struct Db {
     seeds: Option<Vec<String>>,
 }
 
-/// The seed URLs of a `redis+cluster://[user:pass@]host:port,host:port` URL.
-fn cluster_seeds(url: &str) -> Option<Vec<String>> {
-    let rest = url.strip_prefix("redis+cluster://")?.trim_end_matches('/');
-    let (auth, hosts) = match rest.rsplit_once('@') {
-        Some((a, h)) => (format!("{a}@"), h),
-        None => (String::new(), rest),
-    };
-    Some(
-        hosts
-            .split(',')
-            .filter(|h| !h.is_empty())
-            .map(|h| format!("redis://{auth}{h}/"))
-            .collect(),
-    )
-}
-
 impl Db {
     /// Connects to `url` (reconnecting by itself later): `redis://…` for one server,
     /// `redis+cluster://host:port,host:port` for a cluster, whose every primary is then
     /// read for the namespaces and the INFO totals.
     pub async fn connect(url: &str) -> Result<Db> {
-        if let Some(seeds) = cluster_seeds(url) {
+        if let Some(seeds) = taskdb_redis::cluster_seeds(url) {
             let conn = ClusterClient::builder(seeds.clone())
                 .response_timeout(std::time::Duration::from_secs(5))
                 .build()?

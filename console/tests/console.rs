@@ -588,16 +588,7 @@ async fn on_a_cluster_the_console_reads_every_primary() {
             break;
         }
     }
-    let hosts: Vec<String> = cl
-        .urls()
-        .iter()
-        .map(|u| {
-            u.trim_start_matches("redis://")
-                .trim_end_matches('/')
-                .to_string()
-        })
-        .collect();
-    let url = format!("redis+cluster://{}", hosts.join(","));
+    let url = cl.cluster_url();
     let mut jobs = Vec::new();
     for (k, (_, ns)) in names.iter().enumerate() {
         let db = RedisTaskDB::with_namespace(&url, ns).await.unwrap();

@@ -85,6 +85,24 @@ impl Cluster {
         self.nodes.iter().flatten().map(Server::url).collect()
     }
 
+    /// `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,…`: every live node as a seed.
+    pub fn cluster_url(&self) -> String {
+        let hosts: Vec<String> = self
+            .nodes
+            .iter()
+            .flatten()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        format!("redis+cluster://{}", hosts.join(","))
+    }
+
+    /// `CONFIG SET name value` on every live node.
+    pub fn config_set(&self, name: &str, value: &str) {
+        for n in self.nodes.iter().flatten() {
+            let _: () = q(n, &["CONFIG", "SET", name, value]).expect("CONFIG SET");
+        }
+    }
+
     /// The index of the node that serves `key`'s slot as primary now.
     pub fn primary_of(&self, key: &str) -> usize {
         let any = self.nodes.iter().flatten().next().expect("a live node");
