@@ -203,14 +203,36 @@ impl Namespace {
         self.s.set_job_state(j, JobState::Running, None);
         j.error = None;
         for idx in 0..j.task_count() as u32 {
-            match j.task(idx).state() {
-                TaskState::Ready | TaskState::Pending => self.s.uncancel(j, idx),
+            let stored = j.task(idx).state();
+            if !matches!(
+                stored,
+                TaskState::Ready | TaskState::Pending | TaskState::Failed | TaskState::Cancelled
+            ) {
+                continue;
+            }
+            // A prerequisite that finished while the job had failed released no one:
+            // count what each task still waits on (prerequisites come first, so their
+            // states are final here).
+            let waiting = j
+                .task(idx)
+                .prereqs()
+                .filter(|&p| j.state_of(p) != TaskState::Done)
+                .count() as u32;
+            j.task_mut(idx).set_waiting_on(waiting);
+            let to = if waiting == 0 {
+                TaskState::Ready
+            } else {
+                TaskState::Pending
+            };
+            match stored {
+                // Shown as cancelled while the job had failed; stored as they were.
+                TaskState::Ready | TaskState::Pending => {
+                    self.s.uncancel(j, idx);
+                    if stored != to {
+                        self.s.move_task(j, idx, to, 0);
+                    }
+                }
                 TaskState::Failed => {
-                    let to = if j.task(idx).waiting_on() == 0 {
-                        TaskState::Ready
-                    } else {
-                        TaskState::Pending
-                    };
                     let t = j.task_mut(idx);
                     t.set_retries(0);
                     t.set_progress(0.0);
@@ -218,7 +240,8 @@ impl Namespace {
                     j.set_error(idx, None);
                     self.s.move_task(j, idx, to, 0);
                 }
-                _ => {}
+                // Created while the job had failed (stored cancelled).
+                _ => self.s.move_task(j, idx, to, 0),
             }
         }
         if j.unresolved == 0 {

@@ -202,6 +202,14 @@ impl Target for Core {
         }
         stopped
     }
+    fn retry_job(&mut self, job: &str) -> bool {
+        let now = self.tick();
+        let again = self.ns.retry_job(id(job), now).unwrap();
+        if again {
+            self.replicate(Decision::RetryJob { job: id(job) }, now);
+        }
+        again
+    }
     fn delete(&mut self, job: &str) -> bool {
         let gone = self.ns.delete_job(id(job)).is_some();
         if gone {

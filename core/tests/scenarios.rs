@@ -464,6 +464,22 @@ fn a_failed_or_cancelled_job_runs_again_when_retried() {
     assert!(ns.retry_job(J2, NOW).unwrap());
     assert_eq!(ns.job_view(J2).unwrap().state, JobState::Done);
     assert_eq!(ns.check(None, usize::MAX), (vec![], None));
+    // A prerequisite done while its job had failed: its dependent is released on retry.
+    const J3: u128 = 0x13;
+    job(&mut ns, J3, S1, "u");
+    task(&mut ns, J3, "b", S1, &[]);
+    task(&mut ns, J3, "after_b", S1, &["b"]);
+    assert_eq!(claim(&mut ns, "cpu"), Some((J3, "init".into())));
+    assert_eq!(claim(&mut ns, "cpu"), Some((J3, "b".into())));
+    assert!(ns.failed(J3, b"init", b"x", NOW, None).unwrap());
+    assert!(
+        ns.done(J3, b"b", b"{}", NOW, None).unwrap(),
+        "a running task's result still counts"
+    );
+    assert!(ns.retry_job(J3, NOW).unwrap());
+    assert_eq!(state(&ns, J3, "after_b"), TaskState::Ready);
+    assert_eq!(ns.task(J3, b"after_b").unwrap().waiting_on, 0);
+    assert_eq!(ns.check(None, usize::MAX), (vec![], None));
 }
 
 #[test]

@@ -66,6 +66,9 @@ impl Target for Remote {
     fn cancel(&mut self, job: &str) -> bool {
         self.0.q::<i64>("CANCEL_JOB", &[job]) == 1
     }
+    fn retry_job(&mut self, job: &str) -> bool {
+        self.0.q::<i64>("RETRY_JOB", &[job]) == 1
+    }
     fn delete(&mut self, job: &str) -> bool {
         self.0.q::<i64>("DELETE_JOB", &[job]) == 1
     }

@@ -35,6 +35,8 @@ pub trait Target {
     fn retry(&mut self, job: &str, task: &str) -> bool;
     /// CANCEL_JOB (reason `cancelled`): whether it was running.
     fn cancel(&mut self, job: &str) -> bool;
+    /// RETRY_JOB: whether a failed job runs again.
+    fn retry_job(&mut self, job: &str) -> bool;
     /// DELETE_JOB: whether it existed.
     fn delete(&mut self, job: &str) -> bool;
     /// CLEAR_COMPLETED: how many done jobs were deleted.
@@ -86,6 +88,9 @@ pub enum Op {
     Cancel {
         job: usize,
     },
+    RetryJob {
+        job: usize,
+    },
     Delete {
         job: usize,
     },
@@ -106,6 +111,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => (0..8usize, 0..8usize).prop_map(|(job, task)| Op::Failed { job, task }),
         1 => (0..8usize, 0..8usize).prop_map(|(job, task)| Op::Retry { job, task }),
         1 => (0..8usize).prop_map(|job| Op::Cancel { job }),
+        1 => (0..8usize).prop_map(|job| Op::RetryJob { job }),
         1 => (0..8usize).prop_map(|job| Op::Delete { job }),
         1 => Just(Op::Clear),
     ]
@@ -225,6 +231,39 @@ impl Model {
                 }
             }
         }
+    }
+
+    /// RETRY_JOB: a failed job runs again; its failed tasks are ready with retries reset
+    /// (pending while a prerequisite is not done), its cancelled ones ready or pending by
+    /// what they still wait on.
+    fn retry_job(&mut self, ji: usize) -> bool {
+        let j = &mut self.jobs[ji];
+        if j.state != "failed" {
+            return false;
+        }
+        j.state = "running";
+        j.error = None;
+        for i in 0..j.tasks.len() {
+            let st = j.tasks[i].state;
+            if !matches!(st, St::Failed | St::Cancelled) {
+                continue;
+            }
+            let waiting = j.tasks[i]
+                .prereqs
+                .iter()
+                .filter(|p| j.tasks.iter().any(|t| &t.id == *p && t.state != St::Done))
+                .count() as i64;
+            let t = &mut j.tasks[i];
+            if st == St::Failed {
+                t.retries = 0;
+            }
+            t.waiting_on = waiting;
+            t.state = if waiting == 0 { St::Ready } else { St::Pending };
+        }
+        if j.tasks.iter().all(|t| t.state == St::Done) {
+            j.state = "done";
+        }
+        true
     }
 
     fn done(&mut self, ji: usize, ti: usize) -> bool {
@@ -406,6 +445,15 @@ pub fn run(ops: &[Op], t: &mut dyn Target) -> Result<(), TestCaseError> {
                 let got = t.cancel(&m.jobs[ji].id.clone());
                 let want = m.jobs[ji].state == "running";
                 m.fail_job(ji, "cancelled");
+                prop_assert_eq!(got, want, "{}", here);
+            }
+            Op::RetryJob { job } => {
+                if m.jobs.is_empty() {
+                    continue;
+                }
+                let ji = job % m.jobs.len();
+                let got = t.retry_job(&m.jobs[ji].id.clone());
+                let want = m.retry_job(ji);
                 prop_assert_eq!(got, want, "{}", here);
             }
             Op::Delete { job } => {
