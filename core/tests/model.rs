@@ -202,6 +202,23 @@ impl Target for Core {
         }
         stopped
     }
+    fn pause(&mut self, stream: Option<&str>, wt: &str, paused: bool) -> bool {
+        let now = self.tick();
+        let target = match stream {
+            Some(s) => PauseTarget::Stream(id(s)),
+            None => PauseTarget::WorkerType(wt.as_bytes()),
+        };
+        let changed = self.ns.set_paused(target, paused).unwrap();
+        if changed {
+            let d = Decision::Pause {
+                stream: stream.map(id),
+                worker_type: if stream.is_some() { b"" } else { wt.as_bytes() },
+                paused,
+            };
+            self.replicate(d, now);
+        }
+        changed
+    }
     fn retry_job(&mut self, job: &str) -> bool {
         let now = self.tick();
         let again = self.ns.retry_job(id(job), now).unwrap();

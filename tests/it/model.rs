@@ -66,6 +66,14 @@ impl Target for Remote {
     fn cancel(&mut self, job: &str) -> bool {
         self.0.q::<i64>("CANCEL_JOB", &[job]) == 1
     }
+    fn pause(&mut self, stream: Option<&str>, wt: &str, paused: bool) -> bool {
+        let verb = if paused { "PAUSE" } else { "RESUME" };
+        let n: i64 = match stream {
+            Some(s) => self.0.q(verb, &["STREAM", s]),
+            None => self.0.q(verb, &["TYPE", wt]),
+        };
+        n == 1
+    }
     fn retry_job(&mut self, job: &str) -> bool {
         self.0.q::<i64>("RETRY_JOB", &[job]) == 1
     }

@@ -37,6 +37,8 @@ pub trait Target {
     fn cancel(&mut self, job: &str) -> bool;
     /// RETRY_JOB: whether a failed job runs again.
     fn retry_job(&mut self, job: &str) -> bool;
+    /// PAUSE (`paused`) or RESUME of a stream (`Some`) or a worker type: whether it changed.
+    fn pause(&mut self, stream: Option<&str>, wt: &str, paused: bool) -> bool;
     /// DELETE_JOB: whether it existed.
     fn delete(&mut self, job: &str) -> bool;
     /// CLEAR_COMPLETED: how many done jobs were deleted.
@@ -91,6 +93,14 @@ pub enum Op {
     RetryJob {
         job: usize,
     },
+    PauseStream {
+        stream: usize,
+        paused: bool,
+    },
+    PauseType {
+        wt: usize,
+        paused: bool,
+    },
     Delete {
         job: usize,
     },
@@ -112,6 +122,8 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => (0..8usize, 0..8usize).prop_map(|(job, task)| Op::Retry { job, task }),
         1 => (0..8usize).prop_map(|job| Op::Cancel { job }),
         1 => (0..8usize).prop_map(|job| Op::RetryJob { job }),
+        1 => (0..8usize, any::<bool>()).prop_map(|(stream, paused)| Op::PauseStream { stream, paused }),
+        1 => (0..2usize, any::<bool>()).prop_map(|(wt, paused)| Op::PauseType { wt, paused }),
         1 => (0..8usize).prop_map(|job| Op::Delete { job }),
         1 => Just(Op::Clear),
     ]
@@ -124,6 +136,7 @@ struct MStream {
     reserved: i64,
     mult: f64,
     seq: u64,
+    paused: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +179,8 @@ struct MJob {
 #[derive(Default)]
 struct Model {
     streams: Vec<MStream>,
+    /// Paused worker types.
+    paused_types: Vec<&'static str>,
     jobs: Vec<MJob>,
     seq: u64,
 }
@@ -197,8 +212,13 @@ impl Model {
     /// REQUEST_WORK's choice: lowest priority, larger reservation, older stream; in it
     /// the oldest job, then the oldest task.
     fn next(&self, wt: &str) -> Option<(usize, usize)> {
+        if self.paused_types.contains(&wt) {
+            return None;
+        }
         let stream = (0..self.streams.len())
-            .filter(|&i| self.streams[i].wt == wt && self.counts(i).0 > 0)
+            .filter(|&i| {
+                self.streams[i].wt == wt && !self.streams[i].paused && self.counts(i).0 > 0
+            })
             .min_by(|&a, &b| {
                 self.priority(a)
                     .partial_cmp(&self.priority(b))
@@ -308,6 +328,7 @@ pub fn run(ops: &[Op], t: &mut dyn Target) -> Result<(), TestCaseError> {
                     reserved,
                     mult: MULTS[mult],
                     seq: m.seq,
+                    paused: false,
                 });
             }
             Op::CreateJob {
@@ -455,6 +476,26 @@ pub fn run(ops: &[Op], t: &mut dyn Target) -> Result<(), TestCaseError> {
                 let got = t.retry_job(&m.jobs[ji].id.clone());
                 let want = m.retry_job(ji);
                 prop_assert_eq!(got, want, "{}", here);
+            }
+            Op::PauseStream { stream, paused } => {
+                if m.streams.is_empty() {
+                    continue;
+                }
+                let si = stream % m.streams.len();
+                let got = t.pause(Some(&m.streams[si].id.clone()), "", paused);
+                let want = m.streams[si].paused != paused;
+                m.streams[si].paused = paused;
+                prop_assert_eq!(got, want, "{}", here);
+            }
+            Op::PauseType { wt, paused } => {
+                let wt = TYPES[wt];
+                let got = t.pause(None, wt, paused);
+                let was = m.paused_types.contains(&wt);
+                m.paused_types.retain(|w| *w != wt);
+                if paused {
+                    m.paused_types.push(wt);
+                }
+                prop_assert_eq!(got, was != paused, "{}", here);
             }
             Op::Delete { job } => {
                 if m.jobs.is_empty() {
