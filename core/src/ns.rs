@@ -860,7 +860,7 @@ impl Namespace {
 
     /// Whether the namespace holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.s.stream_ids.is_empty() && self.jobs.is_empty()
+        self.s.stream_ids.is_empty() && self.jobs.is_empty() && self.s.paused == 0
     }
 
     pub(crate) fn job_seq(&self, id: u128) -> Option<u64> {

@@ -188,3 +188,23 @@ fn a_paused_stream_is_skipped_until_resumed_and_stays_paused_through_reload_and_
     assert_eq!(db.claim("cpu").unwrap().0, a);
     assert!(db.check().is_empty());
 }
+
+#[test]
+fn a_worker_type_paused_before_its_namespace_exists_stays_paused() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "fresh");
+    assert_eq!(db.q::<i64>("PAUSE", &["TYPE", "gpu"]), 1);
+    let kind: String = q(&mut s.conn(), &["TYPE", "fresh"]);
+    assert_eq!(kind, "taskdb-ns", "the pause is stored in the namespace");
+    let st = db.stream("gpu", 1, 1.0, "u");
+    db.job(&st, "u");
+    assert_eq!(db.claim("gpu"), None);
+    assert_eq!(db.q::<i64>("RESUME", &["TYPE", "gpu"]), 1);
+    assert!(db.claim("gpu").is_some());
+    // Resumed and nothing else: a namespace that holds nothing is gone.
+    let mut other = Ns::new(&s, "empty");
+    assert_eq!(other.q::<i64>("PAUSE", &["TYPE", "cpu"]), 1);
+    assert_eq!(other.q::<i64>("RESUME", &["TYPE", "cpu"]), 1);
+    let exists: i64 = q(&mut s.conn(), &["EXISTS", "empty"]);
+    assert_eq!(exists, 0);
+}
