@@ -111,18 +111,7 @@ pub fn sync(value: *const Namespace, db: i32, key: &[u8], ns: &Namespace) {
             e.finished = finished;
         }
         None => {
-            m.insert(
-                value as usize,
-                Entry {
-                    db,
-                    key: key.to_vec(),
-                    tasks,
-                    jobs,
-                    deadline,
-                    paused,
-                    finished,
-                },
-            );
+            m.insert(value as usize, entry(db, key, ns));
         }
     });
 }

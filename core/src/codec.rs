@@ -298,18 +298,7 @@ impl Namespace {
             *slot = Some(Box::new(s));
         }
         // The first stream of each (user, type) is the oldest.
-        let mut first: std::collections::BTreeMap<(u32, u32), (u64, u32)> = Default::default();
-        for (i, s) in ns.s.streams.iter().enumerate() {
-            if let Some(s) = s {
-                let e = first
-                    .entry((s.user, s.worker_type))
-                    .or_insert((s.seq, i as u32));
-                if s.seq < e.0 {
-                    *e = (s.seq, i as u32);
-                }
-            }
-        }
-        ns.s.user_streams = first.into_iter().map(|(k, (_, i))| (k, i)).collect();
+        ns.s.user_streams = ns.s.oldest_streams(|_| true);
         if v >= 2 {
             for _ in 0..r.u32()? {
                 let ix = r.u32()?;

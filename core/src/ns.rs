@@ -461,6 +461,26 @@ impl Shared {
         &mut self.type_data[wt].meter
     }
 
+    /// The oldest stream of each (user, worker type) that `wanted` keeps: who GET_STREAM
+    /// names for the pair.
+    pub fn oldest_streams(
+        &self,
+        wanted: impl Fn(&(u32, u32)) -> bool,
+    ) -> BTreeMap<(u32, u32), u32> {
+        let mut first: BTreeMap<(u32, u32), (u64, u32)> = BTreeMap::new();
+        for (i, s) in self.streams.iter().enumerate() {
+            let Some(s) = s else { continue };
+            let key = (s.user, s.worker_type);
+            if wanted(&key) {
+                let e = first.entry(key).or_insert((s.seq, i as u32));
+                if s.seq < e.0 {
+                    *e = (s.seq, i as u32);
+                }
+            }
+        }
+        first.into_iter().map(|(k, (_, i))| (k, i)).collect()
+    }
+
     pub fn stream_ix(&self, id: u128) -> Option<u32> {
         self.stream_ids.get(&id).copied()
     }

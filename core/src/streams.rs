@@ -286,20 +286,8 @@ impl Namespace {
         if orphaned.is_empty() {
             return Ok(());
         }
-        let mut first: std::collections::BTreeMap<(u32, u32), (u64, u32)> = Default::default();
-        for (i, s) in self.s.streams.iter().enumerate() {
-            let Some(s) = s else { continue };
-            let key = (s.user, s.worker_type);
-            if orphaned.contains(&key) {
-                let e = first.entry(key).or_insert((s.seq, i as u32));
-                if s.seq < e.0 {
-                    *e = (s.seq, i as u32);
-                }
-            }
-        }
-        for (key, (_, ix)) in first {
-            self.s.user_streams.insert(key, ix);
-        }
+        let first = self.s.oldest_streams(|k| orphaned.contains(k));
+        self.s.user_streams.extend(first);
         Ok(())
     }
 
