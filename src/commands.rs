@@ -35,7 +35,8 @@ pub mod usage {
     pub const DELETE_JOB: &str = "TASKDB.DELETE_JOB ns job_id";
     pub const CANCEL_JOB: &str = "TASKDB.CANCEL_JOB ns job_id [reason]";
     pub const CLEAR_COMPLETED: &str = "TASKDB.CLEAR_COMPLETED ns [COUNT n] [AGE seconds]";
-    pub const CLEAR_STREAMS: &str = "TASKDB.CLEAR_STREAMS ns [COUNT n]";
+    pub const ELSEWHERE: &str = "TASKDB.ELSEWHERE ns [stream_id running ...]";
+    pub const CLEAR_STREAMS: &str = "TASKDB.CLEAR_STREAMS ns [COUNT n] [KEEP stream_id ...]";
     pub const RETRY_JOB: &str = "TASKDB.RETRY_JOB ns job_id";
     pub const METRICS: &str = "TASKDB.METRICS ns";
     pub const GIVE_BACK: &str = "TASKDB.GIVE_BACK ns job_id task_id ATTEMPT n";
@@ -120,7 +121,8 @@ pub const DOCS: &[Doc] = &[
     doc(usage::RESUME, "Resumes a paused stream or worker type, waking the workers waiting for it.", "O(log N)", W),
     doc(usage::RETRY_JOB, "Runs a failed or cancelled job again: failed tasks back to ready with retries reset, cancelled ones back.", "O(T): its tasks", W),
     doc(usage::CLEAR_COMPLETED, "Deletes up to COUNT done jobs (default 1000) finished at least AGE seconds ago, earliest finished first; replies how many.", "O(COUNT log N)", W),
-    doc(usage::CLEAR_STREAMS, "Deletes up to COUNT streams that hold no task (default 1000), oldest first; replies how many.", "O(S log S): the streams", W),
+    doc(usage::CLEAR_STREAMS, "Deletes up to COUNT streams that hold no task (default 1000), oldest first, except those after KEEP; replies how many.", "O(S log S): the streams", W),
+    doc(usage::ELSEWHERE, "A sharded TaskDB's shard learns each stream's tasks running on the other shards (counted in its fair order); replies what runs here.", "O(S): the streams", W),
     doc(usage::CREATE_TASK, "Adds a task to a job, ready or pending on its prerequisites; reopens a done job.", "O(P log N): its prerequisites", W),
     doc(usage::TASK, "A task's state, definition, prerequisites, counters, output, error and times.", "O(log N + P)", R),
     doc(usage::TASK_OUTPUT, "The output of a done task.", "O(log N)", R),
@@ -159,6 +161,13 @@ pub struct Arg {
     pub optional: bool,
     /// A `oneof`'s choices.
     pub choices: Vec<Arg>,
+    /// Whether it may repeat (`[KEEP stream_id ...]`).
+    pub multiple: bool,
+}
+
+/// Whether a word of a syntax is a keyword (`COUNT`) rather than a value (`n`).
+fn is_token(w: &str) -> bool {
+    w.chars().all(|c| c.is_ascii_uppercase() || c == '_')
 }
 
 fn kind_of(name: &str) -> &'static str {
@@ -168,6 +177,7 @@ fn kind_of(name: &str) -> &'static str {
             "integer"
         }
         "be_mult" | "progress" | "p" => "double",
+        "running" => "integer",
         _ => "string",
     }
 }
@@ -187,8 +197,10 @@ fn value_arg(name: &str, token: Option<&str>, optional: bool) -> Arg {
                     token: Some(c.to_string()),
                     optional: false,
                     choices: vec![],
+                    multiple: false,
                 })
                 .collect(),
+            multiple: false,
         };
     }
     Arg {
@@ -197,6 +209,7 @@ fn value_arg(name: &str, token: Option<&str>, optional: bool) -> Arg {
         token: token.map(str::to_string),
         optional,
         choices: vec![],
+        multiple: false,
     }
 }
 
@@ -219,6 +232,18 @@ pub fn parse(usage: &str) -> (Vec<Arg>, i32) {
             match group.as_slice() {
                 [only] => args.push(value_arg(only, None, true)),
                 [token, value] => args.push(value_arg(value, Some(token), true)),
+                [token, value, dots] if dots == "..." && is_token(token) => args.push(Arg {
+                    multiple: true,
+                    ..value_arg(value, Some(token), true)
+                }),
+                [words @ .., dots] if dots == "..." && !words.is_empty() => args.push(Arg {
+                    name: words.join("_"),
+                    kind: "block",
+                    token: None,
+                    optional: true,
+                    choices: words.iter().map(|w| value_arg(w, None, false)).collect(),
+                    multiple: true,
+                }),
                 _ => args.push(value_arg(&group.join(" "), None, true)),
             }
         } else {
@@ -258,6 +283,7 @@ fn c_args(args: &[Arg]) -> *mut raw::RedisModuleCommandArg {
                 "double" => raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_DOUBLE,
                 "pure-token" => raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_PURE_TOKEN,
                 "oneof" => raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_ONEOF,
+                "block" => raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_BLOCK,
                 _ => raw::RedisModuleCommandArgType_REDISMODULE_ARG_TYPE_STRING,
             },
             key_spec_index: if a.kind == "key" { 0 } else { -1 },
@@ -268,6 +294,10 @@ fn c_args(args: &[Arg]) -> *mut raw::RedisModuleCommandArg {
                 raw::REDISMODULE_CMD_ARG_OPTIONAL as c_int
             } else {
                 raw::REDISMODULE_CMD_ARG_NONE as c_int
+            } | if a.multiple {
+                raw::REDISMODULE_CMD_ARG_MULTIPLE as c_int
+            } else {
+                0
             },
             deprecated_since: std::ptr::null(),
             subargs: c_args(&a.choices),
@@ -393,6 +423,17 @@ mod tests {
         assert_eq!(parse(usage::STATS).1, 2);
         assert_eq!(parse(usage::HELP), (vec![], 1));
         assert_eq!(parse(usage::CANCEL_JOB).0[2].name, "reason");
+        let keep = &parse(usage::CLEAR_STREAMS).0[2];
+        assert_eq!(
+            (keep.name.as_str(), keep.token.as_deref(), keep.multiple),
+            ("stream_id", Some("KEEP"), true)
+        );
+        let hints = &parse(usage::ELSEWHERE).0[1];
+        assert_eq!(
+            (hints.kind, hints.multiple, hints.choices.len()),
+            ("block", true, 2)
+        );
+        assert_eq!(hints.choices[1].kind, "integer");
     }
 
     #[test]

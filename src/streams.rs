@@ -140,20 +140,28 @@ pub fn stream(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     })
 }
 
-/// `TASKDB.CLEAR_STREAMS ns [COUNT n]` -> the number of streams deleted: up to n (default
-/// 1000) that hold no task of any state, oldest first, as the PostgreSQL TaskDB's
-/// `clear_completed_jobs` removes streams no task refers to. Call again until it replies 0.
+/// `TASKDB.CLEAR_STREAMS ns [COUNT n] [KEEP stream_id ...]` -> the number of streams
+/// deleted: up to n (default 1000) that hold no task of any state, oldest first, as the
+/// PostgreSQL TaskDB's `clear_completed_jobs` removes streams no task refers to, except
+/// the streams named after KEEP. Call again until it replies 0.
 pub fn clear_streams(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
-    let mut a = Args::new(args, crate::commands::usage::CLEAR_STREAMS, 1, 3)?;
+    let mut a = Args::new(args, crate::commands::usage::CLEAR_STREAMS, 1, usize::MAX)?;
     let name = a.ns()?;
     let count = a.count(crate::jobs::CLEAR_BATCH, 100_000)?;
+    let mut keep = std::collections::BTreeSet::new();
+    if a.keyword("KEEP") {
+        keep.insert(a.id("stream_id")?);
+        while a.has_more() {
+            keep.insert(a.id("stream_id")?);
+        }
+    }
     a.end()?;
     let key = open_write(ctx, name);
     let Some(ns) = write(&key, name)? else {
         return Ok(RedisValue::Integer(0));
     };
     prepare(ns);
-    let ids = ns.empty_streams(count);
+    let ids = ns.empty_streams(count, &keep);
     if ids.is_empty() {
         return Ok(RedisValue::Integer(0));
     }
@@ -162,6 +170,39 @@ pub fn clear_streams(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> 
     replicate::decision(ctx, name, &Decision::DeleteStreams(ids), now_ms());
     changed(ctx, &key, name, ns);
     Ok(RedisValue::Integer(n))
+}
+
+/// `TASKDB.ELSEWHERE ns [stream_id running ...]` -> `[stream_id, running, ...]`: tells a
+/// shard of a sharded TaskDB how many tasks of each stream run on the other shards (every
+/// stream not named: none), counted in its fair order, and replies what runs here. The
+/// client handles send it every few hundred milliseconds; ids the shard lacks are passed
+/// over. Replicated only when a count changed.
+pub fn elsewhere(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
+    let mut a = Args::new(args, crate::commands::usage::ELSEWHERE, 1, usize::MAX)?;
+    let name = a.ns()?;
+    let mut hints = Vec::new();
+    while a.has_more() {
+        let id = a.id("stream_id")?;
+        let n = a.int("running", 0, i64::from(i32::MAX))?;
+        hints.push((id, n));
+    }
+    let key = open_write(ctx, name);
+    let Some(ns) = write(&key, name)? else {
+        return Ok(RedisValue::Array(vec![]));
+    };
+    prepare(ns);
+    if ns.set_elsewhere(&hints) > 0 {
+        replicate::decision(ctx, name, &Decision::Elsewhere(hints), now_ms());
+        changed(ctx, &key, name, ns);
+    } else {
+        ns.clear_effects();
+    }
+    let mut out = Vec::new();
+    for (id, n) in ns.running_streams() {
+        out.push(reply::uuid(id));
+        out.push(RedisValue::Integer(n));
+    }
+    Ok(RedisValue::Array(out))
 }
 
 /// `TASKDB.PAUSE ns STREAM stream_id|TYPE worker_type` -> 1 if it was not paused.

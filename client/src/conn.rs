@@ -2,10 +2,11 @@
 //! Redis Cluster (the `redis` crate's async cluster client, which follows MOVED and ASK,
 //! refreshes its slot map after a failover and retries a call whose node went away).
 
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisResult, Value};
+use redis::cluster_routing::{get_slot, Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisResult, Value};
 use std::time::{Duration, Instant};
 
 /// How long a call on a cluster waits for its reply before it is retried elsewhere or
@@ -46,9 +47,17 @@ pub fn cluster_seeds(url: &str) -> Option<Vec<String>> {
 }
 
 fn cluster_client(seeds: &[String], response: Option<Duration>) -> RedisResult<ClusterClient> {
+    cluster_client_with(seeds, response, 20)
+}
+
+fn cluster_client_with(
+    seeds: &[String],
+    response: Option<Duration>,
+    retries: u32,
+) -> RedisResult<ClusterClient> {
     let mut b = ClusterClient::builder(seeds.to_vec())
         .connection_timeout(Duration::from_secs(2))
-        .retries(20)
+        .retries(retries)
         .min_retry_wait(50)
         .max_retry_wait(1000);
     if let Some(r) = response {
@@ -144,6 +153,82 @@ impl Conn {
     }
 }
 
+/// A connection of its own for one blocking call whose server-side client id is known,
+/// so that another connection can end the wait (`CLIENT UNBLOCK`).
+pub(crate) enum Dedicated {
+    /// On one server.
+    Single(MultiplexedConnection),
+    /// On a cluster: calls to the slot's primary, never redirected (a redirect ends the
+    /// call, and the caller sends it again with a fresh id).
+    Cluster(ClusterConnection),
+}
+
+/// Routes a keyless command to the primary of `key`'s slot.
+fn primary_of(key: &str) -> RoutingInfo {
+    RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::new(
+        get_slot(key.as_bytes()),
+        SlotAddr::Master,
+    )))
+}
+
+impl Dedicated {
+    /// Sends `c` (with WAIT after it, if `wait`).
+    pub async fn send(
+        &mut self,
+        c: Cmd,
+        wait: Option<(u32, Duration)>,
+    ) -> RedisResult<(Value, Option<i64>)> {
+        match self {
+            Dedicated::Single(conn) => send(conn, c, wait).await,
+            Dedicated::Cluster(conn) => send(conn, c, wait).await,
+        }
+    }
+}
+
+impl Conn {
+    /// Whether this is a cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Conn::Cluster { .. })
+    }
+
+    /// A connection of its own to the node holding `key` (waiting up to `response` for a
+    /// reply, or for ever), and its client id there.
+    pub async fn dedicated(
+        &self,
+        key: &str,
+        response: Option<Duration>,
+    ) -> RedisResult<(Dedicated, i64)> {
+        let mut id = redis::cmd("CLIENT");
+        id.arg("ID");
+        match self {
+            Conn::Single { client, .. } => {
+                let mut conn = client.get_multiplexed_async_connection().await?;
+                let n: i64 = id.query_async(&mut conn).await?;
+                Ok((Dedicated::Single(conn), n))
+            }
+            Conn::Cluster { seeds, .. } => {
+                let mut conn = cluster_client_with(seeds, response, 0)?
+                    .get_async_connection()
+                    .await?;
+                let v = conn.route_command(&id, primary_of(key)).await?;
+                Ok((Dedicated::Cluster(conn), i64::from_redis_value(&v)?))
+            }
+        }
+    }
+
+    /// Ends client `id`'s blocked call on the node holding `key` as if it timed out
+    /// (`CLIENT UNBLOCK`): whether it was blocked.
+    pub async fn unblock(&self, key: &str, id: i64) -> RedisResult<bool> {
+        let mut c = redis::cmd("CLIENT");
+        c.arg("UNBLOCK").arg(id);
+        let v = match self {
+            Conn::Single { conn, .. } => c.query_async(&mut (**conn).clone()).await?,
+            Conn::Cluster { conn, .. } => conn.clone().route_command(&c, primary_of(key)).await?,
+        };
+        Ok(i64::from_redis_value(&v)? == 1)
+    }
+}
+
 /// Sends `c` alone, or followed by WAIT in one pipeline (on the same node).
 async fn send(
     conn: &mut impl redis::aio::ConnectionLike,
@@ -161,7 +246,7 @@ async fn send(
 }
 
 /// Whether a blocked call ended because its node or slot moved (send it again).
-fn moved_on(e: &RedisError) -> bool {
+pub(crate) fn moved_on(e: &RedisError) -> bool {
     matches!(
         e.kind(),
         ErrorKind::Moved

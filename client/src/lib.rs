@@ -25,13 +25,18 @@
 
 mod conn;
 mod error;
+mod fanout;
 pub mod migration;
 pub mod planner;
+mod shards;
+mod share;
 pub mod test_helpers;
 mod types;
 
 pub use conn::{cluster_seeds, CLUSTER_RESPONSE_TIMEOUT};
 pub use error::{MigrateError, SqlxError, TaskDbErr};
+pub use shards::{record_key, shard_name, MAX_SHARDS};
+pub use share::{sharer_key, SHARE_EVERY};
 pub use types::{
     Attempt, FullTaskState, JobState, ReadyTask, ReadyTaskRaw, StuckTaskInfo, TaskState, INIT_TASK,
 };
@@ -41,6 +46,7 @@ use redis::{FromRedisValue, Value};
 use serde::de::DeserializeOwned;
 use serde_json::Value as JsonValue;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -68,12 +74,14 @@ impl JobPriority {
     }
 }
 
-/// A handle on one TaskDB namespace: an auto-reconnecting multiplexed connection, cheap
-/// to clone and share between tasks.
+/// A handle on one TaskDB: one namespace, or a sharded TaskDB's namespaces (see
+/// [`RedisTaskDB::create_sharded`]). An auto-reconnecting multiplexed connection, cheap to
+/// clone and share between tasks.
 #[derive(Clone)]
 pub struct RedisTaskDB {
     conn: conn::Conn,
     ns: String,
+    pub(crate) layout: Arc<shards::Layout>,
     /// Replicas every write waits for, and for how long (`with_wait`).
     wait: Option<(u32, Duration)>,
 }
@@ -153,6 +161,37 @@ pub(crate) fn pairs(v: &Value) -> Result<HashMap<String, String>, TaskDbErr> {
         .collect())
 }
 
+/// Builds a REQUEST_WORK on a namespace, blocking for the milliseconds given.
+type WorkCmd<'a> = dyn Fn(&str, Option<u64>) -> redis::Cmd + Sync + 'a;
+
+/// `TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] [WORKER worker_id]`.
+fn work_cmd(ns: &str, worker_type: &str, block: Option<u64>, worker: Option<&str>) -> redis::Cmd {
+    let mut c = cmd_on(ns, "TASKDB.REQUEST_WORK");
+    c.arg(worker_type);
+    if let Some(ms) = block {
+        c.arg("BLOCK").arg(ms);
+    }
+    if let Some(w) = worker {
+        c.arg("WORKER").arg(w);
+    }
+    c
+}
+
+/// `name ns`.
+fn cmd_on(ns: &str, name: &str) -> redis::Cmd {
+    let mut c = redis::cmd(name);
+    c.arg(ns);
+    c
+}
+
+/// A connection to `url`: one server, or a `redis+cluster://` cluster.
+async fn connect(url: &str) -> Result<conn::Conn, TaskDbErr> {
+    Ok(match conn::cluster_seeds(url) {
+        Some(seeds) => conn::Conn::cluster(seeds).await?,
+        None => conn::Conn::single(url).await?,
+    })
+}
+
 impl RedisTaskDB {
     /// Connects to `url`, namespace `taskdb`. `redis://host:port` is one server;
     /// `redis+cluster://host:port,host:port` a Redis Cluster through those seed nodes.
@@ -160,17 +199,107 @@ impl RedisTaskDB {
         Self::with_namespace(url, DEFAULT_NAMESPACE).await
     }
 
-    /// Connects to `url` (one server, or `redis+cluster://…`), namespace `ns`.
+    /// Connects to `url` (one server, or `redis+cluster://…`), namespace `ns` — or the
+    /// sharded TaskDB `ns`, if one was created ([`RedisTaskDB::create_sharded`]): the
+    /// handle reads the recorded shard count and spreads its calls over the shards.
     pub async fn with_namespace(url: &str, ns: &str) -> Result<Self, TaskDbErr> {
-        let conn = match conn::cluster_seeds(url) {
-            Some(seeds) => conn::Conn::cluster(seeds).await?,
-            None => conn::Conn::single(url).await?,
-        };
-        Ok(RedisTaskDB {
+        Self::open(connect(url).await?, ns).await
+    }
+
+    /// Creates the sharded TaskDB `ns` with `shards` namespaces (recorded in the key
+    /// `ns:shards`; see [`shard_name`]), or opens it if it exists with that count, and
+    /// returns a handle on it. Every call of the API works on it as on one namespace: a
+    /// job and its tasks live on one shard, chosen from the job id; streams are on every
+    /// shard; workers draw from all shards; counts are summed. Fails if `ns` exists with
+    /// another shard count, or as a namespace of its own.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), taskdb_redis::TaskDbErr> {
+    /// use taskdb_redis::RedisTaskDB;
+    /// let url = "redis+cluster://10.0.0.1:6379,10.0.0.2:6379";
+    /// let db = RedisTaskDB::create_sharded(url, "proving", 16).await?;
+    /// // Later, anywhere: the same logical TaskDB, its shard count read from Redis.
+    /// let worker = RedisTaskDB::with_namespace(url, "proving").await?;
+    /// # let _ = (db, worker); Ok(()) }
+    /// ```
+    pub async fn create_sharded(url: &str, ns: &str, shards: u32) -> Result<Self, TaskDbErr> {
+        shards::validate(ns, shards).map_err(TaskDbErr::InternalErr)?;
+        let conn = connect(url).await?;
+        let db = RedisTaskDB {
             conn,
             ns: ns.to_string(),
+            layout: Arc::new(shards::Layout::single(ns)),
             wait: None,
-        })
+        };
+        let mut ty = redis::cmd("TYPE");
+        ty.arg(ns);
+        if reply::<String>(&db.run(ty).await?)? != "none" {
+            return Err(TaskDbErr::InternalErr(format!(
+                "'{ns}' exists as a key of its own (an unsharded namespace?): choose another name for the sharded TaskDB"
+            )));
+        }
+        let mut set = redis::cmd("SET");
+        set.arg(record_key(ns)).arg(shards).arg("NX");
+        db.run(set).await?;
+        match db.recorded_shards().await? {
+            Some(n) if n == shards => Self::open(db.conn, ns).await,
+            Some(n) => Err(TaskDbErr::InternalErr(format!(
+                "the sharded TaskDB '{ns}' has {n} shards, not {shards}"
+            ))),
+            None => Err(TaskDbErr::InternalErr(format!(
+                "'{}' does not hold a shard count",
+                record_key(ns)
+            ))),
+        }
+    }
+
+    /// A handle on `ns`, sharded if a shard count is recorded for it.
+    async fn open(conn: conn::Conn, ns: &str) -> Result<Self, TaskDbErr> {
+        let mut db = RedisTaskDB {
+            conn,
+            ns: ns.to_string(),
+            layout: Arc::new(shards::Layout::single(ns)),
+            wait: None,
+        };
+        if let Some(n) = db.recorded_shards().await? {
+            db.layout = Arc::new(shards::Layout::sharded(ns, n));
+        }
+        Ok(db)
+    }
+
+    /// The shard count recorded for `ns`, if any.
+    async fn recorded_shards(&self) -> Result<Option<u32>, TaskDbErr> {
+        let mut get = redis::cmd("GET");
+        get.arg(record_key(&self.ns));
+        match self.run_raw(get).await {
+            Ok(Ok(Value::Nil)) => Ok(None),
+            Ok(v) => {
+                let s: String = reply(&v?)?;
+                let n: u32 = s.parse().map_err(|_| {
+                    TaskDbErr::InternalErr(format!(
+                        "'{}' holds '{s}', not a shard count",
+                        record_key(&self.ns)
+                    ))
+                })?;
+                shards::validate(&self.ns, n).map_err(TaskDbErr::InternalErr)?;
+                Ok(Some(n))
+            }
+            // Another kind of key by that name: `ns` is not sharded.
+            Err(e) if e.kind() == redis::ErrorKind::TypeError => Ok(None),
+            Err(e) => Err(from_redis(e)),
+        }
+    }
+
+    /// The shard count, if this is a sharded TaskDB.
+    pub fn shard_count(&self) -> Option<u32> {
+        self.layout
+            .is_sharded()
+            .then_some(self.layout.all().len() as u32)
+    }
+
+    /// The namespaces this handle works on: the one, or every shard (shard 0 first).
+    pub fn namespaces(&self) -> &[String] {
+        self.layout.all()
     }
 
     /// Connects to a Redis Cluster through any of `seeds` (`redis://host:port` URLs),
@@ -180,11 +309,7 @@ impl RedisTaskDB {
     /// `request_work_wait` cut short by a failover or a slot move waits again.
     pub async fn cluster(seeds: &[&str], ns: &str) -> Result<Self, TaskDbErr> {
         let conn = conn::Conn::cluster(seeds.iter().map(|s| s.to_string()).collect()).await?;
-        Ok(RedisTaskDB {
-            conn,
-            ns: ns.to_string(),
-            wait: None,
-        })
+        Self::open(conn, ns).await
     }
 
     /// This handle, with every write acknowledged only once `replicas` replicas have it
@@ -196,21 +321,36 @@ impl RedisTaskDB {
         self
     }
 
-    /// The namespace.
+    /// This handle (and its clones), sharing running counts between a sharded TaskDB's
+    /// shards every `every` instead of every [`SHARE_EVERY`] once it claims work: shorter
+    /// keeps the fair share closer to one namespace's for short tasks, at two small
+    /// writes per shard per period. No effect on an unsharded handle.
+    pub fn with_share_interval(self, every: Duration) -> Self {
+        self.layout.set_share_every(every);
+        self
+    }
+
+    /// The namespace (a sharded TaskDB's name).
     pub fn namespace(&self) -> &str {
         &self.ns
     }
 
+    /// `name` on the namespace that decides streams (the only one, or shard 0).
     fn cmd(&self, name: &str) -> redis::Cmd {
-        let mut c = redis::cmd(name);
-        c.arg(&self.ns);
+        cmd_on(self.layout.home(), name)
+    }
+
+    /// A command about one job, on its shard: `name ns job_id`.
+    pub(crate) fn job_cmd(&self, name: &str, job_id: &Uuid) -> redis::Cmd {
+        let mut c = cmd_on(self.layout.of_job(job_id), name);
+        c.arg(job_id.to_string());
         c
     }
 
     /// A command about one task: `name ns job_id task_id`.
     fn task_cmd(&self, name: &str, job_id: &Uuid, task_id: &str) -> redis::Cmd {
-        let mut c = self.cmd(name);
-        c.arg(job_id.to_string()).arg(task_id);
+        let mut c = self.job_cmd(name, job_id);
+        c.arg(task_id);
         c
     }
 
@@ -263,10 +403,21 @@ impl RedisTaskDB {
         before: &[&str],
         after: &[&str],
     ) -> Result<Vec<String>, TaskDbErr> {
+        self.list_on(self.layout.home(), name, before, after).await
+    }
+
+    /// [`RedisTaskDB::list`] on namespace `ns`.
+    pub(crate) async fn list_on(
+        &self,
+        ns: &str,
+        name: &str,
+        before: &[&str],
+        after: &[&str],
+    ) -> Result<Vec<String>, TaskDbErr> {
         let mut all = Vec::new();
         let mut cursor = "0".to_string();
         loop {
-            let mut c = self.cmd(name);
+            let mut c = cmd_on(ns, name);
             for a in before {
                 c.arg(*a);
             }
@@ -299,7 +450,80 @@ impl RedisTaskDB {
             .arg(reserved)
             .arg(be_mult.to_string())
             .arg(user_id);
-        uuid(&reply::<String>(&self.run(c).await?)?)
+        let id = uuid(&reply::<String>(&self.run(c).await?)?)?;
+        self.spread(&id).await?;
+        Ok(id)
+    }
+
+    /// On a sharded TaskDB, copies stream `id` from shard 0 to every other shard that
+    /// lacks it (once per handle and stream).
+    async fn spread(&self, id: &Uuid) -> Result<(), TaskDbErr> {
+        if !self.layout.is_sharded() || self.layout.is_spread(id) {
+            return Ok(());
+        }
+        let copies = self.layout.all()[1..]
+            .iter()
+            .map(|ns| self.copy_stream(ns, id));
+        for r in futures_util::future::join_all(copies).await {
+            r?;
+        }
+        self.layout.set_spread(*id);
+        Ok(())
+    }
+
+    /// Copies stream `id` as shard 0 has it (settings, pause) to namespace `ns`, if `ns`
+    /// lacks it: false if shard 0 has no such stream.
+    async fn copy_stream(&self, ns: &str, id: &Uuid) -> Result<bool, TaskDbErr> {
+        let mut get = self.cmd("TASKDB.STREAM");
+        get.arg(id.to_string());
+        let v = self.run(get).await?;
+        if v == Value::Nil {
+            return Ok(false);
+        }
+        let f = pairs(&v)?;
+        let field = |k: &str| {
+            f.get(k)
+                .cloned()
+                .ok_or_else(|| TaskDbErr::InternalErr(format!("STREAM without {k}")))
+        };
+        let mut put = cmd_on(ns, "TASKDB.RESTORE_STREAM");
+        put.arg(id.to_string())
+            .arg(field("worker_type")?)
+            .arg(field("reserved")?)
+            .arg(field("be_mult")?)
+            .arg(field("user_id")?);
+        let written: i64 = reply(&self.run(put).await?)?;
+        if written == 1 && f.get("paused").map(String::as_str) == Some("1") {
+            let mut pause = cmd_on(ns, "TASKDB.PAUSE");
+            pause.arg("STREAM").arg(id.to_string());
+            self.run(pause).await?;
+        }
+        Ok(true)
+    }
+
+    /// Runs a command that refers to stream `stream_id` on the shard `ns`; on a sharded
+    /// TaskDB, a stream that shard lacks is copied from shard 0 and the command sent again.
+    async fn run_creating_on(
+        &self,
+        ns: &str,
+        stream_id: &Uuid,
+        c: redis::Cmd,
+    ) -> Result<Value, TaskDbErr> {
+        match self.run_creating(c.clone()).await {
+            Err(TaskDbErr::Redis(e))
+                if self.layout.is_sharded()
+                    && e.code() == Some("NOTFOUND")
+                    && e.detail().is_some_and(|d| d.starts_with("stream")) =>
+            {
+                self.layout.unset_spread(stream_id);
+                if self.copy_stream(ns, stream_id).await? {
+                    self.run_creating(c).await
+                } else {
+                    Err(TaskDbErr::Redis(e))
+                }
+            }
+            r => r,
+        }
     }
 
     /// Creates a stream: a user's share of one worker type.
@@ -368,7 +592,10 @@ impl RedisTaskDB {
         user_id: &str,
         priority: JobPriority,
     ) -> Result<Uuid, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.CREATE_JOB");
+        // A sharded TaskDB names the job here: its id chooses its shard.
+        let id = self.layout.is_sharded().then(Uuid::new_v4);
+        let ns = id.map_or(self.layout.home(), |id| self.layout.of_job(&id));
+        let mut c = cmd_on(ns, "TASKDB.CREATE_JOB");
         c.arg(stream_id.to_string())
             .arg(serde_json::to_string(task_def)?)
             .arg(max_retries)
@@ -376,7 +603,12 @@ impl RedisTaskDB {
             .arg(user_id)
             .arg("PRIORITY")
             .arg(priority.as_str());
-        uuid(&reply::<String>(&self.run_creating(c).await?)?)
+        if let Some(id) = id {
+            c.arg("ID").arg(id.to_string());
+        }
+        uuid(&reply::<String>(
+            &self.run_creating_on(ns, stream_id, c).await?,
+        )?)
     }
 
     /// Creates a task in a job; it waits on `prereqs` (a JSON array of task ids).
@@ -391,22 +623,23 @@ impl RedisTaskDB {
         max_retries: i32,
         timeout_secs: i32,
     ) -> Result<(), TaskDbErr> {
-        let mut c = self.cmd("TASKDB.CREATE_TASK");
-        c.arg(job_id.to_string())
-            .arg(task_id)
-            .arg(stream_id.to_string())
+        let mut c = self.task_cmd("TASKDB.CREATE_TASK", job_id, task_id);
+        c.arg(stream_id.to_string())
             .arg(serde_json::to_string(task_def)?)
             .arg(serde_json::to_string(prereqs)?)
             .arg(max_retries)
             .arg(timeout_secs);
-        self.run_creating(c).await.map(|_| ())
+        self.run_creating_on(self.layout.of_job(job_id), stream_id, c)
+            .await
+            .map(|_| ())
     }
 
     /// Claims the next task for a worker of `worker_type`, if any.
     pub async fn request_work(&self, worker_type: &str) -> Result<Option<ReadyTask>, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.REQUEST_WORK");
-        c.arg(worker_type);
-        match self.run(c).await? {
+        match self
+            .request_any(&|ns, ms| work_cmd(ns, worker_type, ms, None))
+            .await?
+        {
             Value::Nil => Ok(None),
             v => ready_task(&v).map(Some),
         }
@@ -421,11 +654,7 @@ impl RedisTaskDB {
         timeout: Duration,
     ) -> Result<Option<ReadyTask>, TaskDbErr> {
         let v = self
-            .blocking(timeout, |ms| {
-                let mut c = self.cmd("TASKDB.REQUEST_WORK");
-                c.arg(worker_type).arg("BLOCK").arg(ms);
-                c
-            })
+            .blocking(timeout, &|ns, ms| work_cmd(ns, worker_type, ms, None))
             .await?;
         match v {
             Value::Nil => Ok(None),
@@ -433,18 +662,52 @@ impl RedisTaskDB {
         }
     }
 
-    /// A blocking REQUEST_WORK built by `cmd(block_ms)`, waited for like any write on a
-    /// handle `with_wait` (a claim handed out is acknowledged once replicated).
-    async fn blocking(
-        &self,
-        timeout: Duration,
-        cmd: impl Fn(u64) -> redis::Cmd,
-    ) -> Result<Value, TaskDbErr> {
-        let (v, acked) = self
-            .conn
-            .blocking(timeout, self.wait, cmd)
+    /// A non-blocking REQUEST_WORK built by `cmd(ns, None)` on each shard in turn, in an
+    /// order that rotates from call to call, until one hands out a task.
+    async fn request_any(&self, cmd: &WorkCmd<'_>) -> Result<Value, TaskDbErr> {
+        share::start(&self.conn, &self.ns, &self.layout);
+        for ns in self.layout.rotation() {
+            let v = self.run(cmd(ns, None)).await?;
+            if v != Value::Nil {
+                return Ok(v);
+            }
+        }
+        Ok(Value::Nil)
+    }
+
+    /// A blocking REQUEST_WORK built by `cmd(ns, Some(block_ms))`, waited for like any
+    /// write on a handle `with_wait` (a claim handed out is acknowledged once replicated).
+    /// On a sharded TaskDB: each shard is asked in turn without waiting, then every shard
+    /// is waited on at once; the first task wins and the others' claims are given back.
+    async fn blocking(&self, timeout: Duration, cmd: &WorkCmd<'_>) -> Result<Value, TaskDbErr> {
+        let (v, acked) = if self.layout.is_sharded() {
+            let v = self.request_any(cmd).await?;
+            if v != Value::Nil {
+                return Ok(v);
+            }
+            let g = fanout::block_first(
+                &self.conn,
+                self.layout.all(),
+                timeout,
+                self.wait,
+                &|ns, ms| cmd(ns, Some(ms)),
+            )
             .await
             .map_err(from_redis)?;
+            for claim in &g.extra {
+                // One not given back is retried when its lease ends: nothing is lost.
+                if let Ok(a) = attempt(claim) {
+                    let _ = self.give_back(&a).await;
+                }
+            }
+            g.first.unwrap_or((Value::Nil, None))
+        } else {
+            let home = self.layout.home();
+            self.conn
+                .blocking(timeout, self.wait, |ms| cmd(home, Some(ms)))
+                .await
+                .map_err(from_redis)?
+        };
         match (self.wait, acked) {
             (Some((wanted, _)), Some(acked)) if acked < i64::from(wanted) && v != Value::Nil => {
                 Err(TaskDbErr::NotReplicated { acked, wanted })
@@ -471,9 +734,8 @@ impl RedisTaskDB {
         worker_type: &str,
         worker_id: &str,
     ) -> Result<Option<Attempt>, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.REQUEST_WORK");
-        c.arg(worker_type).arg("WORKER").arg(worker_id);
-        match self.run(c).await? {
+        let cmd = |ns: &str, ms| work_cmd(ns, worker_type, ms, Some(worker_id));
+        match self.request_any(&cmd).await? {
             Value::Nil => Ok(None),
             v => attempt(&v).map(Some),
         }
@@ -488,14 +750,8 @@ impl RedisTaskDB {
         timeout: Duration,
     ) -> Result<Option<Attempt>, TaskDbErr> {
         let v = self
-            .blocking(timeout, |ms| {
-                let mut c = self.cmd("TASKDB.REQUEST_WORK");
-                c.arg(worker_type)
-                    .arg("BLOCK")
-                    .arg(ms)
-                    .arg("WORKER")
-                    .arg(worker_id);
-                c
+            .blocking(timeout, &|ns, ms| {
+                work_cmd(ns, worker_type, ms, Some(worker_id))
             })
             .await?;
         match v {
@@ -616,23 +872,36 @@ impl RedisTaskDB {
 
     /// Retries up to `limit` running tasks whose lease expired; how many.
     pub async fn requeue_tasks(&self, limit: i64) -> Result<usize, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.REQUEUE");
-        c.arg(limit);
-        Ok(reply::<i64>(&self.run(c).await?)? as usize)
+        let mut total = 0i64;
+        for ns in self.layout.all() {
+            if self.layout.is_sharded() && total >= limit {
+                break;
+            }
+            let mut c = cmd_on(ns, "TASKDB.REQUEUE");
+            c.arg(if self.layout.is_sharded() {
+                limit - total
+            } else {
+                limit
+            });
+            total += reply::<i64>(&self.run(c).await?)?;
+        }
+        Ok(total as usize)
     }
 
     async fn stuck(&self, fix: bool) -> Result<Vec<StuckTaskInfo>, TaskDbErr> {
         let mut found: Vec<Value> = Vec::new();
-        let mut cursor = "0".to_string();
-        loop {
-            let mut c = self.cmd(if fix { "TASKDB.REPAIR" } else { "TASKDB.CHECK" });
-            c.arg("CURSOR").arg(&cursor);
-            let (next, page): (String, Vec<Value>) = reply(&self.run(c).await?)?;
-            found.extend(page);
-            if next == "0" {
-                break;
+        for ns in self.layout.all() {
+            let mut cursor = "0".to_string();
+            loop {
+                let mut c = cmd_on(ns, if fix { "TASKDB.REPAIR" } else { "TASKDB.CHECK" });
+                c.arg("CURSOR").arg(&cursor);
+                let (next, page): (String, Vec<Value>) = reply(&self.run(c).await?)?;
+                found.extend(page);
+                if next == "0" {
+                    break;
+                }
+                cursor = next;
             }
-            cursor = next;
         }
         let mut out = Vec::new();
         for v in &found {
@@ -668,20 +937,37 @@ impl RedisTaskDB {
     /// Deletes every done job with its tasks, then every stream left holding no task
     /// (as the PostgreSQL TaskDB does); how many jobs. The server deletes a batch per
     /// call, so no call stalls it.
+    /// On a sharded TaskDB, shard 0 keeps a stream while another shard still has it.
     pub async fn clear_completed_jobs(&self) -> Result<i32, TaskDbErr> {
         let mut total = 0i64;
-        for name in ["TASKDB.CLEAR_COMPLETED", "TASKDB.CLEAR_STREAMS"] {
-            loop {
-                let n: i64 = reply(&self.run(self.cmd(name)).await?)?;
-                if name == "TASKDB.CLEAR_COMPLETED" {
-                    total += n;
-                }
-                if n == 0 {
-                    break;
-                }
+        for ns in self.layout.all() {
+            total += self.repeat(cmd_on(ns, "TASKDB.CLEAR_COMPLETED")).await?;
+        }
+        let mut keep = Vec::new();
+        for ns in &self.layout.all()[1..] {
+            self.repeat(cmd_on(ns, "TASKDB.CLEAR_STREAMS")).await?;
+            keep.extend(self.list_on(ns, "TASKDB.STREAMS", &[], &[]).await?);
+        }
+        keep.sort_unstable();
+        keep.dedup();
+        let mut home = self.cmd("TASKDB.CLEAR_STREAMS");
+        if !keep.is_empty() {
+            home.arg("KEEP").arg(&keep);
+        }
+        self.repeat(home).await?;
+        Ok(total as i32)
+    }
+
+    /// Sends a batch command until it replies 0; the sum of its replies.
+    async fn repeat(&self, c: redis::Cmd) -> Result<i64, TaskDbErr> {
+        let mut total = 0;
+        loop {
+            let n: i64 = reply(&self.run(c.clone()).await?)?;
+            total += n;
+            if n == 0 {
+                return Ok(total);
             }
         }
-        Ok(total as i32)
     }
 
     /// Checks that the server runs TaskDB and that the namespace key is free or a TaskDB
@@ -697,16 +983,20 @@ impl RedisTaskDB {
                 "the server has no TaskDB module: start it with --loadmodule libtaskdb.so".into(),
             ));
         }
-        let mut ty = redis::cmd("TYPE");
-        ty.arg(&self.ns);
-        let ty: String = reply(&self.run(ty).await?)?;
-        match ty.as_str() {
-            "none" | "taskdb-ns" => Ok(()),
-            other => Err(unfit(format!(
-                "key '{}' holds a {other}, not a TaskDB namespace",
-                self.ns
-            ))),
+        for ns in self.layout.all() {
+            let mut ty = redis::cmd("TYPE");
+            ty.arg(ns);
+            let ty: String = reply(&self.run(ty).await?)?;
+            match ty.as_str() {
+                "none" | "taskdb-ns" => {}
+                other => {
+                    return Err(unfit(format!(
+                        "key '{ns}' holds a {other}, not a TaskDB namespace"
+                    )))
+                }
+            }
         }
+        Ok(())
     }
 
     /// Nothing to do: TaskDB's counters are exact at every moment. Kept so callers compile.
@@ -716,8 +1006,8 @@ impl RedisTaskDB {
 
     /// A job's state, if it belongs to `user_id` (else not found: `SqlError(RowNotFound)`).
     pub async fn get_job_state(&self, job_id: &Uuid, user_id: &str) -> Result<JobState, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.JOB_STATE");
-        c.arg(job_id.to_string()).arg(user_id);
+        let mut c = self.job_cmd("TASKDB.JOB_STATE", job_id);
+        c.arg(user_id);
         let s: String = reply(&self.run(c).await?)?;
         JobState::parse(&s).ok_or(TaskDbErr::InternalErr(s))
     }
@@ -725,8 +1015,7 @@ impl RedisTaskDB {
     /// The number of a job's tasks not done (0 if there is no such job, as PostgreSQL's
     /// COUNT answers).
     pub async fn get_job_unresolved(&self, job_id: &Uuid) -> Result<i64, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.JOB_UNRESOLVED");
-        c.arg(job_id.to_string());
+        let c = self.job_cmd("TASKDB.JOB_UNRESOLVED", job_id);
         match self.run(c).await {
             Err(e) if e.is_not_found() => Ok(0),
             r => reply(&r?),
@@ -735,9 +1024,13 @@ impl RedisTaskDB {
 
     /// The number of a user's running jobs.
     pub async fn get_concurrent_jobs(&self, user_id: &str) -> Result<i64, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.CONCURRENT_JOBS");
-        c.arg(user_id);
-        reply(&self.run(c).await?)
+        let mut total = 0;
+        for ns in self.layout.all() {
+            let mut c = cmd_on(ns, "TASKDB.CONCURRENT_JOBS");
+            c.arg(user_id);
+            total += reply::<i64>(&self.run(c).await?)?;
+        }
+        Ok(total)
     }
 
     /// The user's stream of a worker type, if any.
@@ -755,8 +1048,7 @@ impl RedisTaskDB {
     /// Seconds from the job's first task start to its last task update (not found if no
     /// task started).
     pub async fn get_job_time(&self, job_id: &Uuid) -> Result<f64, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.JOB_TIME");
-        c.arg(job_id.to_string());
+        let c = self.job_cmd("TASKDB.JOB_TIME", job_id);
         match self.run(c).await? {
             Value::Nil => Err(not_found()),
             v => {
@@ -769,8 +1061,7 @@ impl RedisTaskDB {
     /// The error a job failed with (not found if it has not failed, or failed with an
     /// empty error, as PostgreSQL's `error <> ''` answers).
     pub async fn get_job_failure(&self, job_id: &Uuid) -> Result<String, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.JOB_FAILURE");
-        c.arg(job_id.to_string());
+        let c = self.job_cmd("TASKDB.JOB_FAILURE", job_id);
         let error: String = reply(&self.run(c).await?)?;
         if error.is_empty() {
             return Err(not_found());
@@ -792,15 +1083,19 @@ impl RedisTaskDB {
     /// Runs a failed or cancelled job again (TASKDB.RETRY_JOB): its failed tasks back to
     /// ready with their retries reset, its cancelled ones back; false if it had not failed.
     pub async fn retry_job(&self, job_id: &Uuid) -> Result<bool, TaskDbErr> {
-        let mut c = self.cmd("TASKDB.RETRY_JOB");
-        c.arg(job_id.to_string());
+        let c = self.job_cmd("TASKDB.RETRY_JOB", job_id);
         Ok(reply::<i64>(&self.run(c).await?)? == 1)
     }
 
+    /// PAUSE or RESUME on every shard: whether any changed.
     async fn pause_call(&self, verb: &str, kind: &str, target: &str) -> Result<bool, TaskDbErr> {
-        let mut c = self.cmd(verb);
-        c.arg(kind).arg(target);
-        Ok(reply::<i64>(&self.run(c).await?)? == 1)
+        let mut changed = false;
+        for ns in self.layout.all() {
+            let mut c = cmd_on(ns, verb);
+            c.arg(kind).arg(target);
+            changed |= reply::<i64>(&self.run(c).await?)? == 1;
+        }
+        Ok(changed)
     }
 
     /// Pauses a stream (TASKDB.PAUSE): REQUEST_WORK hands out none of its tasks until it
@@ -828,8 +1123,7 @@ impl RedisTaskDB {
 
     /// Deletes a job with its tasks (nothing happens if there is no such job).
     pub async fn delete_job(&self, job_id: &Uuid) -> Result<(), TaskDbErr> {
-        let mut c = self.cmd("TASKDB.DELETE_JOB");
-        c.arg(job_id.to_string());
+        let c = self.job_cmd("TASKDB.DELETE_JOB", job_id);
         self.run(c).await.map(|_| ())
     }
 
@@ -837,18 +1131,21 @@ impl RedisTaskDB {
     pub async fn get_task_state_counts(
         &self,
     ) -> Result<HashMap<String, HashMap<FullTaskState, i64>>, TaskDbErr> {
-        let v: Vec<Value> = reply(&self.run(self.cmd("TASKDB.STATS")).await?)?;
-        let flat: Vec<Value> = reply(v.get(1).ok_or(TaskDbErr::InternalErr("STATS".into()))?)?;
-        let mut out = HashMap::new();
-        for pair in flat.chunks(2) {
-            let [wt, counts] = pair else { continue };
-            let wt: String = reply(wt)?;
-            let counts: Vec<(String, i64)> = reply(counts)?;
-            let by_state = counts
-                .into_iter()
-                .filter_map(|(s, n)| FullTaskState::parse(&s).map(|s| (s, n)))
-                .collect();
-            out.insert(wt, by_state);
+        let mut out: HashMap<String, HashMap<FullTaskState, i64>> = HashMap::new();
+        for ns in self.layout.all() {
+            let v: Vec<Value> = reply(&self.run(cmd_on(ns, "TASKDB.STATS")).await?)?;
+            let flat: Vec<Value> = reply(v.get(1).ok_or(TaskDbErr::InternalErr("STATS".into()))?)?;
+            for pair in flat.chunks(2) {
+                let [wt, counts] = pair else { continue };
+                let wt: String = reply(wt)?;
+                let counts: Vec<(String, i64)> = reply(counts)?;
+                let by_state = out.entry(wt).or_default();
+                for (s, n) in counts {
+                    if let Some(s) = FullTaskState::parse(&s) {
+                        *by_state.entry(s).or_default() += n;
+                    }
+                }
+            }
         }
         Ok(out)
     }

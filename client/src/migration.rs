@@ -92,12 +92,38 @@ fn reply<T: redis::FromRedisValue>(v: &Value) -> Result<T, MigrationError> {
     T::from_redis_value(v).map_err(|e| MigrationError::Data(e.to_string()))
 }
 
+/// Runs `name ns args…` where it belongs: on a sharded TaskDB, a stream is written to
+/// every shard, a job and its tasks to the job's shard (its id is `args[0]`).
 async fn call(db: &RedisTaskDB, name: &str, args: &[&str]) -> Result<Value, MigrationError> {
-    let mut c = db.cmd(name);
-    for a in args {
-        c.arg(*a);
+    let job = |a: &[&str]| {
+        let id = a.first().copied().unwrap_or_default();
+        Uuid::parse_str(id).map_err(|_| MigrationError::Data(format!("not a job id '{id}'")))
+    };
+    let targets: Vec<&str> = match name {
+        "TASKDB.RESTORE_STREAM" => db.namespaces().iter().map(String::as_str).collect(),
+        "TASKDB.STREAM" => vec![db.layout.home()],
+        _ => vec![db.layout.of_job(&job(args)?)],
+    };
+    let mut first = None;
+    for ns in targets {
+        let mut c = redis::cmd(name);
+        c.arg(ns);
+        for a in args {
+            c.arg(*a);
+        }
+        let v = db.run(c).await?;
+        first.get_or_insert(v);
     }
-    Ok(db.run(c).await?)
+    Ok(first.unwrap_or(Value::Nil))
+}
+
+/// Every job id, of every shard.
+async fn all_jobs(db: &RedisTaskDB) -> Result<Vec<String>, MigrationError> {
+    let mut out = Vec::new();
+    for ns in db.namespaces() {
+        out.extend(db.list_on(ns, "TASKDB.JOBS", &[], &[]).await?);
+    }
+    Ok(out)
 }
 
 /// Copies every stream, job, task and dependency link from PostgreSQL into Redis.
@@ -107,7 +133,7 @@ pub async fn postgres_to_redis(
     opts: Options,
 ) -> Result<Counts, MigrationError> {
     let streams = db.list("TASKDB.STREAMS", &[], &[]).await?;
-    let jobs = db.list("TASKDB.JOBS", &[], &[]).await?;
+    let jobs = all_jobs(db).await?;
     if !opts.force && (!streams.is_empty() || !jobs.is_empty()) {
         return Err(MigrationError::NotEmpty(format!(
             "namespace '{}' has {} streams and {} jobs",
@@ -315,7 +341,7 @@ pub async fn redis_to_postgres(
         }
         p.step();
     }
-    let jobs = db.list("TASKDB.JOBS", &[], &[]).await?;
+    let jobs = all_jobs(db).await?;
     let mut p = Progress::new(opts.progress, "jobs", jobs.len() as u64);
     for id in &jobs {
         let uid = Uuid::parse_str(id).map_err(|e| MigrationError::Data(e.to_string()))?;
@@ -341,7 +367,9 @@ pub async fn redis_to_postgres(
         } else {
             counts.skipped += 1;
         }
-        let tasks = db.list("TASKDB.JOB_TASKS", &[id], &[]).await?;
+        let tasks = db
+            .list_on(db.layout.of_job(&uid), "TASKDB.JOB_TASKS", &[id], &[])
+            .await?;
         for task in &tasks {
             let t = pairs(&call(db, "TASKDB.TASK", &[id, task]).await?)?;
             let tget = |k: &str| {

@@ -121,7 +121,9 @@ pub async fn get_task(db: &RedisTaskDB, job_id: &Uuid, task_id: &str) -> Result<
 /// Every task of a job, in creation order (one pipelined round trip per 1,000 tasks).
 pub async fn get_job_tasks(db: &RedisTaskDB, job_id: &Uuid) -> Result<Vec<Task>, TaskDbErr> {
     let job = job_id.to_string();
-    let ids = db.list("TASKDB.JOB_TASKS", &[&job], &[]).await?;
+    let ids = db
+        .list_on(db.layout.of_job(job_id), "TASKDB.JOB_TASKS", &[&job], &[])
+        .await?;
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(1000) {
         let mut p = redis::pipe();
@@ -142,9 +144,11 @@ pub async fn get_job_tasks(db: &RedisTaskDB, job_id: &Uuid) -> Result<Vec<Task>,
 /// `get_tasks(&db)[0]` is the first job's `init` as in PostgreSQL.
 pub async fn get_tasks(db: &RedisTaskDB) -> Result<Vec<Task>, TaskDbErr> {
     let mut out = Vec::new();
-    for id in db.list("TASKDB.JOBS", &[], &[]).await? {
-        let job = Uuid::parse_str(&id).map_err(|_| bad("job id"))?;
-        out.extend(get_job_tasks(db, &job).await?);
+    for ns in db.namespaces() {
+        for id in db.list_on(ns, "TASKDB.JOBS", &[], &[]).await? {
+            let job = Uuid::parse_str(&id).map_err(|_| bad("job id"))?;
+            out.extend(get_job_tasks(db, &job).await?);
+        }
     }
     out.sort_by_key(|t| t.created_at);
     Ok(out)
@@ -152,9 +156,7 @@ pub async fn get_tasks(db: &RedisTaskDB) -> Result<Vec<Task>, TaskDbErr> {
 
 /// A job's fields (`SqlError(RowNotFound)` if there is no such job).
 pub async fn get_job(db: &RedisTaskDB, job_id: &Uuid) -> Result<Job, TaskDbErr> {
-    let mut c = db.cmd("TASKDB.JOB");
-    c.arg(job_id.to_string());
-    let v = db.run(c).await?;
+    let v = db.run(db.job_cmd("TASKDB.JOB", job_id)).await?;
     if v == Value::Nil {
         return Err(not_found());
     }
@@ -172,10 +174,12 @@ pub async fn get_job(db: &RedisTaskDB, job_id: &Uuid) -> Result<Job, TaskDbErr> 
 }
 
 /// Deletes everything of the namespace: streams, jobs and tasks (the namespace key is
-/// unlinked; a big one is freed in the background). Panics if Redis fails, as the
-/// PostgreSQL crate's `cleanup` does.
+/// unlinked, every shard's of a sharded TaskDB, which stays sharded; a big one is freed in
+/// the background). Panics if Redis fails, as the PostgreSQL crate's `cleanup` does.
 pub async fn cleanup(db: &RedisTaskDB) {
-    let mut c = redis::cmd("UNLINK");
-    c.arg(db.namespace());
-    db.run(c).await.expect("cleanup: UNLINK of the namespace");
+    for ns in db.namespaces() {
+        let mut c = redis::cmd("UNLINK");
+        c.arg(ns);
+        db.run(c).await.expect("cleanup: UNLINK of the namespace");
+    }
 }

@@ -284,6 +284,7 @@ impl Namespace {
                 created_at: r.i64()?,
                 counts: [0; STATES],
                 paused: false,
+                elsewhere: 0,
                 queue: BTreeSet::new(),
             };
             if s.worker_type as usize >= ns.s.types.len() || s.user as usize >= ns.s.users.len() {

@@ -157,6 +157,8 @@ pub enum Decision<'a> {
     DeleteJobs(Vec<u128>),
     /// DELETE of streams without tasks.
     DeleteStreams(Vec<u128>),
+    /// ELSEWHERE: each stream's tasks running on the other shards (all others 0).
+    Elsewhere(Vec<(u128, i64)>),
     /// REPAIR of one page.
     Repair {
         /// The page's start: a job's sequence and a task index in it.
@@ -309,6 +311,7 @@ mod verb {
     pub const RETRY_JOB: u8 = 18;
     pub const PAUSE: u8 = 19;
     pub const GIVE_BACK: u8 = 20;
+    pub const ELSEWHERE: u8 = 21;
 }
 
 fn opt_u32(w: &mut Writer, v: Option<u32>) {
@@ -401,6 +404,7 @@ impl Decision<'_> {
             Decision::Pause { .. } => verb::PAUSE,
             Decision::DeleteJobs(_) => verb::DELETE_JOBS,
             Decision::DeleteStreams(_) => verb::DELETE_STREAMS,
+            Decision::Elsewhere(_) => verb::ELSEWHERE,
             Decision::Repair { .. } => verb::REPAIR,
             Decision::RestoreJob { .. } => verb::RESTORE_JOB,
             Decision::RestoreTask { .. } => verb::RESTORE_TASK,
@@ -531,6 +535,13 @@ impl Decision<'_> {
                 w.u32(ids.len() as u32);
                 for id in ids {
                     w.u128(*id);
+                }
+            }
+            Decision::Elsewhere(hints) => {
+                w.u32(hints.len() as u32);
+                for (id, n) in hints {
+                    w.u128(*id);
+                    w.i64(*n);
                 }
             }
             Decision::Repair { from, budget } => {
@@ -709,6 +720,13 @@ impl Decision<'_> {
                 } else {
                     Decision::DeleteStreams(ids)
                 }
+            }
+            verb::ELSEWHERE => {
+                let n = r.u32()?;
+                let hints = (0..n)
+                    .map(|_| Ok((r.u128()?, r.i64()?)))
+                    .collect::<Result<Vec<_>>>()?;
+                Decision::Elsewhere(hints)
             }
             verb::REPAIR => Decision::Repair {
                 from: match r.u8()? {
@@ -960,6 +978,10 @@ impl Namespace {
                 Ok(())
             }
             Decision::DeleteStreams(ids) => self.delete_streams(ids),
+            Decision::Elsewhere(hints) => {
+                self.set_elsewhere(hints);
+                Ok(())
+            }
             Decision::Repair { from, budget } => {
                 self.repair(*from, *budget as usize, mono);
                 Ok(())
@@ -1083,6 +1105,7 @@ mod tests {
             },
             Decision::DeleteJobs(vec![2, 3]),
             Decision::DeleteStreams(vec![1]),
+            Decision::Elsewhere(vec![(1, 3), (2, 0)]),
             Decision::Repair {
                 from: Some((9, 3)),
                 budget: 100,

@@ -40,6 +40,10 @@ pub struct Stream {
     pub counts: [i64; STATES],
     /// Paused by an operator: REQUEST_WORK skips it.
     pub paused: bool,
+    /// Its tasks running on the other shards of a sharded TaskDB, as a client last told
+    /// (`TASKDB.ELSEWHERE`): counted in its priority, so each shard's fair share follows
+    /// the whole TaskDB's. A hint, not data: not stored, 0 after a load.
+    pub elsewhere: i64,
     /// The queue keys of the jobs with ready tasks here (see [`schedule::queue_key`]).
     pub(crate) queue: BTreeSet<u64>,
 }
@@ -61,9 +65,15 @@ impl Stream {
         self.ready() > 0 && !self.paused
     }
 
-    /// Its priority now (infinite when nothing is ready).
+    /// Its priority now (infinite when nothing is ready), counting what it runs on
+    /// other shards.
     pub fn priority(&self) -> f64 {
-        schedule::priority(self.ready(), self.running(), self.reserved, self.be_mult)
+        schedule::priority(
+            self.ready(),
+            self.running() + self.elsewhere,
+            self.reserved,
+            self.be_mult,
+        )
     }
 
     /// Its key in its worker type's fair order, as stream `ix`.

@@ -3,7 +3,7 @@
 use crate::error::{uuid, Error, Result};
 use crate::ns::{Namespace, Stream, WorkerType};
 use crate::state::TaskState;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A new stream's fields.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +80,7 @@ impl Namespace {
             created_at: now,
             counts: [0; crate::state::STATES],
             paused: false,
+            elsewhere: 0,
             queue: BTreeSet::new(),
         });
         let ix = match self.s.free_streams.pop() {
@@ -168,6 +169,48 @@ impl Namespace {
         Ok(true)
     }
 
+    /// Sets each stream's count of tasks running on the other shards of a sharded
+    /// TaskDB (`elsewhere`); every stream not named gets 0, and ids this shard lacks
+    /// are passed over (a hint: the stream may reach this shard later). Re-sorts the
+    /// streams whose priority moved; how many streams changed. O(streams).
+    pub fn set_elsewhere(&mut self, hints: &[(u128, i64)]) -> usize {
+        let mut want: BTreeMap<u32, i64> = BTreeMap::new();
+        for &(id, n) in hints {
+            if let Some(ix) = self.s.stream_ix(id) {
+                want.insert(ix, n.max(0));
+            }
+        }
+        let changed: Vec<(u32, i64)> = self
+            .s
+            .streams
+            .iter()
+            .enumerate()
+            .filter_map(|(ix, s)| {
+                let s = s.as_ref()?;
+                let n = want.get(&(ix as u32)).copied().unwrap_or(0);
+                (s.elsewhere != n).then_some((ix as u32, n))
+            })
+            .collect();
+        for &(ix, n) in &changed {
+            self.s.touch(ix);
+            self.s.stream_mut(ix).elsewhere = n;
+        }
+        self.s.settle();
+        changed.len()
+    }
+
+    /// Every stream with tasks running here, and how many: what a sharded TaskDB's
+    /// other shards are told (`elsewhere`). O(streams).
+    pub fn running_streams(&self) -> Vec<(u128, i64)> {
+        self.s
+            .streams
+            .iter()
+            .flatten()
+            .filter(|s| s.running() > 0)
+            .map(|s| (s.id, s.running()))
+            .collect()
+    }
+
     /// Each worker type's meters (counters and timings since this node loaded the
     /// namespace), by name.
     pub fn meters(&self) -> Vec<(&[u8], &crate::meter::Meter)> {
@@ -234,14 +277,15 @@ impl Namespace {
     }
 
     /// Up to `count` streams that hold no task of any state (what a PostgreSQL TaskDB
-    /// `clear_completed_jobs` removes), oldest first. O(streams).
-    pub fn empty_streams(&self, count: usize) -> Vec<u128> {
+    /// `clear_completed_jobs` removes), oldest first, leaving out those in `keep` (a sharded
+    /// TaskDB keeps a stream on its first shard while other shards hold its tasks). O(streams).
+    pub fn empty_streams(&self, count: usize, keep: &BTreeSet<u128>) -> Vec<u128> {
         let mut empty: Vec<(u64, u128)> = self
             .s
             .streams
             .iter()
             .flatten()
-            .filter(|s| s.counts.iter().all(|&n| n == 0))
+            .filter(|s| s.counts.iter().all(|&n| n == 0) && !keep.contains(&s.id))
             .map(|s| (s.seq, s.id))
             .collect();
         empty.sort_unstable();

@@ -388,8 +388,12 @@ fn streams_without_tasks_are_cleared_oldest_first_and_the_next_takes_their_place
     stream(&mut ns, S3, "gpu", 0, 1.0, "u");
     job(&mut ns, J1, S2, "u");
     assert_eq!(ns.stream_of_user(b"u", b"cpu"), Some(S1));
-    assert_eq!(ns.empty_streams(10), vec![S1, S3]);
-    assert_eq!(ns.empty_streams(1), vec![S1]);
+    let none = std::collections::BTreeSet::new();
+    assert_eq!(ns.empty_streams(10, &none), vec![S1, S3]);
+    assert_eq!(ns.empty_streams(1, &none), vec![S1]);
+    // Kept streams are passed over, and COUNT counts only the others.
+    let keep = std::collections::BTreeSet::from([S1]);
+    assert_eq!(ns.empty_streams(1, &keep), vec![S3]);
     // All or nothing: a stream with tasks, an unknown or a repeated id changes nothing.
     for bad in [vec![S1, S2], vec![S1, 0x99], vec![S1, S1]] {
         assert!(ns.delete_streams(&bad).is_err(), "{bad:?}");
@@ -402,7 +406,7 @@ fn streams_without_tasks_are_cleared_oldest_first_and_the_next_takes_their_place
     assert_eq!(ns.check(None, usize::MAX), (vec![], None));
     // Once its job is gone, the last stream holds nothing either.
     ns.delete_job(J1).unwrap();
-    assert_eq!(ns.empty_streams(10), vec![S2]);
+    assert_eq!(ns.empty_streams(10, &none), vec![S2]);
     ns.delete_streams(&[S2]).unwrap();
     assert_eq!(ns.stream_of_user(b"u", b"cpu"), None);
     // A slot freed is reused by the next stream, which becomes the user's first again.

@@ -99,11 +99,16 @@ fn every_command_is_documented_as_the_readme_describes_it() {
             .iter()
             .map(|a| redis::from_redis_value(get(&pairs(a), "name")).unwrap())
             .collect();
-        let words = syntax
-            .split(' ')
-            .skip(1)
-            .filter(|w| !w.ends_with(']') || w.starts_with('['))
-            .count();
+        // A word outside brackets is one argument, and so is a bracketed group.
+        let mut depth = 0;
+        let mut words = 0;
+        for w in syntax.split(' ').skip(1) {
+            if depth == 0 {
+                words += 1;
+            }
+            depth += w.matches('[').count();
+            depth -= w.matches(']').count();
+        }
         assert_eq!(
             names.len(),
             words,

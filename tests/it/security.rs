@@ -96,7 +96,7 @@ fn acl_users_are_held_to_their_namespace_and_read_only_users_to_queries() {
 }
 
 /// Every TASKDB command and how many arguments it takes at most.
-const COMMANDS: [&str; 42] = [
+const COMMANDS: [&str; 43] = [
     "CREATE_STREAM",
     "GET_OR_CREATE_STREAM",
     "GET_STREAM",
@@ -122,6 +122,7 @@ const COMMANDS: [&str; 42] = [
     "RESUME",
     "CLEAR_COMPLETED",
     "CLEAR_STREAMS",
+    "ELSEWHERE",
     "CREATE_TASK",
     "TASK",
     "TASK_OUTPUT",

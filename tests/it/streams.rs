@@ -1,4 +1,4 @@
-//! TASKDB.CREATE_STREAM, GET_OR_CREATE_STREAM, GET_STREAM, STREAM, CLEAR_STREAMS.
+//! TASKDB.CREATE_STREAM, GET_OR_CREATE_STREAM, GET_STREAM, STREAM, CLEAR_STREAMS, ELSEWHERE.
 
 use crate::common::*;
 use redis::Value;
@@ -110,8 +110,24 @@ fn clear_streams_deletes_streams_without_tasks_a_batch_at_a_time_and_replicates(
         db.err("CLEAR_STREAMS", &["COUNT", "0"]),
         "ERR invalid COUNT '0': must be an integer from 1 to 100000"
     );
+    assert_eq!(
+        db.err("CLEAR_STREAMS", &["KEEP", &old, "nope"]),
+        "ERR invalid stream_id 'nope': must be a UUID"
+    );
+    assert_eq!(
+        db.err("CLEAR_STREAMS", &["KEEP"]),
+        db.err("CLEAR_STREAMS", &["x"])
+    );
+    // KEEP passes streams over (a sharded TaskDB's first shard keeps a stream whose
+    // tasks are on other shards), and COUNT counts only the others.
+    assert_eq!(
+        db.q::<i64>("CLEAR_STREAMS", &["COUNT", "1", "KEEP", &old]),
+        1
+    );
+    assert_eq!(db.q::<Value>("STREAM", &[&gpu]), Value::Nil);
+    assert_ne!(db.q::<Value>("STREAM", &[&old]), Value::Nil);
     // Oldest first, COUNT at a time, until it replies 0.
-    assert_eq!(db.q::<i64>("CLEAR_STREAMS", &["COUNT", "2"]), 2);
+    assert_eq!(db.q::<i64>("CLEAR_STREAMS", &["COUNT", "1"]), 1);
     assert_eq!(db.q::<Value>("STREAM", &[&old]), Value::Nil);
     assert_eq!(db.q::<Value>("STREAM", &[&gpu]), Value::Nil);
     assert_eq!(db.q::<i64>("CLEAR_STREAMS", &[]), 3);
@@ -207,4 +223,79 @@ fn a_worker_type_paused_before_its_namespace_exists_stays_paused() {
     assert_eq!(other.q::<i64>("RESUME", &["TYPE", "cpu"]), 1);
     let exists: i64 = q(&mut s.conn(), &["EXISTS", "empty"]);
     assert_eq!(exists, 0);
+}
+
+#[test]
+fn elsewhere_counts_other_shards_running_tasks_in_the_fair_order_and_is_only_a_hint() {
+    let s = Server::start();
+    let replica = Server::replica_of(&s, &[]);
+    let mut db = Ns::new(&s, "t");
+    let a = db.stream("gpu", 1, 1.0, "a");
+    let b = db.stream("gpu", 1, 1.0, "b");
+    for st in [&a, &b] {
+        for _ in 0..3 {
+            db.job(st, "x");
+        }
+    }
+    let first = |db: &mut Ns| -> String {
+        let v: Vec<Value> = db.q("SCHEDULE", &["gpu"]);
+        let f = fields(v[0].clone());
+        field(&f, "stream_id").unwrap()
+    };
+    // Equal reservations, nothing running: the older stream first.
+    assert_eq!(first(&mut db), a);
+    // Bad input changes nothing and names the argument.
+    let before = digest(&mut s.conn());
+    assert_eq!(
+        db.err("ELSEWHERE", &[&a, "-1"]),
+        "ERR invalid running '-1': must be an integer from 0 to 2147483647"
+    );
+    assert_eq!(
+        db.err("ELSEWHERE", &["nope", "1"]),
+        "ERR invalid stream_id 'nope': must be a UUID"
+    );
+    assert_eq!(
+        db.err("ELSEWHERE", &[&a]),
+        "ERR wrong number of arguments: usage TASKDB.ELSEWHERE ns [stream_id running ...]"
+    );
+    assert_eq!(digest(&mut s.conn()), before);
+    // Two of a's tasks run on other shards: b goes first here; unknown ids are passed
+    // over. The reply is what runs here, by stream.
+    let unknown = "00000000-0000-0000-0000-000000000009";
+    let here: Vec<Value> = db.q("ELSEWHERE", &[&a, "2", unknown, "5"]);
+    assert!(here.is_empty());
+    assert_eq!(first(&mut db), b);
+    assert_eq!(
+        db.claim("gpu")
+            .map(|(j, _)| db.task_field(&j, "init", "stream_id")),
+        Some(Some(b.clone()))
+    );
+    let here: Vec<String> = db.q("ELSEWHERE", &[&a, "2"]);
+    assert_eq!(here, vec![b.clone(), "1".to_string()]);
+    // a (2 running elsewhere: priority 1) against b (1 running here: priority 0).
+    assert_eq!(first(&mut db), b);
+    // Naming no stream sets every count back to 0.
+    let _: Vec<Value> = db.q("ELSEWHERE", &[]);
+    assert_eq!(first(&mut db), a);
+    let _: Vec<Value> = db.q("ELSEWHERE", &[&a, "3"]);
+    assert!(db.check().is_empty());
+    // Replicated as the counts set; a hint, not data: the digest leaves it out, and a
+    // reload starts from 0.
+    let mut pc = s.conn();
+    let acked: i64 = q(&mut pc, &["WAIT", "1", "10000"]);
+    assert_eq!(acked, 1);
+    assert_eq!(digest(&mut replica.conn()), digest(&mut pc));
+    let mut rc = replica.conn();
+    let order: Vec<Value> = q(&mut rc, &["TASKDB.SCHEDULE", "t", "gpu"]);
+    assert_eq!(
+        field(&fields(order[0].clone()), "stream_id"),
+        Some(b.clone())
+    );
+    let _: () = q(&mut pc, &["DEBUG", "RELOAD"]);
+    assert_eq!(first(&mut db), a);
+    // A missing namespace: nothing to tell, nothing created.
+    let none: Vec<Value> = q(&mut pc, &["TASKDB.ELSEWHERE", "missing", &a, "1"]);
+    assert!(none.is_empty());
+    let ty: String = q(&mut pc, &["TYPE", "missing"]);
+    assert_eq!(ty, "none");
 }

@@ -1,0 +1,155 @@
+//! A blocking request on every shard at once: the first task wins; the other waits are
+//! ended with `CLIENT UNBLOCK` (which answers them as timed out), and a task one of them
+//! claimed in the meantime is handed back to the caller to give back.
+
+use crate::conn::{moved_on, Conn};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use redis::{Cmd, RedisResult, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How often the ending of the losing waits is repeated while one is still out (an
+/// UNBLOCK can reach the node before the wait it ends).
+const UNBLOCK_EVERY: Duration = Duration::from_millis(50);
+
+/// What a fan-out gathered: the first task (with how many replicas acknowledged it, when
+/// WAIT was asked), and the tasks the losing waits claimed before they were ended.
+pub(crate) struct Gathered {
+    /// The winner, or None when every wait timed out.
+    pub first: Option<(Value, Option<i64>)>,
+    /// Claims to give back.
+    pub extra: Vec<Value>,
+}
+
+/// One shard's wait, as the others see it.
+#[derive(Default)]
+struct Waiter {
+    /// The client id its connection has while its command is out.
+    id: Mutex<Option<i64>>,
+    stop: AtomicBool,
+}
+
+impl Waiter {
+    fn id(&self) -> Option<i64> {
+        self.id.lock().ok().and_then(|g| *g)
+    }
+
+    fn set_id(&self, id: Option<i64>) {
+        if let Ok(mut g) = self.id.lock() {
+            *g = id;
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Sends `cmd(ns, block_ms)` to every namespace of `names` at once, each on a connection
+/// of its own, and gathers as described above. `timeout` zero waits for ever.
+pub(crate) async fn block_first(
+    conn: &Conn,
+    names: &[String],
+    timeout: Duration,
+    wait: Option<(u32, Duration)>,
+    cmd: &(dyn Fn(&str, u64) -> Cmd + Sync),
+) -> RedisResult<Gathered> {
+    let waiters: Vec<Waiter> = names.iter().map(|_| Waiter::default()).collect();
+    let mut out = FuturesUnordered::new();
+    for (ns, w) in names.iter().zip(&waiters) {
+        out.push(wait_on(conn, ns, timeout, wait, cmd, w));
+    }
+    let mut g = Gathered {
+        first: None,
+        extra: Vec::new(),
+    };
+    let mut failure = None;
+    while let Some(r) = out.next().await {
+        match r {
+            Ok((Value::Nil, _)) => {}
+            Ok(v) => {
+                g.first = Some(v);
+                break;
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    if !out.is_empty() {
+        for w in &waiters {
+            w.stop.store(true, Ordering::SeqCst);
+        }
+        let mut tick = tokio::time::interval(UNBLOCK_EVERY);
+        loop {
+            tokio::select! {
+                r = out.next() => match r {
+                    None => break,
+                    Some(Ok((Value::Nil, _))) | Some(Err(_)) => {}
+                    Some(Ok((v, _))) => g.extra.push(v),
+                },
+                _ = tick.tick() => {
+                    for (ns, w) in names.iter().zip(&waiters) {
+                        if let Some(id) = w.id() {
+                            // A failed UNBLOCK is tried again at the next tick.
+                            let _ = conn.unblock(ns, id).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    match failure {
+        // A failure with nothing claimed is the caller's error; once claims exist they
+        // must reach the caller to be given back.
+        Some(e) if g.extra.is_empty() => Err(e),
+        _ => Ok(g),
+    }
+}
+
+/// One shard's wait: sent again wherever the slot is now when a failover or a slot move
+/// cuts it short (on a cluster), ended early once `w` is stopped.
+async fn wait_on(
+    conn: &Conn,
+    ns: &str,
+    timeout: Duration,
+    wait: Option<(u32, Duration)>,
+    cmd: &(dyn Fn(&str, u64) -> Cmd + Sync),
+    w: &Waiter,
+) -> RedisResult<(Value, Option<i64>)> {
+    let forever = timeout.is_zero();
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = if forever {
+            0
+        } else {
+            deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis() as u64
+        };
+        if w.stopped() || (!forever && left == 0) {
+            return Ok((Value::Nil, None));
+        }
+        let response =
+            (!forever).then(|| Duration::from_millis(left) + crate::CLUSTER_RESPONSE_TIMEOUT);
+        let attempt = async {
+            let (mut d, id) = conn.dedicated(ns, response).await?;
+            w.set_id(Some(id));
+            // Stopped while connecting: the UNBLOCKs may have missed this id.
+            if w.stopped() {
+                return Ok((Value::Nil, None));
+            }
+            d.send(cmd(ns, left), wait).await
+        };
+        let r = attempt.await;
+        w.set_id(None);
+        match r {
+            Err(e) if conn.is_cluster() && moved_on(&e) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            r => return r,
+        }
+    }
+}
