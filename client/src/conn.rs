@@ -172,6 +172,20 @@ fn primary_of(key: &str) -> RoutingInfo {
 }
 
 impl Dedicated {
+    /// Its client id on the node that serves `key` now (a cluster connection may have
+    /// learnt another slot owner since it was last used), or `known` on one server.
+    pub async fn id_for(&mut self, key: &str, known: i64) -> RedisResult<i64> {
+        match self {
+            Dedicated::Single(_) => Ok(known),
+            Dedicated::Cluster(conn) => {
+                let mut id = redis::cmd("CLIENT");
+                id.arg("ID");
+                let v = conn.route_command(&id, primary_of(key)).await?;
+                i64::from_redis_value(&v)
+            }
+        }
+    }
+
     /// Sends `c` (with WAIT after it, if `wait`).
     pub async fn send(
         &mut self,
@@ -191,13 +205,9 @@ impl Conn {
         matches!(self, Conn::Cluster { .. })
     }
 
-    /// A connection of its own to the node holding `key` (waiting up to `response` for a
-    /// reply, or for ever), and its client id there.
-    pub async fn dedicated(
-        &self,
-        key: &str,
-        response: Option<Duration>,
-    ) -> RedisResult<(Dedicated, i64)> {
+    /// A connection of its own to the node holding `key`, and its client id there. Its
+    /// calls wait for their reply as long as it takes: the caller bounds them.
+    pub async fn dedicated(&self, key: &str) -> RedisResult<(Dedicated, i64)> {
         let mut id = redis::cmd("CLIENT");
         id.arg("ID");
         match self {
@@ -207,7 +217,7 @@ impl Conn {
                 Ok((Dedicated::Single(conn), n))
             }
             Conn::Cluster { seeds, .. } => {
-                let mut conn = cluster_client_with(seeds, response, 0)?
+                let mut conn = cluster_client_with(seeds, None, 0)?
                     .get_async_connection()
                     .await?;
                 let v = conn.route_command(&id, primary_of(key)).await?;

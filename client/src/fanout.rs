@@ -2,9 +2,10 @@
 //! ended with `CLIENT UNBLOCK` (which answers them as timed out), and a task one of them
 //! claimed in the meantime is handed back to the caller to give back.
 
-use crate::conn::{moved_on, Conn};
+use crate::conn::{moved_on, Conn, Dedicated};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use redis::{Cmd, RedisResult, Value};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -46,10 +47,29 @@ impl Waiter {
     }
 }
 
+/// Idle connections for blocking calls, by namespace, each with its client id: a wait
+/// that ended normally (a task, a timeout, an UNBLOCK) leaves its connection reusable.
+#[derive(Default)]
+pub(crate) struct Idle(Mutex<HashMap<String, Vec<(Dedicated, i64)>>>);
+
+impl Idle {
+    fn take(&self, ns: &str) -> Option<(Dedicated, i64)> {
+        self.0.lock().ok()?.get_mut(ns)?.pop()
+    }
+
+    fn put(&self, ns: &str, d: Dedicated, id: i64) {
+        if let Ok(mut m) = self.0.lock() {
+            m.entry(ns.to_string()).or_default().push((d, id));
+        }
+    }
+}
+
 /// Sends `cmd(ns, block_ms)` to every namespace of `names` at once, each on a connection
-/// of its own, and gathers as described above. `timeout` zero waits for ever.
+/// of its own (from `idle` when one is there), and gathers as described above.
+/// `timeout` zero waits for ever.
 pub(crate) async fn block_first(
     conn: &Conn,
+    idle: &Idle,
     names: &[String],
     timeout: Duration,
     wait: Option<(u32, Duration)>,
@@ -58,7 +78,7 @@ pub(crate) async fn block_first(
     let waiters: Vec<Waiter> = names.iter().map(|_| Waiter::default()).collect();
     let mut out = FuturesUnordered::new();
     for (ns, w) in names.iter().zip(&waiters) {
-        out.push(wait_on(conn, ns, timeout, wait, cmd, w));
+        out.push(wait_on(conn, idle, ns, timeout, wait, cmd, w));
     }
     let mut g = Gathered {
         first: None,
@@ -113,6 +133,7 @@ pub(crate) async fn block_first(
 /// cuts it short (on a cluster), ended early once `w` is stopped.
 async fn wait_on(
     conn: &Conn,
+    idle: &Idle,
     ns: &str,
     timeout: Duration,
     wait: Option<(u32, Duration)>,
@@ -132,16 +153,39 @@ async fn wait_on(
         if w.stopped() || (!forever && left == 0) {
             return Ok((Value::Nil, None));
         }
+        // No reply past the wait and a margin: the node is gone (or cut off).
         let response =
             (!forever).then(|| Duration::from_millis(left) + crate::CLUSTER_RESPONSE_TIMEOUT);
+        let pooled = AtomicBool::new(false);
         let attempt = async {
-            let (mut d, id) = conn.dedicated(ns, response).await?;
+            let (mut d, id) = match idle.take(ns) {
+                Some((mut d, known)) => {
+                    pooled.store(true, Ordering::Relaxed);
+                    let id = d.id_for(ns, known).await?;
+                    (d, id)
+                }
+                None => conn.dedicated(ns).await?,
+            };
             w.set_id(Some(id));
             // Stopped while connecting: the UNBLOCKs may have missed this id.
             if w.stopped() {
+                idle.put(ns, d, id);
                 return Ok((Value::Nil, None));
             }
-            d.send(cmd(ns, left), wait).await
+            let sent = d.send(cmd(ns, left), wait);
+            let r = match response {
+                Some(limit) => match tokio::time::timeout(limit, sent).await {
+                    Ok(r) => r,
+                    Err(_) => Err(redis::RedisError::from(std::io::Error::from(
+                        std::io::ErrorKind::TimedOut,
+                    ))),
+                },
+                None => sent.await,
+            };
+            if r.is_ok() {
+                idle.put(ns, d, id);
+            }
+            r
         };
         let r = attempt.await;
         w.set_id(None);
@@ -149,6 +193,10 @@ async fn wait_on(
             Err(e) if conn.is_cluster() && moved_on(&e) => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            // A kept connection the server has closed since: a fresh one is tried.
+            Err(e)
+                if pooled.load(Ordering::Relaxed)
+                    && (e.is_connection_dropped() || e.is_io_error()) => {}
             r => return r,
         }
     }

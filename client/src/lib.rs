@@ -687,6 +687,7 @@ impl RedisTaskDB {
             }
             let g = fanout::block_first(
                 &self.conn,
+                &self.layout.idle,
                 self.layout.all(),
                 timeout,
                 self.wait,

@@ -41,6 +41,8 @@ pub(crate) struct Layout {
     sharing: AtomicBool,
     /// How often, in ms.
     share_every_ms: AtomicU64,
+    /// Idle connections for blocking on the shards.
+    pub idle: crate::fanout::Idle,
 }
 
 impl Layout {
@@ -53,6 +55,7 @@ impl Layout {
             next: AtomicUsize::new(0),
             sharing: AtomicBool::new(false),
             share_every_ms: AtomicU64::new(crate::SHARE_EVERY.as_millis() as u64),
+            idle: Default::default(),
         }
     }
 
@@ -65,6 +68,7 @@ impl Layout {
             next: AtomicUsize::new(rand_start()),
             sharing: AtomicBool::new(false),
             share_every_ms: AtomicU64::new(crate::SHARE_EVERY.as_millis() as u64),
+            idle: Default::default(),
         }
     }
 

@@ -1,7 +1,8 @@
 //! The client on a real Redis Cluster (3 primaries, 3 replicas, started by testkit):
 //! namespaces on every primary through one `redis+cluster://` handle, a handle seeded
 //! with one node only, a manual failover and a kill -9 of a primary with a worker blocked
-//! in `request_work_wait` that resumes on the promoted node by itself.
+//! in `request_work_wait` that resumes on the promoted node by itself, a busy namespace
+//! resharded, and a sharded TaskDB spread over the three primaries.
 
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -340,4 +341,92 @@ async fn a_busy_namespace_is_resharded_while_workers_and_submitters_run() {
     );
     check_clean(&cl, dst, ns);
     eprintln!("{} jobs submitted and finished across the move", jobs.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sharded_taskdb_spreads_over_the_primaries_and_blocked_workers_draw_from_all() {
+    use std::collections::HashSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let cl = Cluster::start();
+    let url = cl.cluster_url();
+    let db = RedisTaskDB::create_sharded(&url, "proving", 16)
+        .await
+        .unwrap();
+    let owners: HashSet<usize> = db.namespaces().iter().map(|ns| cl.primary_of(ns)).collect();
+    assert_eq!(
+        owners.len(),
+        3,
+        "the 16 shards are served by all three primaries"
+    );
+    // Workers that opened the TaskDB by name wait on all 16 shards (on three nodes).
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for w in 0..3 {
+        let (db, stop) = (
+            RedisTaskDB::with_namespace(&url, "proving").await.unwrap(),
+            stop.clone(),
+        );
+        assert_eq!(db.shard_count(), Some(16));
+        workers.push(tokio::spawn(async move {
+            let mut done = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let Some(t) = db
+                    .request_work_wait_as("gpu", &format!("w{w}"), Duration::from_millis(500))
+                    .await
+                    .unwrap()
+                else {
+                    continue;
+                };
+                assert!(db.update_task_done_attempt(&t, json!({})).await.unwrap());
+                done += 1;
+            }
+            done
+        }));
+    }
+    let st = db.get_or_create_stream("gpu", 2, 1.0, "u").await.unwrap();
+    let mut jobs = Vec::new();
+    for i in 0..48 {
+        let j = db
+            .create_job(&st, &json!({ "i": i }), 2, 60, "u")
+            .await
+            .unwrap();
+        for k in 0..2 {
+            db.create_task(
+                &j,
+                &format!("seg{k}"),
+                &st,
+                &json!({}),
+                &json!(["init"]),
+                2,
+                60,
+            )
+            .await
+            .unwrap();
+        }
+        jobs.push(j);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for j in &jobs {
+        while db.get_job_state(j, "u").await.unwrap() != JobState::Done {
+            assert!(Instant::now() < deadline, "job {j} finishes");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    let mut total = 0;
+    for w in workers {
+        total += w.await.unwrap();
+    }
+    assert_eq!(total, 48 * 3, "every task done once");
+    let tasks = taskdb_redis::test_helpers::get_tasks(&db).await.unwrap();
+    assert_eq!(tasks.len(), 48 * 3);
+    assert!(
+        tasks.iter().all(|t| t.retries == 0),
+        "no claim was lost to a race"
+    );
+    assert_eq!(db.get_concurrent_jobs("u").await.unwrap(), 0);
+    for ns in db.namespaces() {
+        check_clean(&cl, cl.primary_of(ns), ns);
+    }
 }
