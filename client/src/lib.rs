@@ -178,7 +178,7 @@ fn work_cmd(ns: &str, worker_type: &str, block: Option<u64>, worker: Option<&str
 }
 
 /// `name ns`.
-fn cmd_on(ns: &str, name: &str) -> redis::Cmd {
+pub(crate) fn cmd_on(ns: &str, name: &str) -> redis::Cmd {
     let mut c = redis::cmd(name);
     c.arg(ns);
     c
@@ -324,7 +324,8 @@ impl RedisTaskDB {
     /// This handle (and its clones), sharing running counts between a sharded TaskDB's
     /// shards every `every` instead of every [`SHARE_EVERY`] once it claims work: shorter
     /// keeps the fair share closer to one namespace's for short tasks, at two small
-    /// writes per shard per period. No effect on an unsharded handle.
+    /// writes per shard per period; zero turns it off for this handle (each shard then
+    /// orders streams by its own running tasks only). No effect on an unsharded handle.
     pub fn with_share_interval(self, every: Duration) -> Self {
         self.layout.set_share_every(every);
         self

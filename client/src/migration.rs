@@ -312,12 +312,35 @@ pub async fn redis_to_postgres(
                 .map_err(|_| MigrationError::Data(format!("stream {id}: {k}")))
         };
         let uid = Uuid::parse_str(id).map_err(|e| MigrationError::Data(e.to_string()))?;
-        let priority = match get("priority")?.as_str() {
+        let mut priority = match get("priority")?.as_str() {
             "inf" => f32::INFINITY,
             v => v
                 .parse()
                 .map_err(|_| MigrationError::Data(format!("stream {id}: priority")))?,
         };
+        let (mut running, mut ready) = (num("running")?, num("ready")?);
+        if db.shard_count().is_some() {
+            // The stream's counts over every shard, and its priority from them.
+            for ns in &db.namespaces()[1..] {
+                let v = db
+                    .run(crate::cmd_on(ns, "TASKDB.STREAM").arg(id).clone())
+                    .await?;
+                if v != Value::Nil {
+                    let g = pairs(&v)?;
+                    let n = |k: &str| g.get(k).and_then(|x| x.parse::<f32>().ok()).unwrap_or(0.0);
+                    running += n("running");
+                    ready += n("ready");
+                }
+            }
+            let (reserved, be_mult) = (num("reserved")?, num("be_mult")?);
+            priority = if ready <= 0.0 {
+                f32::INFINITY
+            } else if running >= reserved {
+                (running - reserved) / be_mult
+            } else {
+                (running - reserved) / reserved
+            };
+        }
         let n = pg
             .execute(
                 "INSERT INTO streams (id, worker_type, reserved, be_mult, user_id, running, ready, priority) \
@@ -328,8 +351,8 @@ pub async fn redis_to_postgres(
                     &(num("reserved")? as i32),
                     &num("be_mult")?,
                     &get("user_id")?,
-                    &(num("running")? as i32),
-                    &(num("ready")? as i32),
+                    &(running as i32),
+                    &(ready as i32),
                     &priority,
                 ],
             )

@@ -105,15 +105,16 @@ impl Layout {
         Duration::from_millis(self.share_every_ms.load(Ordering::Relaxed).max(1))
     }
 
-    /// Sets how often running counts are shared (before the first claim).
+    /// Sets how often running counts are shared (before the first claim); zero: never.
     pub fn set_share_every(&self, every: Duration) {
         self.share_every_ms
-            .store(every.as_millis().max(1) as u64, Ordering::Relaxed);
+            .store(every.as_millis() as u64, Ordering::Relaxed);
     }
 
-    /// True the first time it is called: the caller starts the sharing.
+    /// True the first time it is called, unless sharing is off: the caller starts it.
     pub fn start_sharing(&self) -> bool {
-        !self.sharing.swap(true, Ordering::Relaxed)
+        self.share_every_ms.load(Ordering::Relaxed) > 0
+            && !self.sharing.swap(true, Ordering::Relaxed)
     }
 
     /// Whether stream `id` is known to be on every shard.

@@ -183,6 +183,53 @@ async fn postgres_to_redis_to_postgres_keeps_every_row() {
 }
 
 #[tokio::test]
+async fn a_sharded_taskdb_takes_every_row_and_gives_it_back() {
+    let pgs = Postgres::start();
+    let redis = Server::start();
+    let src = source(&pgs).await;
+    let db = RedisTaskDB::create_sharded(&redis.url(), "moved", 4)
+        .await
+        .unwrap();
+    let there = postgres_to_redis(&src, &db, Options::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (there.streams, there.jobs, there.tasks, there.task_deps),
+        (2, 3, 9, 7)
+    );
+    // Each job on its shard, the streams on every shard.
+    for j in [JDONE, JFAIL, JRUN] {
+        let id = Uuid::parse_str(j).unwrap();
+        let home = shard_name("moved", (id.as_u128() % 4) as u32);
+        let rec: redis::Value = redis::cmd("TASKDB.JOB")
+            .arg(&home)
+            .arg(j)
+            .query(&mut redis.conn())
+            .unwrap();
+        assert_ne!(rec, redis::Value::Nil, "{j} on {home}");
+    }
+    for ns in db.namespaces() {
+        let rec: redis::Value = redis::cmd("TASKDB.STREAM")
+            .arg(ns)
+            .arg(S2)
+            .query(&mut redis.conn())
+            .unwrap();
+        assert_ne!(rec, redis::Value::Nil, "{S2} on {ns}");
+    }
+    src.batch_execute("CREATE DATABASE dst").await.unwrap();
+    let dst = connect(&pgs.url_for("dst")).await;
+    dst.batch_execute(SCHEMA).await.unwrap();
+    let back = redis_to_postgres(&db, &dst, Options::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (back.streams, back.jobs, back.tasks, back.task_deps),
+        (2, 3, 9, 7)
+    );
+    assert_eq!(dump(&src).await, dump(&dst).await);
+}
+
+#[tokio::test]
 async fn a_job_half_way_through_its_dag_finishes_on_redis() {
     let (_pgs, _redis, src, db) = servers().await;
     postgres_to_redis(&src, &db, Options::default())

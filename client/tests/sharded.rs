@@ -364,13 +364,14 @@ fn setting(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// The fair share across 16 shards against one namespace's, with 8 GPU workers and
+/// The fair share across 16 shards against one namespace's, with 16 GPU workers and
 /// tasks of 75–225 ms by default (`TASKDB_FAIR_WORKERS`, `_HOLD_MS`, `_SHARE_MS`,
 /// `_SECS` change it; BENCHMARKS.md, "Fair share across shards", has the figures). What
-/// is asserted is what holds today — each user keeps its reservation and gets its
-/// one-namespace share within 30% — not the 10% issue 13 asks for: a shard sees the
-/// others' running counts up to one sharing period late, and a worker's task just
-/// finished still counts on the other shards at its next claim.
+/// is asserted is what holds in every run here — each user keeps its reservation and
+/// gets its one-namespace share within 20% — not the 10% issue 13 asks for, which holds
+/// with tasks of a second and more: a shard sees the others' running counts up to one
+/// sharing period late, and a worker's task just finished still counts on the other
+/// shards at its next claim.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_shards_share_the_gpu_workers_between_users_close_to_one_namespace() {
     let (one, many) = (Server::start(), Server::start());
@@ -379,7 +380,7 @@ async fn sixteen_shards_share_the_gpu_workers_between_users_close_to_one_namespa
         .await
         .unwrap()
         .with_share_interval(Duration::from_millis(setting("SHARE_MS", 100)));
-    let workers = setting("WORKERS", 8) as usize;
+    let workers = setting("WORKERS", 16) as usize;
     let hold = Duration::from_millis(setting("HOLD_MS", 150));
     let secs = setting("SECS", 6);
     let (a1, b1) = shares(single, workers, hold, secs).await;
@@ -391,8 +392,34 @@ async fn sixteen_shards_share_the_gpu_workers_between_users_close_to_one_namespa
     assert!(a16 >= 2.0 / w && b16 >= 1.0 / w, "reservations kept");
     for (x, y, who) in [(a1, a16, "a"), (b1, b16, "b")] {
         assert!(
-            (y - x).abs() <= 0.30 * x,
+            (y - x).abs() <= 0.20 * x,
             "user {who}: {y:.3} on 16 shards against {x:.3} on one namespace"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_shard_learns_what_runs_on_the_others_within_a_few_sharing_periods() {
+    let s = Server::start();
+    let db = RedisTaskDB::create_sharded(&s.url(), "t", 4)
+        .await
+        .unwrap()
+        .with_share_interval(Duration::from_millis(20));
+    let st = db.create_stream("gpu", 4, 1.0, "u").await.unwrap();
+    for _ in 0..16 {
+        db.create_job(&st, &json!({}), 0, 60, "u").await.unwrap();
+    }
+    for _ in 0..3 {
+        db.request_work("gpu").await.unwrap().expect("a task");
+    }
+    // Every shard orders the stream as if it saw the 3 running tasks: (3 - 4) / 4.
+    let priorities = || -> Vec<String> {
+        db.namespaces()
+            .iter()
+            .map(|ns| record(&q(&s, &["TASKDB.STREAM", ns, &st.to_string()]))["priority"].clone())
+            .collect()
+    };
+    wait_for(10, "every shard counts the 3 running tasks", || {
+        priorities().iter().all(|p| p == "-0.25").then_some(())
+    });
 }
