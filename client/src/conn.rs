@@ -7,11 +7,17 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{get_slot, Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisResult, Value};
+use std::future::Future;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// How long a call on a cluster waits for its reply before it is retried elsewhere or
 /// fails: no call hangs on a dead node.
 pub const CLUSTER_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a call on a cluster keeps trying (with a fresh view of the cluster) while
+/// its node is gone, before it fails: a failover's usual length and a margin.
+pub const CLUSTER_FAILOVER_WAIT: Duration = Duration::from_secs(30);
 
 /// The server (or cluster) a handle talks to.
 #[derive(Clone)]
@@ -21,10 +27,12 @@ pub(crate) enum Conn {
         client: Box<redis::Client>,
         conn: Box<ConnectionManager>,
     },
-    /// A cluster, from its seed nodes.
+    /// A cluster, from its seed nodes. The connection is replaced when its calls keep
+    /// reaching a node that is gone (the `redis` crate reconnects to the same address
+    /// until its retries run out, not to the promoted replica).
     Cluster {
         seeds: Vec<String>,
-        conn: ClusterConnection,
+        conn: Arc<RwLock<ClusterConnection>>,
     },
 }
 
@@ -47,7 +55,7 @@ pub fn cluster_seeds(url: &str) -> Option<Vec<String>> {
 }
 
 fn cluster_client(seeds: &[String], response: Option<Duration>) -> RedisResult<ClusterClient> {
-    cluster_client_with(seeds, response, 20)
+    cluster_client_with(seeds, response, 4)
 }
 
 fn cluster_client_with(
@@ -56,7 +64,7 @@ fn cluster_client_with(
     retries: u32,
 ) -> RedisResult<ClusterClient> {
     let mut b = ClusterClient::builder(seeds.to_vec())
-        .connection_timeout(Duration::from_secs(2))
+        .connection_timeout(Duration::from_secs(1))
         .retries(retries)
         .min_retry_wait(50)
         .max_retry_wait(1000);
@@ -82,14 +90,56 @@ impl Conn {
         let conn = cluster_client(&seeds, Some(CLUSTER_RESPONSE_TIMEOUT))?
             .get_async_connection()
             .await?;
-        Ok(Conn::Cluster { seeds, conn })
+        Ok(Conn::Cluster {
+            seeds,
+            conn: Arc::new(RwLock::new(conn)),
+        })
+    }
+
+    /// Runs `f` on the cluster connection; while it fails because its node is gone, with
+    /// a fresh connection (a fresh slot map from the live nodes), for up to
+    /// [`CLUSTER_FAILOVER_WAIT`].
+    async fn on_cluster<T, F, Fut>(
+        seeds: &[String],
+        conn: &RwLock<ClusterConnection>,
+        f: F,
+    ) -> RedisResult<T>
+    where
+        F: Fn(ClusterConnection) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let deadline = Instant::now() + CLUSTER_FAILOVER_WAIT;
+        loop {
+            let Ok(current) = conn.read().map(|c| c.clone()) else {
+                return Err(RedisError::from((ErrorKind::ClientError, "poisoned lock")));
+            };
+            match f(current).await {
+                Err(e) if node_gone(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let fresh = cluster_client(seeds, Some(CLUSTER_RESPONSE_TIMEOUT))?
+                        .get_async_connection()
+                        .await;
+                    if let (Ok(fresh), Ok(mut slot)) = (fresh, conn.write()) {
+                        *slot = fresh;
+                    }
+                }
+                r => return r,
+            }
+        }
     }
 
     /// Runs one command.
     pub async fn query(&self, c: &Cmd) -> RedisResult<Value> {
         match self {
             Conn::Single { conn, .. } => c.query_async(&mut (**conn).clone()).await,
-            Conn::Cluster { conn, .. } => c.query_async(&mut conn.clone()).await,
+            Conn::Cluster { seeds, conn } => {
+                Self::on_cluster(
+                    seeds,
+                    conn,
+                    |mut k| async move { c.query_async(&mut k).await },
+                )
+                .await
+            }
         }
     }
 
@@ -97,7 +147,14 @@ impl Conn {
     pub async fn query_pipe(&self, p: &Pipeline) -> RedisResult<Vec<Value>> {
         match self {
             Conn::Single { conn, .. } => p.query_async(&mut (**conn).clone()).await,
-            Conn::Cluster { conn, .. } => p.query_async(&mut conn.clone()).await,
+            Conn::Cluster { seeds, conn } => {
+                Self::on_cluster(
+                    seeds,
+                    conn,
+                    |mut k| async move { p.query_async(&mut k).await },
+                )
+                .await
+            }
         }
     }
 
@@ -233,7 +290,14 @@ impl Conn {
         c.arg("UNBLOCK").arg(id);
         let v = match self {
             Conn::Single { conn, .. } => c.query_async(&mut (**conn).clone()).await?,
-            Conn::Cluster { conn, .. } => conn.clone().route_command(&c, primary_of(key)).await?,
+            // One attempt: the caller tries again at its next tick, and a node that is
+            // gone must not hold up the others' UNBLOCKs.
+            Conn::Cluster { conn, .. } => {
+                let Ok(mut k) = conn.read().map(|c| c.clone()) else {
+                    return Ok(false);
+                };
+                k.route_command(&c, primary_of(key)).await?
+            }
         };
         Ok(i64::from_redis_value(&v)? == 1)
     }
@@ -253,6 +317,14 @@ async fn send(
     p.cmd("WAIT").arg(n).arg(t.as_millis() as u64);
     let (v, acked): (Value, i64) = p.query_async(conn).await?;
     Ok((v, Some(acked)))
+}
+
+/// Whether a call failed because its node is gone or the cluster is failing over.
+fn node_gone(e: &RedisError) -> bool {
+    matches!(e.kind(), ErrorKind::IoError | ErrorKind::ClusterDown)
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
 }
 
 /// Whether a blocked call ended because its node or slot moved (send it again).

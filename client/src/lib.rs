@@ -33,7 +33,7 @@ mod share;
 pub mod test_helpers;
 mod types;
 
-pub use conn::{cluster_seeds, CLUSTER_RESPONSE_TIMEOUT};
+pub use conn::{cluster_seeds, CLUSTER_FAILOVER_WAIT, CLUSTER_RESPONSE_TIMEOUT};
 pub use error::{MigrateError, SqlxError, TaskDbErr};
 pub use shards::{record_key, shard_name, MAX_SHARDS};
 pub use share::{sharer_key, SHARE_EVERY};
@@ -86,7 +86,8 @@ pub struct RedisTaskDB {
     wait: Option<(u32, Duration)>,
 }
 
-/// The commands that only read: a handle `with_wait` sends WAIT after every other one.
+/// The commands that only read: a handle `with_wait` sends WAIT after every other one
+/// but REQUEST_WORK (see [`RedisTaskDB::with_wait`]).
 const READS: [&str; 19] = [
     "TASKDB.GET_STREAM",
     "TASKDB.STREAM",
@@ -112,7 +113,9 @@ const READS: [&str; 19] = [
 fn is_write(c: &redis::Cmd) -> bool {
     match c.args_iter().next() {
         Some(redis::Arg::Simple(name)) => {
-            name.starts_with(b"TASKDB.") && !READS.iter().any(|r| r.as_bytes() == name)
+            name.starts_with(b"TASKDB.")
+                && name != b"TASKDB.REQUEST_WORK"
+                && !READS.iter().any(|r| r.as_bytes() == name)
         }
         _ => false,
     }
@@ -303,9 +306,10 @@ impl RedisTaskDB {
     }
 
     /// Connects to a Redis Cluster through any of `seeds` (`redis://host:port` URLs),
-    /// namespace `ns`: calls follow MOVED and ASK, survive failovers (the slot map is
-    /// refreshed, a call to a dead node is retried on its successor, none waits longer
-    /// than [`CLUSTER_RESPONSE_TIMEOUT`] for a reply), and a blocked
+    /// namespace `ns`: calls follow MOVED and ASK, survive failovers (no attempt waits
+    /// longer than [`CLUSTER_RESPONSE_TIMEOUT`] for a reply; a call whose node is gone
+    /// is sent again with a fresh slot map from the live nodes, for up to
+    /// [`CLUSTER_FAILOVER_WAIT`], so it reaches the promoted replica), and a blocked
     /// `request_work_wait` cut short by a failover or a slot move waits again.
     pub async fn cluster(seeds: &[&str], ns: &str) -> Result<Self, TaskDbErr> {
         let conn = conn::Conn::cluster(seeds.iter().map(|s| s.to_string()).collect()).await?;
@@ -315,7 +319,10 @@ impl RedisTaskDB {
     /// This handle, with every write acknowledged only once `replicas` replicas have it
     /// (`WAIT replicas timeout` after each writing command, on the node that ran it): a
     /// write a failover could lose answers `TaskDbErr::NotReplicated` instead (it did take
-    /// effect on the primary). Reads are not delayed.
+    /// effect on the primary). Reads are not delayed, and neither are claims: a claim lost
+    /// in a failover only makes its task ready again (its reports are then fenced by
+    /// ATTEMPT), while waiting for it would stall all work on a primary left without
+    /// replicas and cost a WAIT per shard asked.
     pub fn with_wait(mut self, replicas: u32, timeout: Duration) -> Self {
         self.wait = Some((replicas, timeout));
         self
@@ -667,21 +674,28 @@ impl RedisTaskDB {
     /// order that rotates from call to call, until one hands out a task.
     async fn request_any(&self, cmd: &WorkCmd<'_>) -> Result<Value, TaskDbErr> {
         share::start(&self.conn, &self.ns, &self.layout);
+        // A shard that fails (its node failing over) does not keep the others' work
+        // from the worker; with no task anywhere, its error is the answer.
+        let mut failed = None;
         for ns in self.layout.rotation() {
-            let v = self.run(cmd(ns, None)).await?;
-            if v != Value::Nil {
-                return Ok(v);
+            match self.run(cmd(ns, None)).await {
+                Ok(Value::Nil) => {}
+                Ok(v) => return Ok(v),
+                Err(e) if self.layout.is_sharded() => {
+                    failed.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
             }
         }
-        Ok(Value::Nil)
+        failed.map_or(Ok(Value::Nil), Err)
     }
 
-    /// A blocking REQUEST_WORK built by `cmd(ns, Some(block_ms))`, waited for like any
-    /// write on a handle `with_wait` (a claim handed out is acknowledged once replicated).
+    /// A blocking REQUEST_WORK built by `cmd(ns, Some(block_ms))` (never WAITed for: see
+    /// [`RedisTaskDB::with_wait`]).
     /// On a sharded TaskDB: each shard is asked in turn without waiting, then every shard
     /// is waited on at once; the first task wins and the others' claims are given back.
     async fn blocking(&self, timeout: Duration, cmd: &WorkCmd<'_>) -> Result<Value, TaskDbErr> {
-        let (v, acked) = if self.layout.is_sharded() {
+        let (v, _acked) = if self.layout.is_sharded() {
             let v = self.request_any(cmd).await?;
             if v != Value::Nil {
                 return Ok(v);
@@ -691,7 +705,7 @@ impl RedisTaskDB {
                 &self.layout.idle,
                 self.layout.all(),
                 timeout,
-                self.wait,
+                None,
                 &|ns, ms| cmd(ns, Some(ms)),
             )
             .await
@@ -706,16 +720,11 @@ impl RedisTaskDB {
         } else {
             let home = self.layout.home();
             self.conn
-                .blocking(timeout, self.wait, |ms| cmd(home, Some(ms)))
+                .blocking(timeout, None, |ms| cmd(home, Some(ms)))
                 .await
                 .map_err(from_redis)?
         };
-        match (self.wait, acked) {
-            (Some((wanted, _)), Some(acked)) if acked < i64::from(wanted) && v != Value::Nil => {
-                Err(TaskDbErr::NotReplicated { acked, wanted })
-            }
-            _ => Ok(v),
-        }
+        Ok(v)
     }
 
     /// A report's 0/1 reply. The module answers a report naming a job or task that does

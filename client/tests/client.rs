@@ -444,4 +444,19 @@ async fn with_wait_acknowledges_writes_once_replicas_have_them() {
         "{r:?}"
     );
     assert_eq!(db.get_concurrent_jobs("u").await.unwrap(), 1);
+    // A claim is handed out all the same (losing it in a failover loses nothing).
+    let t = strict
+        .request_work("cpu")
+        .await
+        .unwrap()
+        .expect("the claim");
+    let w = strict
+        .request_work_wait("cpu", Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert!(w.is_none(), "nothing else is ready");
+    assert!(db
+        .update_task_done(&t.job_id, &t.task_id, json!(2))
+        .await
+        .unwrap());
 }

@@ -6,12 +6,10 @@ use crate::common::*;
 
 const NO_UUID: &str = "not-a-uuid";
 
-#[test]
-fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
-    let s = Server::start();
-    let mut db = Ns::new(&s, "t");
-    let st = db.stream("cpu", 1, 1.0, "u");
-    let job = db.job(&st, "u");
+/// Bad calls on namespace `t` holding stream `st` (cpu, reserved 1) and job `job` (its
+/// init ready), each with the error it answers.
+pub fn bad_calls(st: &str, job: &str) -> Vec<(Vec<String>, String)> {
+    let (st, job) = (st.to_string(), job.to_string());
     let long = "x".repeat(1025);
     let long_ns = "n".repeat(257);
     let not_failed = format!("NOTFOUND job '{job}' has not failed");
@@ -88,10 +86,23 @@ fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
         (vec!["TASKDB.STATS"], "ERR wrong number of arguments for 'TASKDB.STATS' command"),
         (vec!["TASKDB.APPLY", "t", "x"], "ERR TASKDB.APPLY is internal: it replays the primary's decisions on replicas and from the AOF"),
     ];
+    cases
+        .into_iter()
+        .map(|(a, e)| (a.into_iter().map(String::from).collect(), e.to_string()))
+        .collect()
+}
+
+#[test]
+fn bad_input_is_rejected_with_a_clear_error_and_changes_nothing() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let st = db.stream("cpu", 1, 1.0, "u");
+    let job = db.job(&st, "u");
     let before = digest(&mut db.c);
-    for (args, want) in &cases {
-        let got = err(&mut db.c, args);
-        assert_eq!(&got, want, "{args:?}");
+    for (args, want) in bad_calls(&st, &job) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let got = err(&mut db.c, &args);
+        assert_eq!(got, want, "{args:?}");
         assert_eq!(digest(&mut db.c), before, "{args:?} changed the keyspace");
     }
 }
