@@ -179,13 +179,7 @@ impl Conn {
                 let forever = timeout.is_zero();
                 let deadline = Instant::now() + timeout;
                 loop {
-                    let left = if forever {
-                        0
-                    } else {
-                        deadline
-                            .saturating_duration_since(Instant::now())
-                            .as_millis() as u64
-                    };
+                    let left = ms_left(deadline, forever);
                     if !forever && left == 0 {
                         return Ok((Value::Nil, None));
                     }
@@ -317,6 +311,18 @@ async fn send(
     p.cmd("WAIT").arg(n).arg(t.as_millis() as u64);
     let (v, acked): (Value, i64) = p.query_async(conn).await?;
     Ok((v, Some(acked)))
+}
+
+/// The milliseconds a wait has left before `deadline` (0 for a wait for ever, which
+/// BLOCK reads as "for ever").
+pub(crate) fn ms_left(deadline: Instant, forever: bool) -> u64 {
+    if forever {
+        0
+    } else {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis() as u64
+    }
 }
 
 /// Whether a call failed because its node is gone or the cluster is failing over.

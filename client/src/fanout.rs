@@ -2,7 +2,7 @@
 //! ended with `CLIENT UNBLOCK` (which answers them as timed out), and a task one of them
 //! claimed in the meantime is handed back to the caller to give back.
 
-use crate::conn::{moved_on, Conn, Dedicated};
+use crate::conn::{moved_on, ms_left, Conn, Dedicated};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use redis::{Cmd, RedisResult, Value};
 use std::collections::HashMap;
@@ -143,13 +143,7 @@ async fn wait_on(
     let forever = timeout.is_zero();
     let deadline = Instant::now() + timeout;
     loop {
-        let left = if forever {
-            0
-        } else {
-            deadline
-                .saturating_duration_since(Instant::now())
-                .as_millis() as u64
-        };
+        let left = ms_left(deadline, forever);
         if w.stopped() || (!forever && left == 0) {
             return Ok((Value::Nil, None));
         }
