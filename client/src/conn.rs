@@ -162,18 +162,16 @@ impl Conn {
     /// calls do not queue behind the wait), waiting up to `timeout` (zero: for ever). On a
     /// cluster, a wait cut short by a failover or a slot move (`UNBLOCKED`, MOVED, ASK,
     /// TRYAGAIN, CLUSTERDOWN, a lost connection) is sent again, wherever the slot is now,
-    /// for what is left of the timeout. With `wait`, WAIT follows the command in one
-    /// pipeline and the reply comes with how many replicas acknowledged it.
+    /// for what is left of the timeout.
     pub async fn blocking(
         &self,
         timeout: Duration,
-        wait: Option<(u32, Duration)>,
         cmd: impl Fn(u64) -> Cmd,
-    ) -> RedisResult<(Value, Option<i64>)> {
+    ) -> RedisResult<Value> {
         match self {
             Conn::Single { client, .. } => {
                 let mut conn = client.get_multiplexed_async_connection().await?;
-                send(&mut conn, cmd(timeout.as_millis() as u64), wait).await
+                cmd(timeout.as_millis() as u64).query_async(&mut conn).await
             }
             Conn::Cluster { seeds, .. } => {
                 let forever = timeout.is_zero();
@@ -181,7 +179,7 @@ impl Conn {
                 loop {
                     let left = ms_left(deadline, forever);
                     if !forever && left == 0 {
-                        return Ok((Value::Nil, None));
+                        return Ok(Value::Nil);
                     }
                     let response =
                         (!forever).then(|| Duration::from_millis(left) + CLUSTER_RESPONSE_TIMEOUT);
@@ -189,7 +187,7 @@ impl Conn {
                         let mut conn = cluster_client(seeds, response)?
                             .get_async_connection()
                             .await?;
-                        send(&mut conn, cmd(left), wait).await
+                        cmd(left).query_async(&mut conn).await
                     };
                     match attempt.await {
                         Err(e) if moved_on(&e) => {
@@ -228,26 +226,25 @@ impl Dedicated {
     pub async fn id_for(&mut self, key: &str, known: i64) -> RedisResult<i64> {
         match self {
             Dedicated::Single(_) => Ok(known),
-            Dedicated::Cluster(conn) => {
-                let mut id = redis::cmd("CLIENT");
-                id.arg("ID");
-                let v = conn.route_command(&id, primary_of(key)).await?;
-                i64::from_redis_value(&v)
-            }
+            Dedicated::Cluster(conn) => cluster_client_id(conn, key).await,
         }
     }
 
-    /// Sends `c` (with WAIT after it, if `wait`).
-    pub async fn send(
-        &mut self,
-        c: Cmd,
-        wait: Option<(u32, Duration)>,
-    ) -> RedisResult<(Value, Option<i64>)> {
+    /// Sends `c`.
+    pub async fn send(&mut self, c: Cmd) -> RedisResult<Value> {
         match self {
-            Dedicated::Single(conn) => send(conn, c, wait).await,
-            Dedicated::Cluster(conn) => send(conn, c, wait).await,
+            Dedicated::Single(conn) => c.query_async(conn).await,
+            Dedicated::Cluster(conn) => c.query_async(conn).await,
         }
     }
+}
+
+/// The client id of `conn`'s connection to the primary of `key`'s slot.
+async fn cluster_client_id(conn: &mut ClusterConnection, key: &str) -> RedisResult<i64> {
+    let mut id = redis::cmd("CLIENT");
+    id.arg("ID");
+    let v = conn.route_command(&id, primary_of(key)).await?;
+    i64::from_redis_value(&v)
 }
 
 impl Conn {
@@ -259,20 +256,21 @@ impl Conn {
     /// A connection of its own to the node holding `key`, and its client id there. Its
     /// calls wait for their reply as long as it takes: the caller bounds them.
     pub async fn dedicated(&self, key: &str) -> RedisResult<(Dedicated, i64)> {
-        let mut id = redis::cmd("CLIENT");
-        id.arg("ID");
         match self {
             Conn::Single { client, .. } => {
                 let mut conn = client.get_multiplexed_async_connection().await?;
-                let n: i64 = id.query_async(&mut conn).await?;
+                let n: i64 = redis::cmd("CLIENT")
+                    .arg("ID")
+                    .query_async(&mut conn)
+                    .await?;
                 Ok((Dedicated::Single(conn), n))
             }
             Conn::Cluster { seeds, .. } => {
                 let mut conn = cluster_client_with(seeds, None, 0)?
                     .get_async_connection()
                     .await?;
-                let v = conn.route_command(&id, primary_of(key)).await?;
-                Ok((Dedicated::Cluster(conn), i64::from_redis_value(&v)?))
+                let n = cluster_client_id(&mut conn, key).await?;
+                Ok((Dedicated::Cluster(conn), n))
             }
         }
     }
@@ -295,22 +293,6 @@ impl Conn {
         };
         Ok(i64::from_redis_value(&v)? == 1)
     }
-}
-
-/// Sends `c` alone, or followed by WAIT in one pipeline (on the same node).
-async fn send(
-    conn: &mut impl redis::aio::ConnectionLike,
-    c: Cmd,
-    wait: Option<(u32, Duration)>,
-) -> RedisResult<(Value, Option<i64>)> {
-    let Some((n, t)) = wait else {
-        return c.query_async(conn).await.map(|v| (v, None));
-    };
-    let mut p = redis::pipe();
-    p.add_command(c);
-    p.cmd("WAIT").arg(n).arg(t.as_millis() as u64);
-    let (v, acked): (Value, i64) = p.query_async(conn).await?;
-    Ok((v, Some(acked)))
 }
 
 /// The milliseconds a wait has left before `deadline` (0 for a wait for ever, which

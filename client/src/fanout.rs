@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 /// UNBLOCK can reach the node before the wait it ends).
 const UNBLOCK_EVERY: Duration = Duration::from_millis(50);
 
-/// What a fan-out gathered: the first task (with how many replicas acknowledged it, when
-/// WAIT was asked), and the tasks the losing waits claimed before they were ended.
+/// What a fan-out gathered: the first task, and the tasks the losing waits claimed
+/// before they were ended.
 pub(crate) struct Gathered {
     /// The winner, or None when every wait timed out.
-    pub first: Option<(Value, Option<i64>)>,
+    pub first: Option<Value>,
     /// Claims to give back.
     pub extra: Vec<Value>,
 }
@@ -72,13 +72,12 @@ pub(crate) async fn block_first(
     idle: &Idle,
     names: &[String],
     timeout: Duration,
-    wait: Option<(u32, Duration)>,
     cmd: &(dyn Fn(&str, u64) -> Cmd + Sync),
 ) -> RedisResult<Gathered> {
     let waiters: Vec<Waiter> = names.iter().map(|_| Waiter::default()).collect();
     let mut out = FuturesUnordered::new();
     for (ns, w) in names.iter().zip(&waiters) {
-        out.push(wait_on(conn, idle, ns, timeout, wait, cmd, w));
+        out.push(wait_on(conn, idle, ns, timeout, cmd, w));
     }
     let mut g = Gathered {
         first: None,
@@ -87,7 +86,7 @@ pub(crate) async fn block_first(
     let mut failure = None;
     while let Some(r) = out.next().await {
         match r {
-            Ok((Value::Nil, _)) => {}
+            Ok(Value::Nil) => {}
             Ok(v) => {
                 g.first = Some(v);
                 break;
@@ -107,8 +106,8 @@ pub(crate) async fn block_first(
             tokio::select! {
                 r = out.next() => match r {
                     None => break,
-                    Some(Ok((Value::Nil, _))) | Some(Err(_)) => {}
-                    Some(Ok((v, _))) => g.extra.push(v),
+                    Some(Ok(Value::Nil)) | Some(Err(_)) => {}
+                    Some(Ok(v)) => g.extra.push(v),
                 },
                 _ = tick.tick() => {
                     for (ns, w) in names.iter().zip(&waiters) {
@@ -136,16 +135,15 @@ async fn wait_on(
     idle: &Idle,
     ns: &str,
     timeout: Duration,
-    wait: Option<(u32, Duration)>,
     cmd: &(dyn Fn(&str, u64) -> Cmd + Sync),
     w: &Waiter,
-) -> RedisResult<(Value, Option<i64>)> {
+) -> RedisResult<Value> {
     let forever = timeout.is_zero();
     let deadline = Instant::now() + timeout;
     loop {
         let left = ms_left(deadline, forever);
         if w.stopped() || (!forever && left == 0) {
-            return Ok((Value::Nil, None));
+            return Ok(Value::Nil);
         }
         // No reply past the wait and a margin: the node is gone (or cut off).
         let response =
@@ -164,9 +162,9 @@ async fn wait_on(
             // Stopped while connecting: the UNBLOCKs may have missed this id.
             if w.stopped() {
                 idle.put(ns, d, id);
-                return Ok((Value::Nil, None));
+                return Ok(Value::Nil);
             }
-            let sent = d.send(cmd(ns, left), wait);
+            let sent = d.send(cmd(ns, left));
             let r = match response {
                 Some(limit) => match tokio::time::timeout(limit, sent).await {
                     Ok(r) => r,

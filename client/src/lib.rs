@@ -695,36 +695,34 @@ impl RedisTaskDB {
     /// On a sharded TaskDB: each shard is asked in turn without waiting, then every shard
     /// is waited on at once; the first task wins and the others' claims are given back.
     async fn blocking(&self, timeout: Duration, cmd: &WorkCmd<'_>) -> Result<Value, TaskDbErr> {
-        let (v, _acked) = if self.layout.is_sharded() {
-            let v = self.request_any(cmd).await?;
-            if v != Value::Nil {
-                return Ok(v);
-            }
-            let g = fanout::block_first(
-                &self.conn,
-                &self.layout.idle,
-                self.layout.all(),
-                timeout,
-                None,
-                &|ns, ms| cmd(ns, Some(ms)),
-            )
-            .await
-            .map_err(from_redis)?;
-            for claim in &g.extra {
-                // One not given back is retried when its lease ends: nothing is lost.
-                if let Ok(a) = attempt(claim) {
-                    let _ = self.give_back(&a).await;
-                }
-            }
-            g.first.unwrap_or((Value::Nil, None))
-        } else {
+        if !self.layout.is_sharded() {
             let home = self.layout.home();
-            self.conn
-                .blocking(timeout, None, |ms| cmd(home, Some(ms)))
+            return self
+                .conn
+                .blocking(timeout, |ms| cmd(home, Some(ms)))
                 .await
-                .map_err(from_redis)?
-        };
-        Ok(v)
+                .map_err(from_redis);
+        }
+        let v = self.request_any(cmd).await?;
+        if v != Value::Nil {
+            return Ok(v);
+        }
+        let g = fanout::block_first(
+            &self.conn,
+            &self.layout.idle,
+            self.layout.all(),
+            timeout,
+            &|ns, ms| cmd(ns, Some(ms)),
+        )
+        .await
+        .map_err(from_redis)?;
+        for claim in &g.extra {
+            // One not given back is retried when its lease ends: nothing is lost.
+            if let Ok(a) = attempt(claim) {
+                let _ = self.give_back(&a).await;
+            }
+        }
+        Ok(g.first.unwrap_or(Value::Nil))
     }
 
     /// A report's 0/1 reply. The module answers a report naming a job or task that does
