@@ -227,13 +227,7 @@ impl RedisTaskDB {
     /// ```
     pub async fn create_sharded(url: &str, ns: &str, shards: u32) -> Result<Self, TaskDbErr> {
         shards::validate(ns, shards).map_err(TaskDbErr::InternalErr)?;
-        let conn = connect(url).await?;
-        let db = RedisTaskDB {
-            conn,
-            ns: ns.to_string(),
-            layout: Arc::new(shards::Layout::single(ns)),
-            wait: None,
-        };
+        let db = Self::plain(connect(url).await?, ns);
         let mut ty = redis::cmd("TYPE");
         ty.arg(ns);
         if reply::<String>(&db.run(ty).await?)? != "none" {
@@ -256,14 +250,19 @@ impl RedisTaskDB {
         }
     }
 
-    /// A handle on `ns`, sharded if a shard count is recorded for it.
-    async fn open(conn: conn::Conn, ns: &str) -> Result<Self, TaskDbErr> {
-        let mut db = RedisTaskDB {
+    /// A handle on the one namespace `ns`.
+    fn plain(conn: conn::Conn, ns: &str) -> Self {
+        RedisTaskDB {
             conn,
             ns: ns.to_string(),
             layout: Arc::new(shards::Layout::single(ns)),
             wait: None,
-        };
+        }
+    }
+
+    /// A handle on `ns`, sharded if a shard count is recorded for it.
+    async fn open(conn: conn::Conn, ns: &str) -> Result<Self, TaskDbErr> {
+        let mut db = Self::plain(conn, ns);
         if let Some(n) = db.recorded_shards().await? {
             db.layout = Arc::new(shards::Layout::sharded(ns, n));
         }
@@ -469,9 +468,12 @@ impl RedisTaskDB {
         if !self.layout.is_sharded() || self.layout.is_spread(id) {
             return Ok(());
         }
+        let Some(f) = self.home_stream(id).await? else {
+            return Ok(());
+        };
         let copies = self.layout.all()[1..]
             .iter()
-            .map(|ns| self.copy_stream(ns, id));
+            .map(|ns| self.restore_stream(ns, id, &f));
         for r in futures_util::future::join_all(copies).await {
             r?;
         }
@@ -479,16 +481,24 @@ impl RedisTaskDB {
         Ok(())
     }
 
-    /// Copies stream `id` as shard 0 has it (settings, pause) to namespace `ns`, if `ns`
-    /// lacks it: false if shard 0 has no such stream.
-    async fn copy_stream(&self, ns: &str, id: &Uuid) -> Result<bool, TaskDbErr> {
+    /// Stream `id`'s record on shard 0, if it has the stream.
+    async fn home_stream(&self, id: &Uuid) -> Result<Option<HashMap<String, String>>, TaskDbErr> {
         let mut get = self.cmd("TASKDB.STREAM");
         get.arg(id.to_string());
-        let v = self.run(get).await?;
-        if v == Value::Nil {
-            return Ok(false);
+        match self.run(get).await? {
+            Value::Nil => Ok(None),
+            v => pairs(&v).map(Some),
         }
-        let f = pairs(&v)?;
+    }
+
+    /// Writes stream `id` as its record `f` on shard 0 has it (settings, pause) to
+    /// namespace `ns`, if `ns` lacks it.
+    async fn restore_stream(
+        &self,
+        ns: &str,
+        id: &Uuid,
+        f: &HashMap<String, String>,
+    ) -> Result<(), TaskDbErr> {
         let field = |k: &str| {
             f.get(k)
                 .cloned()
@@ -506,7 +516,7 @@ impl RedisTaskDB {
             pause.arg("STREAM").arg(id.to_string());
             self.run(pause).await?;
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Runs a command that refers to stream `stream_id` on the shard `ns`; on a sharded
@@ -524,10 +534,12 @@ impl RedisTaskDB {
                     && e.detail().is_some_and(|d| d.starts_with("stream")) =>
             {
                 self.layout.unset_spread(stream_id);
-                if self.copy_stream(ns, stream_id).await? {
-                    self.run_creating(c).await
-                } else {
-                    Err(TaskDbErr::Redis(e))
+                match self.home_stream(stream_id).await? {
+                    Some(f) => {
+                        self.restore_stream(ns, stream_id, &f).await?;
+                        self.run_creating(c).await
+                    }
+                    None => Err(TaskDbErr::Redis(e)),
                 }
             }
             r => r,

@@ -48,24 +48,21 @@ pub(crate) struct Layout {
 impl Layout {
     /// One namespace.
     pub fn single(ns: &str) -> Layout {
-        Layout {
-            names: vec![ns.to_string()],
-            sharded: false,
-            spread: Mutex::new(HashSet::new()),
-            next: AtomicUsize::new(0),
-            sharing: AtomicBool::new(false),
-            share_every_ms: AtomicU64::new(crate::SHARE_EVERY.as_millis() as u64),
-            idle: Default::default(),
-        }
+        Layout::new(vec![ns.to_string()], false, 0)
     }
 
     /// The `shards` namespaces of logical TaskDB `ns`.
     pub fn sharded(ns: &str, shards: u32) -> Layout {
+        let names = (0..shards).map(|k| shard_name(ns, k)).collect();
+        Layout::new(names, true, rand_start())
+    }
+
+    fn new(names: Vec<String>, sharded: bool, start: usize) -> Layout {
         Layout {
-            names: (0..shards).map(|k| shard_name(ns, k)).collect(),
-            sharded: true,
+            names,
+            sharded,
             spread: Mutex::new(HashSet::new()),
-            next: AtomicUsize::new(rand_start()),
+            next: AtomicUsize::new(start),
             sharing: AtomicBool::new(false),
             share_every_ms: AtomicU64::new(crate::SHARE_EVERY.as_millis() as u64),
             idle: Default::default(),

@@ -42,14 +42,20 @@ async fn run(conn: Conn, key: String, layout: Weak<Layout>) {
     let me = uuid::Uuid::new_v4().to_string();
     // What each shard said runs on it, by stream id.
     let mut local: Vec<HashMap<String, i64>> = Vec::new();
-    let every = layout.upgrade().map_or(SHARE_EVERY, |l| l.share_every());
+    let Some((every, names)) = layout
+        .upgrade()
+        .map(|l| (l.share_every(), l.all().to_vec()))
+    else {
+        return;
+    };
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Some(l) = layout.upgrade() else { return };
-        let names = l.all().to_vec();
-        drop(l);
+        // The last handle is gone: stop sharing.
+        if layout.strong_count() == 0 {
+            return;
+        }
         if !holds_role(&conn, &key, &me).await {
             local.clear();
             continue;
