@@ -114,7 +114,7 @@ impl Conn {
                 return Err(RedisError::from((ErrorKind::ClientError, "poisoned lock")));
             };
             match f(current).await {
-                Err(e) if node_gone(&e) && Instant::now() < deadline => {
+                Err(e) if in_flux(&e) && Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     let fresh = cluster_client(seeds, Some(CLUSTER_RESPONSE_TIMEOUT))?
                         .get_async_connection()
@@ -307,10 +307,20 @@ pub(crate) fn ms_left(deadline: Instant, forever: bool) -> u64 {
     }
 }
 
-/// Whether a call failed because its node is gone or the cluster is failing over.
-fn node_gone(e: &RedisError) -> bool {
-    matches!(e.kind(), ErrorKind::IoError | ErrorKind::ClusterDown)
-        || e.is_timeout()
+/// Whether a call failed because its node is gone or the cluster is failing over: a
+/// redirect left after the cluster client's own retries means its slot map is out of
+/// date (a failed primary restarting announces its old slots until it learns it was
+/// replaced), and the call was refused, so it is safe to send again.
+fn in_flux(e: &RedisError) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::IoError
+            | ErrorKind::ClusterDown
+            | ErrorKind::Moved
+            | ErrorKind::Ask
+            | ErrorKind::TryAgain
+            | ErrorKind::MasterDown
+    ) || e.is_timeout()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
 }

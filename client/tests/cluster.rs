@@ -2,7 +2,8 @@
 //! namespaces on every primary through one `redis+cluster://` handle, a handle seeded
 //! with one node only, a manual failover and a kill -9 of a primary with a worker blocked
 //! in `request_work_wait` that resumes on the promoted node by itself, a busy namespace
-//! resharded, and a sharded TaskDB spread over the three primaries.
+//! resharded, a sharded TaskDB spread over the three primaries, and a primary killed
+//! mid-workload under a handle that WAITs for a replica.
 
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -429,4 +430,163 @@ async fn a_sharded_taskdb_spreads_over_the_primaries_and_blocked_workers_draw_fr
     for ns in db.namespaces() {
         check_clean(&cl, cl.primary_of(ns), ns);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_killed_mid_workload_loses_nothing_acknowledged() {
+    use std::collections::HashSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use taskdb_redis::TaskDbErr;
+    use uuid::Uuid;
+
+    let mut cl = Cluster::start();
+    cl.config_set("taskdb.requeue-interval-ms", "100");
+    let url = cl.cluster_url();
+    let db = RedisTaskDB::create_sharded(&url, "crash", 6)
+        .await
+        .unwrap()
+        .with_wait(1, Duration::from_millis(500));
+    let shards = db.namespaces().to_vec();
+    let shard_of = |j: &Uuid| shards[(j.as_u128() % shards.len() as u128) as usize].clone();
+    // The victim serves shard 0, where streams are decided: the hardest node to lose.
+    let victim = cl.primary_of(&shards[0]);
+    let st = db.create_stream("gpu", 3, 1.0, "u").await.unwrap();
+    let aux = db.create_stream("aux", 1, 1.0, "u").await.unwrap();
+    // A worker that dies with the victim, holding a 1 s lease on a job the victim serves.
+    let doomed = loop {
+        let j = db.create_job(&aux, &json!({}), 3, 1, "u").await.unwrap();
+        let a = db.request_work_as("aux", "doomed").await.unwrap().unwrap();
+        assert_eq!(a.task.job_id, j);
+        if cl.primary_of(&shard_of(&j)) == victim {
+            break j;
+        }
+        assert!(db.update_task_done_attempt(&a, json!(1)).await.unwrap());
+    };
+    wait_1(&cl, victim);
+
+    let stop_submit = Arc::new(AtomicBool::new(false));
+    let stop_work = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let done = Arc::new(Mutex::new(HashSet::new()));
+    let unconfirmed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    {
+        let (db, stop, acked, done) =
+            (db.clone(), stop_submit.clone(), acked.clone(), done.clone());
+        let unconfirmed = unconfirmed.clone();
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                // A bounded backlog: the submitter runs as fast as the workers drain.
+                let tasks = 2 * acked.lock().unwrap().len();
+                if tasks.saturating_sub(done.lock().unwrap().len()) > 30 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+                // Only a job whose two writes were both confirmed by a replica counts.
+                let Ok(job) = db.create_job(&st, &json!({}), 0, 60, "u").await else {
+                    unconfirmed.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                };
+                let (data, after) = (json!({}), json!(["init"]));
+                let next = db.create_task(&job, "seg", &st, &data, &after, 0, 60);
+                match next.await {
+                    Ok(_) => acked.lock().unwrap().push(job),
+                    Err(_) => _ = unconfirmed.fetch_add(1, Ordering::Relaxed),
+                }
+            }
+        }));
+    }
+    for w in 0..3 {
+        let (db, stop, done) = (db.clone(), stop_work.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let me = format!("gpu-{w}");
+            while !stop.load(Ordering::Relaxed) {
+                let a = match db
+                    .request_work_wait_as("gpu", &me, Duration::from_millis(200))
+                    .await
+                {
+                    Ok(Some(a)) => a,
+                    Ok(None) => continue,
+                    Err(e) => panic!("a worker's request failed: {e}"),
+                };
+                let key = (a.task.job_id, a.task.task_id.clone());
+                assert!(
+                    !done.lock().unwrap().contains(&key),
+                    "{key:?} handed out again after its DONE was acknowledged"
+                );
+                // An unconfirmed DONE is sent again until a replica has the task's fate.
+                loop {
+                    match db.update_task_done_attempt(&a, json!(1)).await {
+                        Ok(true) => {
+                            done.lock().unwrap().insert(key);
+                            break;
+                        }
+                        Ok(false) => break,
+                        Err(TaskDbErr::NotReplicated { .. }) => continue,
+                        Err(e) => panic!("a worker's DONE failed: {e}"),
+                    }
+                }
+            }
+        }));
+    }
+    let submitted = |n: usize| {
+        let acked = acked.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(90);
+            while acked.lock().unwrap().len() < n {
+                assert!(Instant::now() < deadline, "submitters stalled");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    submitted(40).await;
+    let killed = Instant::now();
+    cl.kill9(victim);
+    taskdb_testkit::wait_for(30, "a replica to take shard 0", || {
+        (cl.primary_of(&shards[0]) != victim).then_some(())
+    });
+    eprintln!("shard 0 failed over after {:?}", killed.elapsed());
+    // The operator restarts the dead node: it rejoins as a replica, so WAIT 1 can be
+    // met again on the promoted node.
+    tokio::task::block_in_place(|| cl.restart(victim));
+    eprintln!("the dead node rejoined after {:?}", killed.elapsed());
+    let back = loop {
+        if let Some(a) = db.request_work_as("aux", "heir").await.unwrap() {
+            break a;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(60),
+            "the dead primary's lease never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((back.task.job_id, back.attempt), (doomed, 2));
+    let before = acked.lock().unwrap().len();
+    submitted(before + 40).await;
+    stop_submit.store(true, Ordering::Relaxed);
+
+    // Every acknowledged job finishes; workers never stopped by themselves.
+    let jobs = acked.lock().unwrap().clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for j in &jobs {
+        while db.get_job_state(j, "u").await.unwrap() != JobState::Done {
+            assert!(Instant::now() < deadline, "acknowledged job {j} finishes");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    stop_work.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for ns in &shards {
+        check_clean(&cl, cl.primary_of(ns), ns);
+    }
+    eprintln!(
+        "{} acknowledged jobs finished across a kill -9 ({} submissions unconfirmed), {:?} in all",
+        jobs.len(),
+        unconfirmed.load(Ordering::Relaxed),
+        killed.elapsed()
+    );
 }

@@ -8,6 +8,26 @@ use std::process::{Command, Stdio};
 pub struct Cluster {
     /// Every node; `None` once killed.
     pub nodes: Vec<Option<Server>>,
+    /// A killed node's directory (its `nodes.conf`), to restart it from.
+    dead: Vec<Option<tempfile::TempDir>>,
+}
+
+/// A cluster node's redis-server arguments; `bus` is its cluster bus port.
+fn node_args(bus: &str) -> [&str; 12] {
+    [
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+        "--cluster-node-timeout",
+        "1000",
+        "--cluster-port",
+        bus,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
 }
 
 fn q<T: redis::FromRedisValue>(s: &Server, args: &[&str]) -> redis::RedisResult<T> {
@@ -26,20 +46,7 @@ impl Cluster {
         let nodes: Vec<Server> = (0..6)
             .map(|_| {
                 let bus = free_port().to_string();
-                Server::with_args(&[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "1000",
-                    "--cluster-port",
-                    &bus,
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
+                Server::with_args(&node_args(&bus))
             })
             .collect();
         let addrs: Vec<String> = nodes
@@ -59,6 +66,7 @@ impl Cluster {
             String::from_utf8_lossy(&out.stdout)
         );
         let c = Cluster {
+            dead: nodes.iter().map(|_| None).collect(),
             nodes: nodes.into_iter().map(Some).collect(),
         };
         c.wait_ok(6);
@@ -141,8 +149,19 @@ impl Cluster {
     /// Kills node `i` with SIGKILL.
     pub fn kill9(&mut self, i: usize) {
         if let Some(n) = self.nodes[i].take() {
-            drop(n.kill9());
+            self.dead[i] = Some(n.kill9());
         }
+    }
+
+    /// Starts killed node `i` again from its `nodes.conf` (its data is gone: persistence
+    /// is off), on new ports; the cluster learns its address from its gossip, and a
+    /// primary that was failed over rejoins as a replica. Returns once every node sees
+    /// all six nodes and replica links are up.
+    pub fn restart(&mut self, i: usize) {
+        let dir = self.dead[i].take().expect("a killed node");
+        let bus = free_port().to_string();
+        self.nodes[i] = Some(Server::in_dir(dir, &node_args(&bus)));
+        self.wait_ok(6);
     }
 }
 
