@@ -46,7 +46,7 @@ pub mod usage {
     pub const TASK: &str = "TASKDB.TASK ns job_id task_id";
     pub const TASK_OUTPUT: &str = "TASKDB.TASK_OUTPUT ns job_id task_id";
     pub const REQUEST_WORK: &str =
-        "TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] [COUNT n] [WORKER worker_id]";
+        "TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] [COUNT n] [WORKER worker_id] [WITHSTREAM] [FINISHED stream_id ...]";
     pub const DONE: &str = "TASKDB.DONE ns job_id task_id output_json [ATTEMPT n]";
     pub const FAILED: &str = "TASKDB.FAILED ns job_id task_id error [ATTEMPT n]";
     pub const PROGRESS: &str = "TASKDB.PROGRESS ns job_id task_id progress [ATTEMPT n]";

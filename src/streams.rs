@@ -175,7 +175,7 @@ pub fn clear_streams(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> 
 /// `TASKDB.ELSEWHERE ns [stream_id running ...]` -> `[stream_id, running, ...]`: tells a
 /// shard of a sharded TaskDB how many tasks of each stream run on the other shards (every
 /// stream not named: none), counted in its fair order, and replies what runs here. The
-/// client handles send it every 100 ms by default (`SHARE_EVERY`); ids the shard lacks are passed
+/// client handles send it every 50 ms by default (`SHARE_EVERY`); ids the shard lacks are passed
 /// over. Replicated only when a count changed.
 pub fn elsewhere(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let mut a = Args::new(args, crate::commands::usage::ELSEWHERE, 1, usize::MAX)?;

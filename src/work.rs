@@ -22,6 +22,9 @@ use taskdb_core::{Claim, Decision, Namespace, Retried};
 /// The most tasks one REQUEST_WORK may claim with COUNT.
 pub const MAX_COUNT: i64 = 10_000;
 
+/// The most stream ids one REQUEST_WORK may name after FINISHED.
+pub const MAX_FINISHED: usize = 10_000;
+
 const REQUEST_USAGE: &str = crate::commands::usage::REQUEST_WORK;
 
 /// REQUEST_WORK's arguments, validated.
@@ -31,13 +34,18 @@ struct Request<'a> {
     block_ms: Option<i64>,
     count: Option<i64>,
     worker: Option<&'a [u8]>,
+    /// Each claim's reply ends with its stream id.
+    with_stream: bool,
+    /// Streams of tasks just finished on other shards (`FINISHED`).
+    finished: Vec<u128>,
 }
 
 fn parse_request(args: &[RedisString]) -> Result<Request<'_>> {
-    let mut a = Args::new(args, REQUEST_USAGE, 2, 8)?;
+    let mut a = Args::new(args, REQUEST_USAGE, 2, 10 + MAX_FINISHED)?;
     let name = a.ns()?;
     let worker_type = a.lookup("worker_type")?;
     let (mut block_ms, mut count, mut worker) = (None, None, None);
+    let (mut with_stream, mut finished) = (false, Vec::new());
     while a.has_more() {
         let word = a.bytes()?;
         if word.eq_ignore_ascii_case(b"BLOCK") && block_ms.is_none() {
@@ -46,11 +54,20 @@ fn parse_request(args: &[RedisString]) -> Result<Request<'_>> {
             count = Some(a.int("COUNT", 1, MAX_COUNT)?);
         } else if word.eq_ignore_ascii_case(b"WORKER") && worker.is_none() {
             worker = Some(a.name("WORKER")?);
+        } else if word.eq_ignore_ascii_case(b"WITHSTREAM") && !with_stream {
+            with_stream = true;
+        } else if word.eq_ignore_ascii_case(b"FINISHED") && finished.is_empty() {
+            // The last option: every argument after it is a stream id.
+            finished.push(a.id("stream_id")?);
+            while a.has_more() {
+                finished.push(a.id("stream_id")?);
+            }
         } else {
             return Err(Error::invalid(
                 "option",
                 word,
-                "expected BLOCK ms, COUNT n or WORKER worker_id, each at most once",
+                "expected BLOCK ms, COUNT n, WORKER worker_id, WITHSTREAM or (last) \
+                 FINISHED stream_id ..., each at most once",
             ));
         }
     }
@@ -60,13 +77,16 @@ fn parse_request(args: &[RedisString]) -> Result<Request<'_>> {
         block_ms,
         count,
         worker,
+        with_stream,
+        finished,
     })
 }
 
 /// Claims up to `count` (default 1) tasks, in the order as many single calls would, all
 /// replicated as one decision, and replies them; `false` (nothing replied) when there is
 /// nothing to claim.
-fn claim_some(ctx: &Context, r: &Request) -> Result<bool> {
+/// `first`: the call itself, not a blocked call's retry, so FINISHED counts once.
+fn claim_some(ctx: &Context, r: &Request, first: bool) -> Result<bool> {
     let key = open_write(ctx, r.name);
     let Some(ns) = write(&key, r.name)? else {
         return Ok(false);
@@ -74,6 +94,9 @@ fn claim_some(ctx: &Context, r: &Request) -> Result<bool> {
     let (now, mono) = (now_ms(), mono_ms());
     let policy = crate::config::policy();
     prepare(ns);
+    if first && !r.finished.is_empty() {
+        ns.discount_elsewhere(&r.finished);
+    }
     with_claimed(|claimed| {
         claimed.clear();
         for _ in 0..r.count.unwrap_or(1) {
@@ -91,7 +114,7 @@ fn claim_some(ctx: &Context, r: &Request) -> Result<bool> {
             .map(|c| (c.job, ns.task_id_at(c.seq, c.idx), r.worker));
         replicate::claims(ctx, r.name, ids, now);
         changed(ctx, &key, r.name, ns);
-        reply_claims(ctx, ns, claimed, r.count.is_some());
+        reply_claims(ctx, ns, claimed, r.count.is_some(), r.with_stream);
         Ok(true)
     })
 }
@@ -108,32 +131,38 @@ fn with_claimed<R>(f: impl FnOnce(&mut Vec<Claim>) -> R) -> R {
     })
 }
 
-/// Replies claims: each `[job_id, task_id, task_def, prereqs, max_retries, attempt]`, in
-/// an array when COUNT was given.
-fn reply_claims(ctx: &Context, ns: &Namespace, claimed: &[Claim], counted: bool) {
+/// Replies claims: each `[job_id, task_id, task_def, prereqs, max_retries, attempt]`
+/// (and `stream_id` with WITHSTREAM), in an array when COUNT was given.
+fn reply_claims(ctx: &Context, ns: &Namespace, claimed: &[Claim], counted: bool, stream: bool) {
     if counted {
         reply::array(ctx, claimed.len());
     }
     reply::with_scratch(|prereqs| {
         for c in claimed {
             let (def, max_retries) = ns.handout(c.seq, c.idx, prereqs);
-            reply::array(ctx, 6);
+            reply::array(ctx, 6 + usize::from(stream));
             reply::uuid_bulk(ctx, c.job);
             reply::bulk(ctx, ns.task_id_at(c.seq, c.idx));
             reply::bulk(ctx, def);
             reply::bulk(ctx, prereqs);
             reply::int(ctx, i64::from(max_retries));
             reply::int(ctx, i64::from(c.attempt));
+            if stream {
+                reply::uuid_bulk(ctx, ns.stream_id_at(c.seq, c.idx));
+            }
         }
     });
 }
 
-/// `TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] [COUNT n] [WORKER worker_id]` -> nil, or
-/// `[job_id, task_id, task_def, prereqs, max_retries, attempt]`, or with COUNT an array of
-/// those
+/// `TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] [COUNT n] [WORKER worker_id]
+/// [WITHSTREAM] [FINISHED stream_id ...]` -> nil, or `[job_id, task_id, task_def,
+/// prereqs, max_retries, attempt]` (`stream_id` appended with WITHSTREAM), or with COUNT
+/// an array of those. FINISHED (a sharded TaskDB's client) names the stream of each task
+/// its handle finished on another shard since it last asked, so this shard counts it
+/// no longer running there before choosing, rather than until the next ELSEWHERE.
 pub fn request_work(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
     let r = parse_request(args)?;
-    if claim_some(ctx, &r)? {
+    if claim_some(ctx, &r, true)? {
         return Ok(RedisValue::NoReply);
     }
     // Inside MULTI, a script or anything else that cannot block: answer as a timeout.
@@ -153,7 +182,7 @@ pub fn request_work(ctx: &Context, args: &[RedisString]) -> Result<RedisValue> {
 /// claimed and replied (`false`: keep waiting).
 pub fn serve_blocked(ctx: &Context, args: &[RedisString]) -> Result<bool> {
     let r = parse_request(args)?;
-    claim_some(ctx, &r)
+    claim_some(ctx, &r, false)
 }
 
 /// The optional `ATTEMPT n` that ends a report.

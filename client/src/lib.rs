@@ -26,6 +26,7 @@
 mod conn;
 mod error;
 mod fanout;
+mod finished;
 pub mod migration;
 pub mod planner;
 mod shards;
@@ -146,6 +147,20 @@ fn attempt(v: &Value) -> Result<Attempt, TaskDbErr> {
         max_retries: max_retries as i32,
     };
     Ok(Attempt { task, attempt })
+}
+
+/// A claim's reply without its WITHSTREAM element, and that stream id.
+fn without_stream(v: Value) -> (Value, Option<Uuid>) {
+    match v {
+        Value::Array(mut items) if items.len() == 7 => {
+            let stream = items
+                .pop()
+                .and_then(|s| String::from_redis_value(&s).ok())
+                .and_then(|s| Uuid::parse_str(&s).ok());
+            (Value::Array(items), stream)
+        }
+        v => (v, None),
+    }
 }
 
 fn ready_task(v: &Value) -> Result<ReadyTask, TaskDbErr> {
@@ -689,10 +704,28 @@ impl RedisTaskDB {
         // A shard that fails (its node failing over) does not keep the others' work
         // from the worker; with no task anywhere, its error is the answer.
         let mut failed = None;
+        let tells = self.layout.tells_finishes();
+        let told = match tells {
+            true => self.layout.finishes.take(self.layout.share_every()),
+            false => Vec::new(),
+        };
         for ns in self.layout.rotation() {
-            match self.run(cmd(ns, None)).await {
+            let mut c = cmd(ns, None);
+            if tells {
+                c.arg("WITHSTREAM");
+                // A task's own shard knows it finished; the others learn it here.
+                let ids: Vec<String> = told
+                    .iter()
+                    .filter(|(job, _)| self.layout.of_job(job) != ns)
+                    .map(|(_, stream)| stream.to_string())
+                    .collect();
+                if !ids.is_empty() {
+                    c.arg("FINISHED").arg(ids);
+                }
+            }
+            match self.run(c).await {
                 Ok(Value::Nil) => {}
-                Ok(v) => return Ok(v),
+                Ok(v) => return Ok(self.noted(v, tells)),
                 Err(e) if self.layout.is_sharded() => {
                     failed.get_or_insert(e);
                 }
@@ -719,22 +752,53 @@ impl RedisTaskDB {
         if v != Value::Nil {
             return Ok(v);
         }
+        let tells = self.layout.tells_finishes();
         let g = fanout::block_first(
             &self.conn,
             &self.layout.idle,
             self.layout.all(),
             timeout,
-            &|ns, ms| cmd(ns, Some(ms)),
+            &|ns, ms| {
+                let mut c = cmd(ns, Some(ms));
+                if tells {
+                    c.arg("WITHSTREAM");
+                }
+                c
+            },
         )
         .await
         .map_err(from_redis)?;
-        for claim in &g.extra {
+        for claim in g.extra {
             // One not given back is retried when its lease ends: nothing is lost.
-            if let Ok(a) = attempt(claim) {
+            if let Ok(a) = attempt(&without_stream(claim).0) {
                 let _ = self.give_back(&a).await;
             }
         }
-        Ok(g.first.unwrap_or(Value::Nil))
+        Ok(g.first.map_or(Value::Nil, |v| self.noted(v, tells)))
+    }
+
+    /// A claim's reply as the drop-in API reads it; with `tells`, its stream (the
+    /// WITHSTREAM element) noted first, for the report that ends it.
+    fn noted(&self, v: Value, tells: bool) -> Value {
+        if !tells {
+            return v;
+        }
+        let (v, stream) = without_stream(v);
+        if let (Some(stream), Ok(a)) = (stream, attempt(&v)) {
+            self.layout
+                .finishes
+                .claimed(a.task.job_id, &a.task.task_id, stream);
+        }
+        v
+    }
+
+    /// After a report that ended a claim of this handle, if it did.
+    fn ended(&self, changed: bool, job_id: &Uuid, task_id: &str) -> bool {
+        if changed && self.layout.tells_finishes() {
+            let every = self.layout.share_every();
+            self.layout.finishes.ended(*job_id, task_id, every);
+        }
+        changed
     }
 
     /// A report's 0/1 reply. The module answers a report naming a job or task that does
@@ -793,7 +857,16 @@ impl RedisTaskDB {
             c.arg(arg);
         }
         c.arg("ATTEMPT").arg(a.attempt);
-        self.flag(c).await
+        let changed = self.flag(c).await?;
+        // Only reports that end the attempt; PROGRESS and HEARTBEAT keep it running.
+        let ends = matches!(
+            name,
+            "TASKDB.DONE" | "TASKDB.FAILED" | "TASKDB.RETRY" | "TASKDB.GIVE_BACK"
+        );
+        if ends {
+            self.ended(changed, &a.task.job_id, &a.task.task_id);
+        }
+        Ok(changed)
     }
 
     /// Marks an attempt's task done with `output`: true if it changed (false once it is
@@ -858,7 +931,8 @@ impl RedisTaskDB {
     ) -> Result<bool, TaskDbErr> {
         let mut c = self.task_cmd("TASKDB.DONE", job_id, task_id);
         c.arg(serde_json::to_string(&output)?);
-        self.flag(c).await
+        let changed = self.flag(c).await?;
+        Ok(self.ended(changed, job_id, task_id))
     }
 
     /// Fails a task (and its job) with `error`; true if it changed.
@@ -870,7 +944,8 @@ impl RedisTaskDB {
     ) -> Result<bool, TaskDbErr> {
         let mut c = self.task_cmd("TASKDB.FAILED", job_id, task_id);
         c.arg(error);
-        self.flag(c).await
+        let changed = self.flag(c).await?;
+        Ok(self.ended(changed, job_id, task_id))
     }
 
     /// Raises a task's progress (0 to 1) and renews its lease; true if it changed.
@@ -887,8 +962,10 @@ impl RedisTaskDB {
 
     /// Sends a running task back to ready; false if it was not running or hit its limit.
     pub async fn update_task_retry(&self, job_id: &Uuid, task_id: &str) -> Result<bool, TaskDbErr> {
-        self.flag(self.task_cmd("TASKDB.RETRY", job_id, task_id))
-            .await
+        let changed = self
+            .flag(self.task_cmd("TASKDB.RETRY", job_id, task_id))
+            .await?;
+        Ok(self.ended(changed, job_id, task_id))
     }
 
     /// Retries up to `limit` running tasks whose lease expired; how many.

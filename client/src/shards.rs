@@ -43,6 +43,8 @@ pub(crate) struct Layout {
     share_every_ms: AtomicU64,
     /// Idle connections for blocking on the shards.
     pub idle: crate::fanout::Idle,
+    /// Claims in flight and finishes to tell the shards (when sharing).
+    pub finishes: crate::finished::Finishes,
 }
 
 impl Layout {
@@ -66,6 +68,7 @@ impl Layout {
             sharing: AtomicBool::new(false),
             share_every_ms: AtomicU64::new(crate::SHARE_EVERY.as_millis() as u64),
             idle: Default::default(),
+            finishes: Default::default(),
         }
     }
 
@@ -106,6 +109,12 @@ impl Layout {
     pub fn set_share_every(&self, every: Duration) {
         self.share_every_ms
             .store(every.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Whether this sharded TaskDB's handle shares running counts, and so tells the
+    /// shards of its finishes (`FINISHED`).
+    pub fn tells_finishes(&self) -> bool {
+        self.sharded && self.share_every_ms.load(Ordering::Relaxed) > 0
     }
 
     /// True the first time it is called, unless sharing is off: the caller starts it.

@@ -15,7 +15,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// How often the running counts are shared between the shards.
-pub const SHARE_EVERY: Duration = Duration::from_millis(100);
+pub const SHARE_EVERY: Duration = Duration::from_millis(50);
 
 /// How long the sharing handle holds its role without renewing it.
 pub const LEASE: Duration = Duration::from_millis(1000);

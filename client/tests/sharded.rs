@@ -368,12 +368,9 @@ fn setting(name: &str, default: u64) -> u64 {
 
 /// The fair share across 16 shards against one namespace's, with 16 GPU workers and
 /// tasks of 75–225 ms by default (`TASKDB_FAIR_WORKERS`, `_HOLD_MS`, `_SHARE_MS`,
-/// `_SECS` change it; BENCHMARKS.md, "Fair share across shards", has the figures). What
-/// is asserted is what holds in every run here — each user keeps its reservation and
-/// gets its one-namespace share within 20% — not the 10% issue 13 asks for, which holds
-/// with tasks of a second and more: a shard sees the others' running counts up to one
-/// sharing period late, and a worker's task just finished still counts on the other
-/// shards at its next claim.
+/// `_SECS` change it; BENCHMARKS.md, "Fair share across shards", has the figures): each
+/// user keeps its reservation and gets its one-namespace share within 10% (issue 13's
+/// bar; measured within 4%, also while other cluster tests load the machine).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_shards_share_the_gpu_workers_between_users_close_to_one_namespace() {
     let (one, many) = (Server::start(), Server::start());
@@ -381,7 +378,10 @@ async fn sixteen_shards_share_the_gpu_workers_between_users_close_to_one_namespa
     let sharded = RedisTaskDB::create_sharded(&many.url(), "t", 16)
         .await
         .unwrap()
-        .with_share_interval(Duration::from_millis(setting("SHARE_MS", 100)));
+        .with_share_interval(Duration::from_millis(setting(
+            "SHARE_MS",
+            taskdb_redis::SHARE_EVERY.as_millis() as u64,
+        )));
     let workers = setting("WORKERS", 16) as usize;
     let hold = Duration::from_millis(setting("HOLD_MS", 150));
     let secs = setting("SECS", 6);
@@ -394,7 +394,7 @@ async fn sixteen_shards_share_the_gpu_workers_between_users_close_to_one_namespa
     assert!(a16 >= 2.0 / w && b16 >= 1.0 / w, "reservations kept");
     for (x, y, who) in [(a1, a16, "a"), (b1, b16, "b")] {
         assert!(
-            (y - x).abs() <= 0.20 * x,
+            (y - x).abs() <= 0.10 * x,
             "user {who}: {y:.3} on 16 shards against {x:.3} on one namespace"
         );
     }

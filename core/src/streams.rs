@@ -199,6 +199,24 @@ impl Namespace {
         changed.len()
     }
 
+    /// Counts one task fewer running elsewhere for each of `finished` (a stream id once
+    /// per task a worker just finished on another shard, which the last `set_elsewhere`
+    /// still counted), never below 0, until the next `set_elsewhere`; ids this shard
+    /// lacks are passed over. A hint like `elsewhere`: the caller does not replicate it.
+    /// O(ids × log streams).
+    pub fn discount_elsewhere(&mut self, finished: &[u128]) {
+        for &id in finished {
+            let Some(ix) = self.s.stream_ix(id) else {
+                continue;
+            };
+            if self.s.stream(ix).elsewhere > 0 {
+                self.s.touch(ix);
+                self.s.stream_mut(ix).elsewhere -= 1;
+            }
+        }
+        self.s.settle();
+    }
+
     /// Every stream with tasks running here, and how many: what a sharded TaskDB's
     /// other shards are told (`elsewhere`). O(streams).
     pub fn running_streams(&self) -> Vec<(u128, i64)> {

@@ -451,6 +451,11 @@ impl Namespace {
         self.jobs[&seq].task(idx).id()
     }
 
+    /// The id of the stream of task `idx` of job `seq` (what `WITHSTREAM` replies).
+    pub fn stream_id_at(&self, seq: u64, idx: u32) -> u128 {
+        self.s.stream(self.jobs[&seq].task(idx).stream()).id
+    }
+
     /// The definition and retry limit of task `idx` of job `seq`, its prerequisite list
     /// (JSON) written to `prereqs`: what REQUEST_WORK replies.
     pub fn handout(&self, seq: u64, idx: u32, prereqs: &mut Vec<u8>) -> (&[u8], u32) {

@@ -1,4 +1,5 @@
-//! TASKDB.CREATE_STREAM, GET_OR_CREATE_STREAM, GET_STREAM, STREAM, CLEAR_STREAMS, ELSEWHERE.
+//! TASKDB.CREATE_STREAM, GET_OR_CREATE_STREAM, GET_STREAM, STREAM, CLEAR_STREAMS, ELSEWHERE,
+//! and REQUEST_WORK's FINISHED hint.
 
 use crate::common::*;
 use redis::Value;
@@ -298,4 +299,54 @@ fn elsewhere_counts_other_shards_running_tasks_in_the_fair_order_and_is_only_a_h
     assert!(none.is_empty());
     let ty: String = q(&mut pc, &["TYPE", "missing"]);
     assert_eq!(ty, "none");
+}
+
+#[test]
+fn finished_counts_a_task_just_done_on_another_shard_out_before_choosing() {
+    let s = Server::start();
+    let mut db = Ns::new(&s, "t");
+    let a = db.stream("gpu", 1, 1.0, "a");
+    let b = db.stream("gpu", 1, 1.0, "b");
+    for st in [&a, &b] {
+        for _ in 0..4 {
+            db.job(st, "x");
+        }
+    }
+    // One task of each runs on other shards: a, the older, first.
+    let _: Vec<Value> = db.q("ELSEWHERE", &[&a, "1", &b, "1"]);
+    // WITHSTREAM ends the claim with its stream.
+    let v: (String, String, String, String, i64, i64, String) =
+        db.q("REQUEST_WORK", &["gpu", "WITHSTREAM"]);
+    assert_eq!(v.6, a);
+    // a now runs 2 (1 here), b 1: b would be next; but a worker that just finished a's
+    // task on another shard says so: a runs 1, b 1, and a (the older) goes first again.
+    let v: (String, String, String, String, i64, i64, String) =
+        db.q("REQUEST_WORK", &["gpu", "WITHSTREAM", "FINISHED", &a]);
+    assert_eq!(v.6, a, "a counted one task fewer elsewhere");
+    // It lasts until the next ELSEWHERE, and never goes below 0.
+    let unknown = "00000000-0000-0000-0000-000000000009";
+    let none: Option<Value> = db.q("REQUEST_WORK", &["cpu", "FINISHED", &a, &a, unknown]);
+    assert!(none.is_none());
+    // a: 2 here + 0 elsewhere, b: 0 + 1: b (the second FINISHED a found 0).
+    let v: (String, String, String, String, i64, i64, String) =
+        db.q("REQUEST_WORK", &["gpu", "WITHSTREAM"]);
+    assert_eq!(v.6, b);
+    // Bad input changes nothing and names the argument.
+    let before = digest(&mut s.conn());
+    assert_eq!(
+        db.err("REQUEST_WORK", &["gpu", "FINISHED", &a, "nope"]),
+        "ERR invalid stream_id 'nope': must be a UUID"
+    );
+    assert_eq!(
+        db.err("REQUEST_WORK", &["gpu", "FINISHED"]),
+        "ERR wrong number of arguments: usage TASKDB.REQUEST_WORK ns worker_type [BLOCK ms] \
+         [COUNT n] [WORKER worker_id] [WITHSTREAM] [FINISHED stream_id ...]"
+    );
+    assert_eq!(
+        db.err("REQUEST_WORK", &["gpu", "WITHSTREAM", "WITHSTREAM"]),
+        "ERR invalid option 'WITHSTREAM': expected BLOCK ms, COUNT n, WORKER worker_id, \
+         WITHSTREAM or (last) FINISHED stream_id ..., each at most once"
+    );
+    assert_eq!(digest(&mut s.conn()), before);
+    assert!(db.check().is_empty());
 }
