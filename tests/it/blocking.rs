@@ -243,7 +243,8 @@ fn bad_block_and_count_arguments_are_rejected() {
     let e = db.err("REQUEST_WORK", &["gpu", "COUNT", "2", "COUNT", "3"]);
     assert_eq!(
         e,
-        "ERR invalid option 'COUNT': expected BLOCK ms, COUNT n or WORKER worker_id, each at most once"
+        "ERR invalid option 'COUNT': expected BLOCK ms, COUNT n, WORKER worker_id, WITHSTREAM \
+         or (last) FINISHED stream_id ..., each at most once"
     );
     let e = db.err("REQUEST_WORK", &["gpu", "WAIT", "1"]);
     assert!(e.starts_with("ERR invalid option 'WAIT'"), "{e}");
