@@ -307,11 +307,9 @@ pub(crate) fn ms_left(deadline: Instant, forever: bool) -> u64 {
     }
 }
 
-/// Whether a call failed because its node is gone or the cluster is failing over: a
-/// redirect left after the cluster client's own retries means its slot map is out of
-/// date (a failed primary restarting announces its old slots until it learns it was
-/// replaced), and the call was refused, so it is safe to send again.
-fn in_flux(e: &RedisError) -> bool {
+/// Whether a call was refused because its slot is elsewhere or moving, or its node is
+/// gone or unreachable: what both kinds of retry below send again.
+fn refused_or_gone(e: &RedisError) -> bool {
     matches!(
         e.kind(),
         ErrorKind::IoError
@@ -319,23 +317,20 @@ fn in_flux(e: &RedisError) -> bool {
             | ErrorKind::Moved
             | ErrorKind::Ask
             | ErrorKind::TryAgain
-            | ErrorKind::MasterDown
     ) || e.is_timeout()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
 }
 
+/// Whether a call failed because its node is gone or the cluster is failing over: a
+/// redirect left after the cluster client's own retries means its slot map is out of
+/// date (a failed primary restarting announces its old slots until it learns it was
+/// replaced), and the call was refused, so it is safe to send again.
+fn in_flux(e: &RedisError) -> bool {
+    refused_or_gone(e) || e.kind() == ErrorKind::MasterDown
+}
+
 /// Whether a blocked call ended because its node or slot moved (send it again).
 pub(crate) fn moved_on(e: &RedisError) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::Moved
-            | ErrorKind::Ask
-            | ErrorKind::TryAgain
-            | ErrorKind::ClusterDown
-            | ErrorKind::IoError
-    ) || e.code() == Some("UNBLOCKED")
-        || e.is_timeout()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
+    refused_or_gone(e) || e.code() == Some("UNBLOCKED")
 }

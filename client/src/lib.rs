@@ -792,13 +792,20 @@ impl RedisTaskDB {
         v
     }
 
-    /// After a report that ended a claim of this handle, if it did.
-    fn ended(&self, changed: bool, job_id: &Uuid, task_id: &str) -> bool {
+    /// A report that ends a claim (DONE, FAILED, RETRY, GIVE_BACK) of `task_id` of
+    /// `job_id`: its 0/1 reply, the end noted for the next request when it changed.
+    async fn ending_flag(
+        &self,
+        c: redis::Cmd,
+        job_id: &Uuid,
+        task_id: &str,
+    ) -> Result<bool, TaskDbErr> {
+        let changed = self.flag(c).await?;
         if changed && self.layout.tells_finishes() {
             let every = self.layout.share_every();
             self.layout.finishes.ended(*job_id, task_id, every);
         }
-        changed
+        Ok(changed)
     }
 
     /// A report's 0/1 reply. The module answers a report naming a job or task that does
@@ -846,27 +853,34 @@ impl RedisTaskDB {
     }
 
     /// A report about one attempt: `name ns job_id task_id <args> ATTEMPT n`.
+    fn attempt_cmd(&self, name: &str, a: &Attempt, args: &[String]) -> redis::Cmd {
+        let mut c = self.task_cmd(name, &a.task.job_id, &a.task.task_id);
+        for arg in args {
+            c.arg(arg);
+        }
+        c.arg("ATTEMPT").arg(a.attempt);
+        c
+    }
+
+    /// A report that keeps the attempt running (PROGRESS, HEARTBEAT).
     async fn attempt_flag(
         &self,
         name: &str,
         a: &Attempt,
         args: &[String],
     ) -> Result<bool, TaskDbErr> {
-        let mut c = self.task_cmd(name, &a.task.job_id, &a.task.task_id);
-        for arg in args {
-            c.arg(arg);
-        }
-        c.arg("ATTEMPT").arg(a.attempt);
-        let changed = self.flag(c).await?;
-        // Only reports that end the attempt; PROGRESS and HEARTBEAT keep it running.
-        let ends = matches!(
-            name,
-            "TASKDB.DONE" | "TASKDB.FAILED" | "TASKDB.RETRY" | "TASKDB.GIVE_BACK"
-        );
-        if ends {
-            self.ended(changed, &a.task.job_id, &a.task.task_id);
-        }
-        Ok(changed)
+        self.flag(self.attempt_cmd(name, a, args)).await
+    }
+
+    /// A report that ends an attempt (DONE, FAILED, RETRY, GIVE_BACK).
+    async fn attempt_ending(
+        &self,
+        name: &str,
+        a: &Attempt,
+        args: &[String],
+    ) -> Result<bool, TaskDbErr> {
+        let c = self.attempt_cmd(name, a, args);
+        self.ending_flag(c, &a.task.job_id, &a.task.task_id).await
     }
 
     /// Marks an attempt's task done with `output`: true if it changed (false once it is
@@ -877,7 +891,7 @@ impl RedisTaskDB {
         output: JsonValue,
     ) -> Result<bool, TaskDbErr> {
         let out = serde_json::to_string(&output)?;
-        self.attempt_flag("TASKDB.DONE", a, &[out]).await
+        self.attempt_ending("TASKDB.DONE", a, &[out]).await
     }
 
     /// Fails an attempt's task (and its job): false if the attempt is no longer running.
@@ -886,7 +900,7 @@ impl RedisTaskDB {
         a: &Attempt,
         error: &str,
     ) -> Result<bool, TaskDbErr> {
-        self.attempt_flag("TASKDB.FAILED", a, &[error.to_string()])
+        self.attempt_ending("TASKDB.FAILED", a, &[error.to_string()])
             .await
     }
 
@@ -902,13 +916,13 @@ impl RedisTaskDB {
 
     /// Gives an attempt's task back (to ready): false if it is no longer running.
     pub async fn update_task_retry_attempt(&self, a: &Attempt) -> Result<bool, TaskDbErr> {
-        self.attempt_flag("TASKDB.RETRY", a, &[]).await
+        self.attempt_ending("TASKDB.RETRY", a, &[]).await
     }
 
     /// Gives an attempt's task back (TASKDB.GIVE_BACK): ready again at once, no retry
     /// counted, for a claim this worker will not run; false if the attempt is not running.
     pub async fn give_back(&self, a: &Attempt) -> Result<bool, TaskDbErr> {
-        self.attempt_flag("TASKDB.GIVE_BACK", a, &[]).await
+        self.attempt_ending("TASKDB.GIVE_BACK", a, &[]).await
     }
 
     /// Renews an attempt's lease: false if it is no longer running (stop working on it).
@@ -931,8 +945,7 @@ impl RedisTaskDB {
     ) -> Result<bool, TaskDbErr> {
         let mut c = self.task_cmd("TASKDB.DONE", job_id, task_id);
         c.arg(serde_json::to_string(&output)?);
-        let changed = self.flag(c).await?;
-        Ok(self.ended(changed, job_id, task_id))
+        self.ending_flag(c, job_id, task_id).await
     }
 
     /// Fails a task (and its job) with `error`; true if it changed.
@@ -944,8 +957,7 @@ impl RedisTaskDB {
     ) -> Result<bool, TaskDbErr> {
         let mut c = self.task_cmd("TASKDB.FAILED", job_id, task_id);
         c.arg(error);
-        let changed = self.flag(c).await?;
-        Ok(self.ended(changed, job_id, task_id))
+        self.ending_flag(c, job_id, task_id).await
     }
 
     /// Raises a task's progress (0 to 1) and renews its lease; true if it changed.
@@ -962,10 +974,8 @@ impl RedisTaskDB {
 
     /// Sends a running task back to ready; false if it was not running or hit its limit.
     pub async fn update_task_retry(&self, job_id: &Uuid, task_id: &str) -> Result<bool, TaskDbErr> {
-        let changed = self
-            .flag(self.task_cmd("TASKDB.RETRY", job_id, task_id))
-            .await?;
-        Ok(self.ended(changed, job_id, task_id))
+        let c = self.task_cmd("TASKDB.RETRY", job_id, task_id);
+        self.ending_flag(c, job_id, task_id).await
     }
 
     /// Retries up to `limit` running tasks whose lease expired; how many.

@@ -47,6 +47,18 @@ async fn dag(db: &RedisTaskDB) {
     assert_eq!(db.get_job_state(&job, "u").await.unwrap(), JobState::Done);
 }
 
+/// The "aux" task a dead worker held, claimed again by worker "heir" once its lease
+/// runs out; `what` fails the test if that takes past `deadline`.
+async fn heir_claims(db: &RedisTaskDB, deadline: Instant, what: &str) -> taskdb_redis::Attempt {
+    loop {
+        if let Some(a) = db.request_work_as("aux", "heir").await.unwrap() {
+            return a;
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn wait_1(cl: &Cluster, node: usize) {
     let mut c = cl.node(node).conn();
     let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut c).unwrap();
@@ -128,16 +140,12 @@ async fn the_client_follows_the_cluster_through_redirects_and_failovers() {
         .expect("the task created after the failover");
     assert_eq!((got.job_id, got.task_id.as_str()), (job, "init"));
     eprintln!("failover to a served task: {:?}", started.elapsed());
-    let back = loop {
-        if let Some(a) = db.request_work_as("aux", "heir").await.unwrap() {
-            break a;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the dead worker's lease never came back"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let back = heir_claims(
+        &db,
+        started + Duration::from_secs(30),
+        "the dead worker's lease never came back",
+    )
+    .await;
     assert_eq!((back.task.job_id, back.attempt), (leased, 2));
     eprintln!(
         "the dead primary's lease came back after {:?}",
@@ -291,16 +299,12 @@ async fn a_busy_namespace_is_resharded_while_workers_and_submitters_run() {
     assert_eq!(cl.primary_of(ns), dst, "the namespace moved");
     // The namespace's new node learned it: the dead worker's lease runs out there (within
     // one lease length of the move) and its task is handed out again.
-    let back = loop {
-        if let Some(a) = db.request_work_as("aux", "heir").await.unwrap() {
-            break a;
-        }
-        assert!(
-            moved.elapsed() < Duration::from_secs(30),
-            "the migrated lease never ran out"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let back = heir_claims(
+        &db,
+        moved + Duration::from_secs(30),
+        "the migrated lease never ran out",
+    )
+    .await;
     assert_eq!(back.task.job_id, leased);
     assert!(db.update_task_done_attempt(&back, json!(1)).await.unwrap());
     eprintln!(
@@ -552,16 +556,12 @@ async fn a_primary_killed_mid_workload_loses_nothing_acknowledged() {
     // met again on the promoted node.
     tokio::task::block_in_place(|| cl.restart(victim));
     eprintln!("the dead node rejoined after {:?}", killed.elapsed());
-    let back = loop {
-        if let Some(a) = db.request_work_as("aux", "heir").await.unwrap() {
-            break a;
-        }
-        assert!(
-            killed.elapsed() < Duration::from_secs(60),
-            "the dead primary's lease never came back"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let back = heir_claims(
+        &db,
+        killed + Duration::from_secs(60),
+        "the dead primary's lease never came back",
+    )
+    .await;
     assert_eq!((back.task.job_id, back.attempt), (doomed, 2));
     let before = acked.lock().unwrap().len();
     submitted(before + 40).await;
